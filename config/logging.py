@@ -1,0 +1,86 @@
+"""One structlog pipeline for Klaxon, gunicorn and RQ: JSON lines, or console text on a TTY.
+
+Standard-library loggers (gunicorn, rq, alembic) are routed through the same renderer, so every
+line a Klaxon process writes to stderr is one JSON object with `event`, `level` and `timestamp`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+# Keys whose values are never written, whatever logs them.
+SECRET_KEYS = frozenset({"password", "token", "secret", "secret_key", "authorization", "key"})
+
+
+def _redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key in SECRET_KEYS.intersection(event_dict):
+        event_dict[key] = "***"
+    return event_dict
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact_secrets,
+    ]
+
+
+def configure_logging(level: str = "info", fmt: str = "json", process: str | None = None) -> None:
+    """Route structlog and the standard library through one renderer on stderr."""
+    renderer: Any
+    if fmt == "console":
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    else:
+        renderer = structlog.processors.JSONRenderer()
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(_LEVELS.get(level, logging.INFO))
+    structlog.configure(
+        processors=[
+            *_shared_processors(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.clear_contextvars()
+    if process:
+        structlog.contextvars.bind_contextvars(process=process)
+    _quiet_noisy_loggers()
+
+
+def _quiet_noisy_loggers() -> None:
+    for name in ("alembic.runtime.migration", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def formatter_for_handlers() -> logging.Formatter | None:
+    """The formatter configure_logging installed on the root logger, for other handlers."""
+    handlers = logging.getLogger().handlers
+    return handlers[0].formatter if handlers else None

@@ -1,0 +1,254 @@
+"""Klaxon's settings: every environment variable is parsed and validated here, once.
+
+Nothing else in Klaxon reads the environment. A bad value raises `ConfigError`, which names the
+variable, what is wrong with the value and the expected form; processes turn it into exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+# Defaults, each with its unit and reason.
+DEFAULT_PORT = 5000  # honcho's base port for the first Procfile entry
+DEFAULT_PREFLIGHT_TIMEOUT = 20.0  # seconds; well inside Heroku's 60 s port-bind limit
+DEFAULT_CHECK_TIMEOUT = 5.0  # seconds; one check, also the health-check budget
+DEFAULT_ENGINE_CYCLE = 5.0  # seconds between engine cycles when nothing wakes it
+DEFAULT_FATAL_TTL = 24 * 3600  # seconds a klaxon:fatal:* report lives if never cleared
+DEFAULT_WORKER_TTL = 30  # seconds; RQ heartbeat budget, so /healthz sees a dead worker fast
+DEFAULT_QUEUE_WARN_AGE = 60.0  # seconds; /healthz warns when a queued job waits longer
+DEFAULT_BOOT_TIMEOUT = 30.0  # seconds a gunicorn worker may take to load the app
+DEFAULT_WEB_CONCURRENCY = 2  # gunicorn worker processes: one per core on a 2-core dyno
+
+MIGRATE_MODES = ("auto", "check")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("json", "console")
+POSTGRES_SCHEMES = ("postgres", "postgresql")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and expected form."""
+
+    def __init__(self, variable: str, problem: str, expected: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}; expected {expected}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration of one Klaxon process."""
+
+    database_url: str
+    database_listen_url: str
+    redis_url: str
+    port: int
+    preflight_timeout: float
+    check_timeout: float
+    migrate: str
+    secret_key: str = field(repr=False)
+    public_url: str
+    log_level: str
+    log_format: str
+    engine_cycle: float
+    fatal_ttl: int
+    worker_ttl: int
+    queue_warn_age: float
+    boot_timeout: float
+    web_concurrency: int
+    instance: str
+    dev: bool = False
+
+    def redacted(self) -> dict[str, object]:
+        """The settings with credentials removed, safe to log."""
+        return {
+            "database_url": redact_url(self.database_url),
+            "database_listen_url": redact_url(self.database_listen_url),
+            "redis_url": redact_url(self.redis_url),
+            "port": self.port,
+            "preflight_timeout": self.preflight_timeout,
+            "check_timeout": self.check_timeout,
+            "migrate": self.migrate,
+            "public_url": self.public_url,
+            "engine_cycle": self.engine_cycle,
+            "instance": self.instance,
+        }
+
+
+def redact_url(url: str) -> str:
+    """Return `url` with any password replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
+    """Parse and validate settings from `env` (default: the process environment)."""
+    env = os.environ if env is None else env
+    reader = _Reader(env)
+    database_url = reader.url("DATABASE_URL", POSTGRES_SCHEMES, "postgresql://user:pass@host/db")
+    redis_url = reader.url("REDIS_URL", REDIS_SCHEMES, "redis://host:6379/0")
+    port = reader.integer("PORT", DEFAULT_PORT, 1, 65535)
+    preflight_timeout = reader.seconds("KLAXON_PREFLIGHT_TIMEOUT", DEFAULT_PREFLIGHT_TIMEOUT)
+    check_timeout = reader.seconds("KLAXON_CHECK_TIMEOUT", DEFAULT_CHECK_TIMEOUT)
+    if check_timeout > preflight_timeout:
+        raise ConfigError(
+            "KLAXON_CHECK_TIMEOUT",
+            f"{check_timeout:g}s is longer than KLAXON_PREFLIGHT_TIMEOUT ({preflight_timeout:g}s)",
+            "a check timeout no longer than the whole preflight budget",
+        )
+    return Settings(
+        database_url=database_url,
+        database_listen_url=reader.url(
+            "DATABASE_LISTEN_URL",
+            POSTGRES_SCHEMES,
+            "postgresql://user:pass@host/db (a direct, unpooled connection)",
+            default=database_url,
+        ),
+        redis_url=redis_url,
+        port=port,
+        preflight_timeout=preflight_timeout,
+        check_timeout=check_timeout,
+        migrate=reader.choice("KLAXON_MIGRATE", MIGRATE_MODES, "auto"),
+        secret_key=reader.secret_key(dev),
+        public_url=reader.url(
+            "KLAXON_PUBLIC_URL",
+            ("http", "https"),
+            "http(s)://host[:port]",
+            default=f"http://localhost:{port}",
+        ).rstrip("/"),
+        log_level=reader.choice("LOG_LEVEL", LOG_LEVELS, "info"),
+        log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, _default_log_format()),
+        engine_cycle=reader.seconds("KLAXON_ENGINE_CYCLE", DEFAULT_ENGINE_CYCLE),
+        fatal_ttl=reader.integer("KLAXON_FATAL_TTL", DEFAULT_FATAL_TTL, 1, 30 * 86400),
+        worker_ttl=reader.integer("KLAXON_WORKER_TTL", DEFAULT_WORKER_TTL, 5, 600),
+        queue_warn_age=reader.seconds("KLAXON_QUEUE_WARN_AGE", DEFAULT_QUEUE_WARN_AGE),
+        boot_timeout=reader.seconds("KLAXON_BOOT_TIMEOUT", DEFAULT_BOOT_TIMEOUT),
+        web_concurrency=reader.integer("WEB_CONCURRENCY", DEFAULT_WEB_CONCURRENCY, 1, 64),
+        instance=instance_name(env),
+        dev=dev,
+    )
+
+
+def _default_log_format() -> str:
+    try:
+        return "console" if os.isatty(1) else "json"
+    except OSError:
+        return "json"
+
+
+class _Reader:
+    """Reads one variable at a time, raising ConfigError with the variable's name."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def raw(self, name: str) -> str | None:
+        """The value of `name` or of the file named by `name_FILE` (for secrets)."""
+        value = self.env.get(name)
+        file_name = self.env.get(f"{name}_FILE")
+        if value is not None and file_name is not None:
+            raise ConfigError(name, f"both {name} and {name}_FILE are set", "only one of them")
+        if file_name is not None:
+            try:
+                with open(file_name, encoding="utf-8") as fh:
+                    return fh.read().strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"{name}_FILE", f"cannot read {file_name!r} ({exc.strerror})", "a readable file"
+                ) from None
+        return value
+
+    def url(
+        self, name: str, schemes: tuple[str, ...], form: str, default: str | None = None
+    ) -> str:
+        value = self.raw(name)
+        if value is None or value == "":
+            if default is not None:
+                return default
+            raise ConfigError(name, "is not set", form)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            raise ConfigError(name, "is not a valid URL", form) from None
+        if parts.scheme not in schemes:
+            shown = parts.scheme or "no scheme"
+            raise ConfigError(name, f"has scheme {shown!r}", f"{' or '.join(schemes)}: {form}")
+        if parts.scheme != "unix" and not parts.netloc and "host=" not in parts.query:
+            raise ConfigError(name, "has no host", form)
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(name, f"{value!r} is not a whole number", f"{low}..{high}") from None
+        if not low <= number <= high:
+            raise ConfigError(name, f"{number} is out of range", f"{low}..{high}")
+        return number
+
+    def seconds(self, name: str, default: float) -> float:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(
+                name, f"{value!r} is not a number", "seconds, e.g. 5 or 0.5"
+            ) from None
+        if not 0 < number <= 3600:
+            raise ConfigError(name, f"{value!r} is out of range", "seconds, more than 0, at most 3600")
+        return number
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        if value.lower() not in choices:
+            raise ConfigError(name, f"{value!r} is not allowed", f"one of {', '.join(choices)}")
+        return value.lower()
+
+    def secret_key(self, dev: bool) -> str:
+        value = self.raw("KLAXON_SECRET_KEY")
+        if not value:
+            if dev:
+                return ""  # `klaxon dev` supplies a generated key through the environment
+            raise ConfigError(
+                "KLAXON_SECRET_KEY",
+                "is not set",
+                "a random string of at least 32 characters (e.g. `openssl rand -hex 32`)",
+            )
+        if len(value) < 32:
+            # The value itself is a secret: only its length is reported.
+            raise ConfigError(
+                "KLAXON_SECRET_KEY",
+                f"is {len(value)} characters long",
+                "a random string of at least 32 characters",
+            )
+        return value
+
+
+def redis_url_for_reports(env: Mapping[str, str] | None = None) -> str | None:
+    """REDIS_URL when it alone is valid, so a process with other bad settings can still report."""
+    try:
+        return _Reader(os.environ if env is None else env).url(
+            "REDIS_URL", REDIS_SCHEMES, "redis://host:6379/0"
+        )
+    except ConfigError:
+        return None
+
+
+def instance_name(env: Mapping[str, str] | None = None) -> str:
+    """This process's instance: $DYNO when set, else the host name (DESIGN §3.2)."""
+    env = os.environ if env is None else env
+    return env.get("DYNO") or socket.gethostname()
