@@ -64,10 +64,14 @@ class SingleFlight(Generic[T]):
         self._started = 0.0
         self._finished_at = 0.0
 
+    def begin(self) -> tuple[Future[T], float]:
+        """Make sure a call is in flight (or a fresh result cached); return it and its start."""
+        with self._lock:
+            return self._current()
+
     def result(self) -> T:
         """The shared result; raises fn's exception or DeadlineExceeded."""
-        with self._lock:
-            future, started = self._current()
+        future, started = self.begin()
         waited_already = time.monotonic() - started
         remaining = self._timeout - waited_already
         if remaining <= 0 and not future.done():

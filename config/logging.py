@@ -30,8 +30,19 @@ def _redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, An
     return event_dict
 
 
-def _shared_processors() -> list[Any]:
+def _add_process(process: str | None) -> Any:
+    def add(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        if process:
+            event_dict.setdefault("process", process)
+        return event_dict
+
+    return add
+
+
+def _shared_processors(process: str | None = None) -> list[Any]:
+    # The process name is a processor, not context: threads and forked children must carry it.
     return [
+        _add_process(process),
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -48,7 +59,7 @@ def configure_logging(level: str = "info", fmt: str = "json", process: str | Non
     else:
         renderer = structlog.processors.JSONRenderer()
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_shared_processors(),
+        foreign_pre_chain=_shared_processors(process),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
@@ -62,7 +73,7 @@ def configure_logging(level: str = "info", fmt: str = "json", process: str | Non
     root.setLevel(_LEVELS.get(level, logging.INFO))
     structlog.configure(
         processors=[
-            *_shared_processors(),
+            *_shared_processors(process),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -70,8 +81,6 @@ def configure_logging(level: str = "info", fmt: str = "json", process: str | Non
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()
-    if process:
-        structlog.contextvars.bind_contextvars(process=process)
     _quiet_noisy_loggers()
 
 

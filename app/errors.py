@@ -1,0 +1,56 @@
+"""One JSON error envelope for every error response: {"error", "code", "details", "request_id"}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from flask import Flask, Response, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = structlog.get_logger(__name__)
+
+
+class ApiError(Exception):
+    """An error a client can act on; `status` is the HTTP status to answer with."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    response = jsonify(
+        {
+            "error": message,
+            "code": code,
+            "details": details or {},
+            "request_id": getattr(g, "request_id", None),
+        }
+    )
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        for header in ("Retry-After", "Allow"):
+            if exc.get_response().headers.get(header):
+                response.headers[header] = exc.get_response().headers[header]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("request_failed")
+        return error_response(500, "internal_error", "internal error; see the server log")

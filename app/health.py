@@ -1,0 +1,200 @@
+"""Health checks behind /readyz and /healthz (DESIGN §3.3, IETF health-check draft bodies).
+
+Every check runs under a SingleFlight: concurrent probes share one call, results are reused
+for about a second, and a dependency that hangs costs one stuck thread and a prompt `fail`,
+never a hung probe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from redis import Redis
+
+from app import db
+from app.bounded import DeadlineExceeded, SingleFlight
+from app.fatal import list_fatal
+from app.heartbeat import read_heartbeat
+from app.listener import ListenerStatus
+from app.redis_client import make_redis
+from config.settings import Settings
+from workers.queues import ALL_QUEUES, NOTIFY_QUEUE
+
+log = structlog.get_logger(__name__)
+
+CACHE_SECONDS = 1.0  # probe storms are answered from a result at most this old
+ENGINE_STALE_CYCLES = 3  # a heartbeat older than this many cycles (+ check timeout) is stale
+READY_CHECKS = ("database", "redis", "listener")
+SYSTEM_CHECKS = (*READY_CHECKS, "workers", "engine", "queue")
+
+
+@dataclass(frozen=True)
+class Observation:
+    status: str  # pass | warn | fail
+    value: float | int | None = None
+    unit: str | None = None
+    output: str | None = None
+
+
+def _ms(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+class HealthChecks:
+    """The checks of one web process. `listener_status` reports this process's listener."""
+
+    def __init__(self, settings: Settings, listener_status: Callable[[], ListenerStatus]) -> None:
+        self._settings = settings
+        self._listener_status = listener_status
+        self._redis: Redis | None = None
+        timeout = settings.check_timeout
+        functions: dict[str, Callable[[], Observation]] = {
+            "database": self._database,
+            "redis": self._redis_check,
+            "listener": self._listener,
+            "workers": self._workers,
+            "engine": self._engine,
+            "queue": self._queue,
+        }
+        self._flights = {
+            name: SingleFlight(fn, timeout, CACHE_SECONDS, name=f"health-{name}")
+            for name, fn in functions.items()
+        }
+
+    def evaluate(self, names: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+        """Run `names` concurrently; return the overall status and the `checks` member."""
+        for name in names:
+            self._flights[name].begin()
+        checks: dict[str, Any] = {}
+        for name in names:
+            observation = self._observe(name)
+            checks[name] = [_render(observation)]
+        statuses = {c[0]["status"] for c in checks.values()}
+        overall = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+        return overall, checks
+
+    def _observe(self, name: str) -> Observation:
+        try:
+            return self._flights[name].result()
+        except DeadlineExceeded as exc:
+            return Observation("fail", output=f"{name}: {exc}")
+        except Exception as exc:
+            return Observation("fail", output=f"{name}: {db.describe_error(exc)}")
+
+    def _client(self) -> Redis:
+        if self._redis is None:
+            self._redis = make_redis(self._settings.redis_url, self._settings.check_timeout)
+        return self._redis
+
+    def _database(self) -> Observation:
+        started = time.monotonic()
+        timeout = self._settings.check_timeout
+        conn = db.connect(self._settings.database_url, timeout, application_name="klaxon-health")
+        try:
+            db.bounded_query(conn, "SELECT 1", timeout)
+        finally:
+            conn.close()
+        return Observation("pass", _ms(started), "ms")
+
+    def _redis_check(self) -> Observation:
+        started = time.monotonic()
+        self._client().ping()
+        return Observation("pass", _ms(started), "ms")
+
+    def _listener(self) -> Observation:
+        status = self._listener_status()
+        age = status.last_alive_age
+        if not status.running:
+            return Observation("fail", output="listener thread is not running")
+        if not status.connected:
+            error = status.error or "connecting"
+            return Observation("fail", age, "s", f"listener not connected: {error}")
+        if age is None or age > status.stall_limit:
+            output = f"listener silent for more than {status.stall_limit:g}s"
+            return Observation("fail", age, "s", output)
+        return Observation("pass", round(age, 1), "s")
+
+    def _workers(self) -> Observation:
+        from rq import Queue, Worker
+
+        client = self._client()
+        fatal = list_fatal(client)
+        live = [
+            w
+            for w in Worker.all(connection=client, queue=Queue(NOTIFY_QUEUE, connection=client))
+            if _heartbeat_age(w.last_heartbeat) <= self._settings.worker_ttl
+        ]
+        if fatal:
+            return Observation("fail", len(live), "workers", _describe_fatal(fatal))
+        if not live:
+            return Observation(
+                "fail", 0, "workers", f"no live worker serves {NOTIFY_QUEUE} — start `klaxon worker`"
+            )
+        return Observation("pass", len(live), "workers")
+
+    def _engine(self) -> Observation:
+        beat = read_heartbeat(self._client())
+        if beat is None:
+            return Observation("fail", output="no engine heartbeat — is `klaxon engine` running?")
+        age = round(beat.age(), 1)
+        limit = beat.cycle_seconds * ENGINE_STALE_CYCLES + self._settings.check_timeout
+        if age > limit:
+            return Observation("fail", age, "s", f"engine heartbeat is {age}s old (limit {limit:g}s)")
+        return Observation("pass", age, "s")
+
+    def _queue(self) -> Observation:
+        from rq import Queue
+
+        client = self._client()
+        oldest = 0.0
+        for name in ALL_QUEUES:
+            job_ids = Queue(name, connection=client).get_job_ids(0, 0)
+            if job_ids:
+                enqueued = client.hget(f"rq:job:{job_ids[0]}", "enqueued_at")
+                if enqueued:
+                    oldest = max(oldest, _heartbeat_age(_parse_rq_time(enqueued.decode())))
+        oldest = round(oldest, 1)
+        if oldest > self._settings.queue_warn_age:
+            limit = self._settings.queue_warn_age
+            return Observation("warn", oldest, "s", f"oldest queued job has waited {oldest}s (warn at {limit:g}s)")
+        return Observation("pass", oldest, "s")
+
+
+def _parse_rq_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _heartbeat_age(moment: datetime | None) -> float:
+    if moment is None:
+        return float("inf")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - moment).total_seconds()
+
+
+def _describe_fatal(reports: list[dict[str, Any]]) -> str:
+    parts = [
+        f"{r.get('process')}@{r.get('instance')} failed to start at {r.get('at')}: "
+        f"{r.get('check')}: {r.get('error')}"
+        for r in reports
+    ]
+    return "; ".join(parts)
+
+
+def _render(observation: Observation) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": observation.status,
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if observation.value is not None:
+        body["observedValue"] = observation.value
+    if observation.unit is not None:
+        body["observedUnit"] = observation.unit
+    if observation.output:
+        body["output"] = observation.output
+    return body

@@ -1,0 +1,39 @@
+"""Per-process background parts of web: the listener and the health checks.
+
+Nothing here touches the network until `start()`, which gunicorn calls in each worker after
+fork (post_worker_init) — connections are never created before a fork and shared across it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import structlog
+
+from app.health import HealthChecks
+from app.listener import Listener
+from config.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class WebRuntime:
+    """Owns the web process's listener thread and health checks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.listener = Listener(settings.database_listen_url, settings.check_timeout, name="web-listener")
+        self.health = HealthChecks(settings, self.listener.status)
+        self._lock = threading.Lock()
+        self._started = False
+
+    def start(self) -> None:
+        """Start the listener once; safe to call from any request or hook."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        self.listener.start()
+
+    def stop(self) -> None:
+        self.listener.stop()

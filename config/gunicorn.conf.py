@@ -1,0 +1,121 @@
+"""gunicorn settings for Klaxon's `web` process. Every setting says which failure it prevents.
+
+Startup order (DESIGN §1.1): the master parses settings (exit 2 on a bad value), then runs the
+preflight as a separate process from `on_starting` — before it binds the port or forks — and
+exits non-zero without ever binding when the preflight fails or overruns its budget.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import structlog
+
+from config.logging import configure_logging
+from config.settings import ConfigError, load_settings
+
+configure_logging(process="web")
+_log = structlog.get_logger("klaxon.gunicorn")
+
+try:
+    _settings = load_settings()
+except ConfigError as _exc:
+    _log.error("config_invalid", check="config", status="fail", error=str(_exc))
+    sys.exit(2)
+configure_logging(_settings.log_level, _settings.log_format, process="web")
+
+# Heroku routes to $PORT on every interface.
+bind = [f"0.0.0.0:{_settings.port}"]
+# One process per core (WEB_CONCURRENCY); threads let health probes and slow ingest calls
+# overlap instead of queueing behind one another.
+workers = _settings.web_concurrency
+worker_class = "gthread"
+threads = 4
+# A request stuck for 30 s is killed and its worker replaced: no request may outlive Heroku's
+# router timeout.
+timeout = 30
+# SIGTERM: in-flight requests get 20 s, so the master exits well inside Heroku's 30 s.
+graceful_timeout = 20
+# Heroku's router keeps connections open; answer keep-alive briefly, then free the thread.
+keepalive = 5
+# Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids a
+# thundering restart of every worker at once.
+max_requests = 5000
+max_requests_jitter = 500
+# Logs: one structlog pipeline; access lines without query strings.
+logger_class = "config.gunicorn_logging.StructlogGunicornLogger"
+accesslog = "-"
+errorlog = "-"
+# The app must not be imported in the master: connections never cross a fork, and a broken
+# import must fail in a worker (exit 3, WORKER_BOOT_ERROR) so the master halts.
+preload_app = False
+# Our own preflight and boot watchdog decide readiness; no control socket is needed.
+control_socket_disable = True
+
+# Exit code of a gunicorn worker that failed to boot: the master halts instead of respawning.
+WORKER_BOOT_ERROR = 3
+# The preflight process gets its budget plus this long to exit on its own before it is killed.
+PREFLIGHT_GRACE = 2.0
+
+
+def on_starting(server):
+    """Run the preflight as its own process; exit without binding the port when it fails."""
+    command = [sys.executable, "-m", "app.cli", "preflight", "--json", "--process", "web"]
+    budget = _settings.preflight_timeout + PREFLIGHT_GRACE
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        stdout, _ = proc.communicate(timeout=budget)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _log.error("preflight_failed", error=f"preflight did not finish within {budget:g}s",
+                   check="preflight", exit_code=1)
+        sys.exit(1)
+    if proc.returncode != 0:
+        failed = _failed_checks(stdout)
+        first = failed[0] if failed else {}
+        _log.error("preflight_failed", failed=[c["check"] for c in failed],
+                   check=first.get("check"), error=first.get("error"), exit_code=proc.returncode)
+        sys.exit(proc.returncode if proc.returncode in (1, 2) else 1)
+    _log.info("preflight_passed", port=_settings.port)
+
+
+def _failed_checks(stdout):
+    try:
+        report = json.loads(stdout or b"{}")
+    except ValueError:
+        return []
+    return [c for c in report.get("checks", []) if c.get("status") == "fail"]
+
+
+def post_fork(server, worker):
+    """Boot watchdog: gunicorn's timeout does not cover a worker hanging while it loads the
+    app, so a worker not booted within KLAXON_BOOT_TIMEOUT exits 3 and the master halts."""
+
+    def expire():
+        structlog.get_logger("klaxon.gunicorn").error(
+            "worker_boot_timeout", pid=os.getpid(), timeout=_settings.boot_timeout
+        )
+        os._exit(WORKER_BOOT_ERROR)
+
+    watchdog = threading.Timer(_settings.boot_timeout, expire)
+    watchdog.daemon = True
+    watchdog.start()
+    worker._klaxon_boot_watchdog = watchdog
+
+
+def post_worker_init(worker):
+    """The app loaded: stop the watchdog and start the process's background parts."""
+    worker._klaxon_boot_watchdog.cancel()
+    runtime = worker.wsgi.extensions.get("klaxon") if hasattr(worker.wsgi, "extensions") else None
+    if runtime is not None:
+        runtime.start()
+
+
+def worker_exit(server, worker):
+    runtime = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("klaxon")
+    if runtime is not None:
+        runtime.stop()
