@@ -1,0 +1,219 @@
+"""`klaxon engine`: leader election, then a cycle loop woken by its tick or by NOTIFY.
+
+Any number of engines may run. The leader holds a session-level Postgres advisory lock on a
+dedicated connection; standbys try for it every second, so when the leader dies — even by
+SIGKILL, which closes its connection and so frees the lock — a standby leads within seconds.
+The leader proves it still holds the lock at the start of every cycle and steps down if its
+lock connection is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import structlog
+from redis import Redis
+from redis.exceptions import RedisError
+
+from app import db
+from app.bounded import DeadlineExceeded, SingleFlight
+from app.heartbeat import Heartbeat, write_heartbeat
+from app.listener import EVENTS_CHANNEL, Listener
+from app.process_checks import checks_for
+from app.redis_client import make_redis
+from app.startup import load_or_exit, preflight_or_exit
+from config.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# "klnE" as an int: the advisory-lock key the leading engine holds.
+ENGINE_LOCK_KEY = 0x6B6C6E45
+STANDBY_POLL = 1.0  # seconds between a standby's attempts to take the lead
+RECONNECT_BACKOFF_MAX = 10.0  # seconds; cap on waits between failed database connects
+EXIT_SECOND_SIGNAL = 1
+
+
+@dataclass(frozen=True)
+class ModuleContext:
+    settings: Settings
+    redis: Redis
+
+
+@dataclass(frozen=True)
+class EngineModule:
+    """One unit of engine work, run once per cycle under its own timeout."""
+
+    name: str
+    run: Callable[[ModuleContext], None]
+    timeout: float
+
+
+# The escalation, notification-rule and heartbeat-monitor modules join this list.
+DEFAULT_MODULES: tuple[EngineModule, ...] = ()
+
+
+class Engine:
+    """Owns the leader lock, the listener and the cycle loop; `stop()` ends `run()` promptly."""
+
+    def __init__(
+        self, settings: Settings, modules: Sequence[EngineModule] = DEFAULT_MODULES
+    ) -> None:
+        self.settings = settings
+        self.redis = make_redis(settings.redis_url, settings.check_timeout, retries=True)
+        self._context = ModuleContext(settings, self.redis)
+        self._modules = list(modules)
+        self._flights = {
+            m.name: SingleFlight(lambda m=m: m.run(self._context), m.timeout, 0.0, f"engine-{m.name}")
+            for m in self._modules
+        }
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.listener = Listener(
+            settings.database_listen_url,
+            settings.check_timeout,
+            channels=(EVENTS_CHANNEL,),
+            on_notify=lambda _n: self._wake.set(),
+            on_connect=self._wake.set,  # catch up on whatever changed while disconnected
+            name="engine-listener",
+        )
+        self.cycles = 0
+        self.is_leader = False
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run(self) -> int:
+        """Lead or stand by until stopped; return the exit status."""
+        self.listener.start()
+        try:
+            while not self._stop.is_set():
+                conn = self._acquire_leadership()
+                if conn is not None:
+                    self._lead(conn)
+        finally:
+            self.listener.stop()
+            self.redis.close()
+        log.info("engine_stopped", cycles=self.cycles)
+        return 0
+
+    def _acquire_leadership(self) -> psycopg.Connection[Any] | None:
+        delay = STANDBY_POLL
+        announced = False
+        while not self._stop.is_set():
+            try:
+                conn = db.connect(
+                    self.settings.database_url, self.settings.check_timeout,
+                    application_name="klaxon-engine-lock",
+                )
+            except psycopg.Error as exc:
+                log.warning("engine_database_unavailable", error=db.describe_error(exc))
+                self._stop.wait(delay * (0.5 + random.random()))
+                delay = min(delay * 2, RECONNECT_BACKOFF_MAX)
+                continue
+            delay = STANDBY_POLL
+            if self._try_lock(conn):
+                return conn
+            conn.close()
+            if not announced:
+                log.info("engine_standby")
+                announced = True
+            self._stop.wait(STANDBY_POLL * (0.75 + random.random() / 2))
+        return None
+
+    def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:
+        try:
+            rows = db.bounded_query(
+                conn, f"SELECT pg_try_advisory_lock({ENGINE_LOCK_KEY})", self.settings.check_timeout
+            )
+        except (psycopg.Error, db.QueryTimeout) as exc:
+            log.warning("engine_lock_attempt_failed", error=db.describe_error(exc))
+            conn.close()
+            return False
+        return bool(rows) and rows[0][0] == "t"
+
+    def _lead(self, conn: psycopg.Connection[Any]) -> None:
+        leader_since = time.time()
+        self.is_leader = True
+        log.info("engine_leader_elected")
+        try:
+            while not self._stop.is_set():
+                if not self._still_leader(conn):
+                    return
+                started = time.time()
+                self._run_modules()
+                self.cycles += 1
+                self._beat(leader_since, started)
+                self._wake.wait(self.settings.engine_cycle)
+                self._wake.clear()
+        finally:
+            self.is_leader = False
+            conn.close()  # closing the session frees the lock for a standby at once
+
+    def _still_leader(self, conn: psycopg.Connection[Any]) -> bool:
+        try:
+            db.bounded_query(conn, "SELECT 1", self.settings.check_timeout)
+            return True
+        except (psycopg.Error, db.QueryTimeout) as exc:
+            log.warning("engine_leadership_lost", error=db.describe_error(exc))
+            return False
+
+    def _run_modules(self) -> None:
+        for module in self._modules:
+            started = time.monotonic()
+            try:
+                self._flights[module.name].result()
+            except DeadlineExceeded as exc:
+                log.error("engine_module_timeout", module=module.name, error=str(exc))
+            except Exception:
+                log.exception("engine_module_failed", module=module.name)
+            else:
+                log.debug(
+                    "engine_module_done",
+                    module=module.name,
+                    duration_ms=round((time.monotonic() - started) * 1000, 1),
+                )
+
+    def _beat(self, leader_since: float, cycle_started: float) -> None:
+        beat = Heartbeat(
+            instance=self.settings.instance,
+            pid=os.getpid(),
+            leader_since=leader_since,
+            cycle_started=cycle_started,
+            cycle_ended=time.time(),
+            cycles=self.cycles,
+            cycle_seconds=self.settings.engine_cycle,
+        )
+        try:
+            write_heartbeat(self.redis, beat)
+        except RedisError as exc:
+            log.warning("engine_heartbeat_failed", error=str(exc))
+
+
+def _install_signal_handlers(engine: Engine) -> None:
+    def handle(signum: int, _frame: Any) -> None:
+        if engine._stop.is_set():
+            log.warning("engine_forced_exit", signal=signal.Signals(signum).name)
+            os._exit(EXIT_SECOND_SIGNAL)
+        log.info("engine_shutdown_requested", signal=signal.Signals(signum).name)
+        engine.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def run_engine() -> int:
+    """`klaxon engine`: preflight, then lead or stand by until SIGTERM."""
+    settings = load_or_exit("engine")
+    preflight_or_exit(settings, "engine", checks_for("engine", settings))
+    engine = Engine(settings)
+    _install_signal_handlers(engine)
+    return engine.run()
