@@ -1,0 +1,145 @@
+"""The shared test world: real Postgres and Redis, one database and one Redis per test.
+
+Postgres: TEST_DATABASE_URL (an admin URL) or, when unset, an embedded server under
+.klaxon/test-postgres (DESIGN §5). Each test gets a fresh database cloned from a template that
+was migrated once per test session. Redis: each test gets its own redis-server process (RQ's
+keys cannot be prefixed, so a separate server is the only true key-space isolation); it also
+lets a test stop "its" Redis without touching anyone else's.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+from app import migrate
+from app.embedded import EmbeddedPostgres, EmbeddedRedis
+from config.settings import Settings, load_settings
+from tests.support.procs import REPO, BIN, KlaxonProcess
+
+SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` pointing at database `name` instead."""
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{name}").geturl()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedPostgres(REPO / ".klaxon" / "test-postgres")
+    yield server.start()
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_admin_url: str, worker_id: str) -> Iterator[str]:
+    name = f"klaxon_tmpl_{worker_id}_{secrets.token_hex(3)}"
+    with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    migrate.upgrade(with_database(pg_admin_url, name), 10, 30)
+    yield name
+    with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, template_database: str) -> Iterator[str]:
+    """A migrated database of this test's own."""
+    name = f"klaxon_t_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}" STRATEGY FILE_COPY')
+    yield with_database(pg_admin_url, name)
+    with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_database_url(pg_admin_url: str) -> Iterator[str]:
+    """A database of this test's own with no schema at all."""
+    name = f"klaxon_e_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield with_database(pg_admin_url, name)
+    with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A redis-server of this test's own."""
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def instance_name() -> str:
+    """A DYNO for this test's processes, so fatal-report keys are predictable and private."""
+    return f"test.{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def klaxon_env(database_url: str, redis_url: str, instance_name: str) -> dict[str, str]:
+    """The environment a user would give Klaxon, pointing at this test's servers."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("KLAXON_", "DATABASE_", "REDIS_", "PORT", "DYNO", "LOG_"))
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        KLAXON_SECRET_KEY=SECRET_KEY,
+        KLAXON_CHECK_TIMEOUT="2",
+        KLAXON_PREFLIGHT_TIMEOUT="15",
+        KLAXON_ENGINE_CYCLE="1",
+        LOG_FORMAT="json",
+        LOG_LEVEL="info",
+        DYNO=instance_name,
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        PYTHONUNBUFFERED="1",
+        WEB_CONCURRENCY="1",
+    )
+    return env
+
+
+@pytest.fixture
+def settings_for(klaxon_env: dict[str, str]) -> Callable[..., Settings]:
+    """Settings as a process would parse them from klaxon_env plus `overrides`."""
+
+    def build(**overrides: str) -> Settings:
+        return load_settings({**klaxon_env, **overrides})
+
+    return build
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., KlaxonProcess]]:
+    """Start a real process; every one started is killed (with its children) at teardown."""
+    started: list[KlaxonProcess] = []
+
+    def start(args: list[str], env: dict[str, str], name: str | None = None) -> KlaxonProcess:
+        proc = KlaxonProcess(args, env, tmp_path, name or f"proc{len(started)}")
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill_all()
