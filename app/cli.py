@@ -94,14 +94,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = load_or_exit("migrate")
     try:
         if args.check:
-            conn = db.connect(settings.database_url, settings.check_timeout)
+            conn = db.connect(settings.database_listen_url, settings.check_timeout)
             try:
                 state = migrate.schema_state(conn, settings.check_timeout)
             finally:
                 conn.close()
         else:
             state = migrate.upgrade(
-                settings.database_url, settings.check_timeout, settings.preflight_timeout
+                settings.database_listen_url, settings.check_timeout, settings.preflight_timeout
             )
     except Exception as exc:
         log.error("migrate_failed", error=db.describe_error(exc))

@@ -106,13 +106,18 @@ def check_database(settings: Settings, timeout: float) -> None:
 
 
 def check_schema(settings: Settings, timeout: float) -> None:
-    """Migrations at head; applied here under the migration lock when KLAXON_MIGRATE=auto."""
+    """Migrations at head; applied here under the migration lock when KLAXON_MIGRATE=auto.
+
+    Migrations hold a session-level advisory lock, which a transaction-pooling proxy cannot
+    keep, so they run on the direct connection (DATABASE_LISTEN_URL, default DATABASE_URL).
+    """
+    url = settings.database_listen_url
     try:
         if settings.migrate == "auto":
             lock_wait = max(timeout - SCHEMA_CHECK_MARGIN, 0.5)
-            state = migrate.upgrade(settings.database_url, settings.check_timeout, lock_wait)
+            state = migrate.upgrade(url, settings.check_timeout, lock_wait)
         else:
-            conn = db.connect(settings.database_url, timeout)
+            conn = db.connect(url, timeout)
             try:
                 state = migrate.schema_state(conn, timeout)
             finally:
@@ -120,7 +125,7 @@ def check_schema(settings: Settings, timeout: float) -> None:
     except migrate.MigrationError as exc:
         raise CheckFailed(str(exc)) from None
     except (psycopg.Error, OSError, db.QueryTimeout) as exc:
-        raise _db_error(exc, settings.database_url, "DATABASE_URL", timeout) from None
+        raise _db_error(exc, url, "DATABASE_LISTEN_URL", timeout) from None
     if not state.at_head:
         raise CheckFailed(migrate.describe(state))
 

@@ -110,8 +110,9 @@ class Engine:
         announced = False
         while not self._stop.is_set():
             try:
+                # The leader lock is session-level: it needs the direct connection.
                 conn = db.connect(
-                    self.settings.database_url, self.settings.check_timeout,
+                    self.settings.database_listen_url, self.settings.check_timeout,
                     application_name="klaxon-engine-lock",
                 )
             except psycopg.Error as exc:
