@@ -210,9 +210,10 @@ def _redis_hang(settings: Settings, timeout: float) -> str:
 
 CORE_CHECKS: tuple[Check, ...] = (
     Check("database", check_database, on_hang=_db_hang("DATABASE_URL")),
-    Check("schema", check_schema, needs=("database",), uses_budget=True),
     Check("redis", check_redis, on_hang=_redis_hang),
     Check("listener", check_listener, needs=("database",), on_hang=_db_hang("DATABASE_LISTEN_URL")),
+    # Migrations run on the listen (direct) connection, so they wait until it has proved itself.
+    Check("schema", check_schema, needs=("database", "listener"), uses_budget=True),
 )
 
 
