@@ -13,7 +13,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
@@ -21,7 +21,8 @@ import pytest
 from app import migrate
 from app.embedded import EmbeddedPostgres, EmbeddedRedis
 from config.settings import Settings, load_settings
-from tests.support.procs import REPO, BIN, KlaxonProcess
+from tests.support.net import BlackholeProxy
+from tests.support.procs import BIN, REPO, KlaxonProcess
 
 SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
 
@@ -73,6 +74,25 @@ def empty_database_url(pg_admin_url: str) -> Iterator[str]:
     yield with_database(pg_admin_url, name)
     with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tcp_target(url: str) -> tuple[str, int | None]:
+    """Where a BlackholeProxy must forward to reach the Postgres at `url`."""
+    parts = urlsplit(url)
+    if parts.hostname:
+        return parts.hostname, parts.port or 5432
+    socket_dir = parse_qs(parts.query)["host"][0]
+    port = parts.port or 5432
+    return f"{socket_dir}/.s.PGSQL.{port}", None
+
+
+@pytest.fixture
+def db_proxy(database_url: str) -> Iterator[tuple[BlackholeProxy, str]]:
+    """A switchable proxy in front of this test's database, and a TCP URL through it."""
+    proxy = BlackholeProxy(*tcp_target(database_url))
+    name = urlsplit(database_url).path.lstrip("/")
+    yield proxy, f"postgresql://postgres@127.0.0.1:{proxy.port}/{name}"
+    proxy.close()
 
 
 @pytest.fixture

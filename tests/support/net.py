@@ -49,8 +49,11 @@ class BlackholeProxy:
     looks alive and never answers, which is what a hung database looks like from outside.
     """
 
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
+    def __init__(self, target_host: str, target_port: int | None = None) -> None:
+        # A target_host with no port is a unix socket path (the embedded Postgres has no TCP).
+        self.target: str | tuple[str, int] = (
+            target_host if target_port is None else (target_host, target_port)
+        )
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -107,7 +110,7 @@ class BlackholeProxy:
         except OSError:
             return
         try:
-            upstream = socket.create_connection(self.target, timeout=5)
+            upstream = self._connect_upstream()
         except OSError:
             client.close()
             return
@@ -117,6 +120,14 @@ class BlackholeProxy:
             self._pairs.append((client, upstream))
         sel.register(client, selectors.EVENT_READ, upstream)
         sel.register(upstream, selectors.EVENT_READ, client)
+
+    def _connect_upstream(self) -> socket.socket:
+        if isinstance(self.target, str):
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.settimeout(5)
+            upstream.connect(self.target)
+            return upstream
+        return socket.create_connection(self.target, timeout=5)
 
     def _pump(self, sel: selectors.BaseSelector, src: socket.socket, dst: socket.socket) -> None:
         try:
