@@ -27,7 +27,7 @@ from workers.queues import ALL_QUEUES, NOTIFY_QUEUE
 
 log = structlog.get_logger(__name__)
 
-CACHE_SECONDS = 1.0  # probe storms are answered from a result at most this old
+CACHE_SECONDS = 0.5  # probe storms are answered from a result at most this old (seconds)
 ENGINE_STALE_CYCLES = 3  # a heartbeat older than this many cycles (+ check timeout) is stale
 READY_CHECKS = ("database", "redis", "listener")
 SYSTEM_CHECKS = (*READY_CHECKS, "workers", "engine", "queue")

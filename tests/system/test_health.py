@@ -1,0 +1,164 @@
+"""Health endpoints of a real gunicorn web, with real workers, engines and failing peers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import psycopg
+import pytest
+from redis import Redis
+
+from app.health import CACHE_SECONDS
+from tests.support.http import get
+from tests.support.net import closed_port
+from tests.support.procs import klaxon_bin
+from tests.support.wait import wait_until
+
+pytestmark = pytest.mark.system
+
+CHECK_TIMEOUT = 2.0  # klaxon_env's KLAXON_CHECK_TIMEOUT
+
+
+def healthz_passes(port: int) -> bool:
+    answer = get(port, "/healthz")
+    return answer.status == 200 and answer.body["status"] == "pass"
+
+
+def test_healthz_passes_with_web_worker_and_engine_up(klaxon_env, start_web, start_worker, start_engine):
+    start_worker(klaxon_env)
+    start_engine(klaxon_env)
+    _, port = start_web(klaxon_env)
+
+    wait_until(lambda: healthz_passes(port), 20, "/healthz pass")
+    answer = get(port, "/healthz")
+    assert answer.headers["content-type"] == "application/health+json"
+    checks = answer.body["checks"]
+    assert set(checks) == {"database", "redis", "listener", "workers", "engine", "queue"}
+    assert all(c[0]["status"] == "pass" for c in checks.values())
+    assert checks["workers"][0]["observedValue"] == 1
+    assert checks["database"][0]["observedUnit"] == "ms"
+    assert get(port, "/livez").body == {"status": "pass", "version": answer.body["version"]}
+
+
+def test_readyz_fails_and_healthz_names_the_missing_worker_and_engine(klaxon_env, start_web):
+    _, port = start_web(klaxon_env)
+    wait_until(lambda: get(port, "/readyz").status == 200, 20, "/readyz 200")
+    answer = get(port, "/healthz")
+    assert answer.status == 503
+    assert answer.body["status"] == "fail"
+    assert "no live worker serves klaxon-notify" in answer.body["checks"]["workers"][0]["output"]
+    assert "no engine heartbeat" in answer.body["checks"]["engine"][0]["output"]
+
+
+def test_killed_worker_turns_healthz_503_within_worker_ttl(
+    klaxon_env, start_web, start_worker, start_engine
+):
+    env = {**klaxon_env, "KLAXON_WORKER_TTL": "6"}
+    worker = start_worker(env)
+    start_engine(env)
+    _, port = start_web(env)
+    wait_until(lambda: healthz_passes(port), 20, "/healthz pass")
+
+    worker.signal(signal.SIGKILL)  # no chance to deregister: only its heartbeat can tell
+    killed = time.monotonic()
+    wait_until(lambda: get(port, "/healthz").status == 503, 6 + CACHE_SECONDS + 1, "/healthz 503")
+    assert time.monotonic() - killed <= 6 + CACHE_SECONDS + 1
+    workers = get(port, "/healthz").body["checks"]["workers"][0]
+    assert workers["status"] == "fail" and workers["observedValue"] == 0
+
+
+def test_fatal_worker_report_turns_healthz_503_with_its_error_text(
+    klaxon_env, spawn, start_web, start_worker, start_engine, instance_name
+):
+    start_worker(klaxon_env)
+    start_engine(klaxon_env)
+    _, port = start_web(klaxon_env)
+    wait_until(lambda: healthz_passes(port), 20, "/healthz pass")
+
+    bad_port = closed_port()
+    broken = spawn(
+        [klaxon_bin("klaxon"), "worker"],
+        {**klaxon_env, "DYNO": "worker.2",
+         "DATABASE_LISTEN_URL": f"postgresql://postgres@127.0.0.1:{bad_port}/x"},
+        name="broken-worker",
+    )
+    assert broken.wait(15) == 1
+
+    answer = wait_until(
+        lambda: (a := get(port, "/healthz")).status == 503 and a, 5, "/healthz 503"
+    )
+    output = answer.body["checks"]["workers"][0]["output"]
+    assert "worker@worker.2" in output
+    assert "listener:" in output and str(bad_port) in output and "DATABASE_LISTEN_URL" in output
+    assert answer.body["checks"]["workers"][0]["observedValue"] == 1  # the healthy one
+
+
+def test_hanging_database_fails_readyz_in_time_while_livez_answers(
+    klaxon_env, db_proxy, start_web
+):
+    proxy, proxied_url = db_proxy
+    _, port = start_web({**klaxon_env, "DATABASE_URL": proxied_url})
+    wait_until(lambda: get(port, "/readyz").status == 200, 20, "/readyz 200")
+
+    proxy.blackhole()
+    blackholed = time.monotonic()
+    budget = CHECK_TIMEOUT + 0.5
+    first_503 = None
+    while first_503 is None and time.monotonic() - blackholed < 15:
+        ready = get(port, "/readyz", timeout=budget + 5)
+        assert ready.seconds <= budget, f"/readyz took {ready.seconds:.2f}s"
+        live = get(port, "/livez", timeout=2)
+        assert live.status == 200 and live.seconds < 0.5
+        if ready.status == 503:
+            first_503 = time.monotonic() - blackholed
+            database = ready.body["checks"]["database"][0]
+            assert database["status"] == "fail"
+            assert "no answer" in database["output"]
+    assert first_503 is not None
+    # A result cached just before the hang may be served for CACHE_SECONDS.
+    assert first_503 <= budget + CACHE_SECONDS
+
+    proxy.heal()
+    wait_until(lambda: get(port, "/readyz").status == 200, 30, "/readyz recovers after heal")
+
+
+def test_listener_connection_killed_reconnects_and_readyz_recovers(
+    klaxon_env, database_url, start_web
+):
+    web, port = start_web(klaxon_env)
+    wait_until(lambda: get(port, "/readyz").status == 200, 20, "/readyz 200")
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'klaxon-web-listener' AND datname = current_database()"
+        ).fetchall()
+    assert killed and all(row[0] for row in killed)
+
+    wait_until(lambda: web.find_event("listener_disconnected"), 10, "disconnect logged")
+    wait_until(
+        lambda: len([e for e in web.log_events() if e.get("event") == "listener_connected"]) >= 2,
+        15, "listener reconnected",
+    )
+    wait_until(lambda: get(port, "/readyz").status == 200, 15, "/readyz back to 200")
+
+
+def test_queue_backlog_warns_but_answers_200(klaxon_env, redis_url, start_web, start_worker, start_engine):
+    start_engine(klaxon_env)
+    _, port = start_web({**klaxon_env, "KLAXON_QUEUE_WARN_AGE": "1"})
+    # A job nobody serves yet: a worker on another queue keeps workers healthy.
+    start_worker(klaxon_env, "--queues", "klaxon-notify")
+    from rq import Queue
+
+    client = Redis.from_url(redis_url)
+    Queue("klaxon-default", connection=client).enqueue("workers.jobs.probe")
+    answer = wait_until(
+        lambda: (a := get(port, "/healthz")).body["checks"]["queue"][0]["status"] == "warn" and a,
+        10, "queue warn",
+    )
+    assert answer.status == 200
+    assert answer.body["status"] == "warn"
+    assert "oldest queued job has waited" in answer.body["checks"]["queue"][0]["output"]
+    assert json.loads(client.get("klaxon:engine:heartbeat"))["cycles"] >= 1
