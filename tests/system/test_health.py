@@ -162,3 +162,11 @@ def test_queue_backlog_warns_but_answers_200(klaxon_env, redis_url, start_web, s
     assert answer.body["status"] == "warn"
     assert "oldest queued job has waited" in answer.body["checks"]["queue"][0]["output"]
     assert json.loads(client.get("klaxon:engine:heartbeat"))["cycles"] >= 1
+
+
+def test_access_log_never_contains_query_strings(klaxon_env, start_web):
+    web, port = start_web(klaxon_env)
+    get(port, "/livez?token=itk_supersecret&integrationKey=abc123secret")
+    line = wait_until(lambda: web.find_event("http_request", path="/livez"), 5, "access line")
+    assert line["status"] == 200 and line["method"] == "GET"
+    assert "supersecret" not in web.stderr() and "abc123secret" not in web.stderr()

@@ -1,0 +1,115 @@
+"""Settings parsing: strict, one place, and every error names the variable and the form."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import ConfigError, load_settings, redact_url
+
+BASE = {
+    "DATABASE_URL": "postgres://klaxon:s3cret@db.example:5432/klaxon",
+    "REDIS_URL": "redis://cache.example:6379/0",
+    "KLAXON_SECRET_KEY": "k" * 40,
+}
+
+
+def load(**overrides: str):
+    env = {**BASE, **overrides}
+    return load_settings({k: v for k, v in env.items() if v is not None})
+
+
+def test_defaults_follow_the_design():
+    settings = load()
+    assert settings.port == 5000
+    assert settings.preflight_timeout == 20.0
+    assert settings.check_timeout == 5.0
+    assert settings.migrate == "auto"
+    assert settings.database_listen_url == BASE["DATABASE_URL"]
+    assert settings.public_url == "http://localhost:5000"
+    assert settings.log_level == "info"
+    assert settings.fatal_ttl == 24 * 3600
+    assert settings.worker_ttl <= 60
+
+
+def test_postgresql_scheme_unix_redis_and_socket_database_are_accepted():
+    settings = load(
+        DATABASE_URL="postgresql://postgres@/klaxon?host=/run/postgresql",
+        REDIS_URL="unix:///run/redis.sock",
+    )
+    assert settings.redis_url == "unix:///run/redis.sock"
+
+
+def test_public_url_follows_port_and_drops_trailing_slash():
+    assert load(PORT="8080").public_url == "http://localhost:8080"
+    assert load(KLAXON_PUBLIC_URL="https://klaxon.example/").public_url == "https://klaxon.example"
+
+
+def test_dyno_names_the_instance():
+    assert load(DYNO="worker.3").instance == "worker.3"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected_start"),
+    [
+        ("DATABASE_URL", None, "DATABASE_URL: is not set; expected postgresql://"),
+        ("DATABASE_URL", "mysql://db/klaxon", "DATABASE_URL: has scheme 'mysql'"),
+        ("DATABASE_URL", "postgres://db:notaport/x", "DATABASE_URL: is not a valid URL"),
+        ("REDIS_URL", None, "REDIS_URL: is not set"),
+        ("REDIS_URL", "http://cache", "REDIS_URL: has scheme 'http'"),
+        ("DATABASE_LISTEN_URL", "redis://x", "DATABASE_LISTEN_URL: has scheme 'redis'"),
+        ("PORT", "eighty", "PORT: 'eighty' is not a whole number; expected 1..65535"),
+        ("PORT", "70000", "PORT: 70000 is out of range; expected 1..65535"),
+        ("KLAXON_PREFLIGHT_TIMEOUT", "soon", "KLAXON_PREFLIGHT_TIMEOUT: 'soon' is not a number"),
+        ("KLAXON_CHECK_TIMEOUT", "0", "KLAXON_CHECK_TIMEOUT: '0' is out of range"),
+        ("KLAXON_CHECK_TIMEOUT", "30", "KLAXON_CHECK_TIMEOUT: 30s is longer than"),
+        ("KLAXON_MIGRATE", "yes", "KLAXON_MIGRATE: 'yes' is not allowed; expected one of auto, check"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL: 'loud' is not allowed"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT: 'xml' is not allowed; expected one of json, console"),
+        ("KLAXON_PUBLIC_URL", "ftp://x", "KLAXON_PUBLIC_URL: has scheme 'ftp'"),
+        ("KLAXON_SECRET_KEY", None, "KLAXON_SECRET_KEY: is not set"),
+        ("KLAXON_WORKER_TTL", "1", "KLAXON_WORKER_TTL: 1 is out of range; expected 5..600"),
+        ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY: 0 is out of range"),
+    ],
+)
+def test_bad_values_name_the_variable_and_the_expected_form(variable, value, expected_start):
+    with pytest.raises(ConfigError) as caught:
+        load(**{variable: value})
+    assert str(caught.value).startswith(expected_start)
+    assert caught.value.variable == variable
+
+
+def test_a_short_secret_key_is_refused_without_echoing_it():
+    with pytest.raises(ConfigError) as caught:
+        load(KLAXON_SECRET_KEY="hunter2")
+    assert "hunter2" not in str(caught.value)
+    assert "7 characters" in str(caught.value)
+
+
+def test_secret_key_can_come_from_a_file(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("f" * 48 + "\n")
+    settings = load_settings(
+        {"DATABASE_URL": BASE["DATABASE_URL"], "REDIS_URL": BASE["REDIS_URL"],
+         "KLAXON_SECRET_KEY_FILE": str(secret)}
+    )
+    assert settings.secret_key == "f" * 48
+
+
+def test_unreadable_secret_file_names_the_file_variable(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"DATABASE_URL": BASE["DATABASE_URL"], "REDIS_URL": BASE["REDIS_URL"],
+                       "KLAXON_SECRET_KEY_FILE": str(tmp_path / "missing")})
+    assert str(caught.value).startswith("KLAXON_SECRET_KEY_FILE: cannot read")
+
+
+def test_settings_repr_and_redacted_view_hide_secrets():
+    settings = load()
+    assert "k" * 40 not in repr(settings)
+    redacted = settings.redacted()
+    assert "s3cret" not in str(redacted)
+    assert redacted["database_url"] == "postgres://klaxon:***@db.example:5432/klaxon"
+
+
+def test_redact_url_leaves_passwordless_urls_alone():
+    assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"
+    assert redact_url("rediss://:pw@cache:6380/0") == "rediss://:***@cache:6380/0"
