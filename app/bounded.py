@@ -75,7 +75,9 @@ class SingleFlight(Generic[T]):
         waited_already = time.monotonic() - started
         remaining = self._timeout - waited_already
         if remaining <= 0 and not future.done():
-            raise DeadlineExceeded(f"no answer for {waited_already:.1f}s (limit {self._timeout:g}s)")
+            raise DeadlineExceeded(
+                f"no answer for {waited_already:.1f}s (limit {self._timeout:g}s)"
+            )
         try:
             return future.result(timeout=max(remaining, 0.0))
         except TimeoutError:

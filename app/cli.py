@@ -32,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = sub.add_parser("preflight", help="run the startup checks; exit 0 pass, 1 fail, 2 bad config")
+    p = sub.add_parser(
+        "preflight", help="run the startup checks; exit 0 pass, 1 fail, 2 bad config"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
     p.add_argument(
         "--process", choices=PROCESSES, default="web", help="include this process type's checks"
@@ -107,8 +109,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         log.error("migrate_failed", error=db.describe_error(exc))
         return EXIT_CHECK_FAILED
     if not state.at_head:
-        log.error("schema_not_at_head", current=state.current, head=state.head,
-                  error=migrate.describe(state))
+        log.error(
+            "schema_not_at_head",
+            current=state.current,
+            head=state.head,
+            error=migrate.describe(state),
+        )
         return EXIT_CHECK_FAILED
     log.info("schema_at_head", revision=state.head)
     return EXIT_OK

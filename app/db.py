@@ -19,7 +19,7 @@ from psycopg import pq
 # bound run the connect under app.bounded.run_bounded.
 _MIN_CONNECT_TIMEOUT = 2
 # Keepalives make a dead peer (host gone, cable cut) visible within ~15 s on idle connections.
-_KEEPALIVE_PARAMS = {
+_KEEPALIVE_PARAMS: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 5,
     "keepalives_interval": 2,

@@ -62,9 +62,18 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         persistence = ["--save", "60 1", "--appendonly", "no"] if self.persist else ["--save", ""]
         args = [
-            redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir), "--logfile", str(self.data_dir / "redis.log"),
-            "--daemonize", "no", *persistence,
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--logfile",
+            str(self.data_dir / "redis.log"),
+            "--daemonize",
+            "no",
+            *persistence,
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_ready(timeout)
@@ -81,7 +90,9 @@ class EmbeddedRedis:
                 return
             except RedisError:
                 if self.process is not None and self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server exited; see {self.data_dir / 'redis.log'}") from None
+                    raise RuntimeError(
+                        f"redis-server exited; see {self.data_dir / 'redis.log'}"
+                    ) from None
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"redis-server did not answer within {timeout:g}s") from None
                 time.sleep(delay)

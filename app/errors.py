@@ -23,7 +23,9 @@ class ApiError(Exception):
         self.details = details or {}
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> Response:
     response = jsonify(
         {
             "error": message,

@@ -1,4 +1,4 @@
-"""Fatal init reports: `klaxon:fatal:<process>:<instance>` keys that /healthz shows (DESIGN §3.2)."""
+"""Fatal init reports: `klaxon:fatal:<process>:<instance>` keys /healthz shows (DESIGN §3.2)."""
 
 from __future__ import annotations
 

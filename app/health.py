@@ -133,7 +133,10 @@ class HealthChecks:
             return Observation("fail", len(live), "workers", _describe_fatal(fatal))
         if not live:
             return Observation(
-                "fail", 0, "workers", f"no live worker serves {NOTIFY_QUEUE} — start `klaxon worker`"
+                "fail",
+                0,
+                "workers",
+                f"no live worker serves {NOTIFY_QUEUE} — start `klaxon worker`",
             )
         return Observation("pass", len(live), "workers")
 
@@ -144,7 +147,9 @@ class HealthChecks:
         age = round(beat.age(), 1)
         limit = beat.cycle_seconds * ENGINE_STALE_CYCLES + self._settings.check_timeout
         if age > limit:
-            return Observation("fail", age, "s", f"engine heartbeat is {age}s old (limit {limit:g}s)")
+            return Observation(
+                "fail", age, "s", f"engine heartbeat is {age}s old (limit {limit:g}s)"
+            )
         return Observation("pass", age, "s")
 
     def _queue(self) -> Observation:
@@ -155,13 +160,15 @@ class HealthChecks:
         for name in ALL_QUEUES:
             job_ids = Queue(name, connection=client).get_job_ids(0, 0)
             if job_ids:
-                enqueued = client.hget(f"rq:job:{job_ids[0]}", "enqueued_at")
+                enqueued: bytes | None = client.hget(f"rq:job:{job_ids[0]}", "enqueued_at")  # type: ignore[assignment]
                 if enqueued:
                     oldest = max(oldest, _heartbeat_age(_parse_rq_time(enqueued.decode())))
         oldest = round(oldest, 1)
         if oldest > self._settings.queue_warn_age:
             limit = self._settings.queue_warn_age
-            return Observation("warn", oldest, "s", f"oldest queued job has waited {oldest}s (warn at {limit:g}s)")
+            return Observation(
+                "warn", oldest, "s", f"oldest queued job has waited {oldest}s (warn at {limit:g}s)"
+            )
         return Observation("pass", oldest, "s")
 
 

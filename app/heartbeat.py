@@ -1,4 +1,4 @@
-"""The engine heartbeat, `klaxon:engine:heartbeat` (DESIGN §3.2): the engine writes, health reads."""
+"""The engine heartbeat `klaxon:engine:heartbeat` (DESIGN §3.2): the engine writes, health reads."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ listener instead of trusting a thread that stopped hearing anything.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -125,7 +126,7 @@ class Listener:
         while not self._stop.is_set():
             for notify in conn.notifies(timeout=POLL_INTERVAL):
                 self._last_alive = time.monotonic()
-                self._safe(lambda n=notify: self._on_notify(n), "on_notify")
+                self._safe(functools.partial(self._on_notify, notify), "on_notify")
             if time.monotonic() - last_ping >= PING_INTERVAL:
                 # notifies() cannot tell an idle connection from a blackholed one; a round
                 # trip can.

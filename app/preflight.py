@@ -145,7 +145,9 @@ def check_redis(settings: Settings, timeout: float) -> None:
             client.close()
     except (RedisError, OSError) as exc:
         where = _redis_where(settings.redis_url)
-        raise CheckFailed(f"{where}: {exc} — is Redis running and answering? check REDIS_URL") from None
+        raise CheckFailed(
+            f"{where}: {exc} — is Redis running and answering? check REDIS_URL"
+        ) from None
 
 
 def _redis_where(url: str) -> str:
@@ -197,7 +199,11 @@ def _received(conn: psycopg.Connection[Any], payload: str, deadline: float) -> b
 
 def _db_hang(variable: str) -> Callable[[Settings, float], str]:
     def describe(settings: Settings, timeout: float) -> str:
-        url = settings.database_listen_url if variable == "DATABASE_LISTEN_URL" else settings.database_url
+        url = (
+            settings.database_listen_url
+            if variable == "DATABASE_LISTEN_URL"
+            else settings.database_url
+        )
         return str(_db_error(DeadlineExceeded(), url, variable, timeout))
 
     return describe
@@ -205,7 +211,9 @@ def _db_hang(variable: str) -> Callable[[Settings, float], str]:
 
 def _redis_hang(settings: Settings, timeout: float) -> str:
     where = _redis_where(settings.redis_url)
-    return f"{where}: no answer within {timeout:g}s — is Redis running and answering? check REDIS_URL"
+    return (
+        f"{where}: no answer within {timeout:g}s — is Redis running and answering? check REDIS_URL"
+    )
 
 
 CORE_CHECKS: tuple[Check, ...] = (
@@ -232,7 +240,9 @@ def run_preflight(settings: Settings, extra: Sequence[Check] = ()) -> Report:
 
 
 def _run_check(check: Check, settings: Settings, report: Report, budget_end: float) -> CheckResult:
-    failed_needs = [r.check for r in report.results if r.check in check.needs and r.status != "pass"]
+    failed_needs = [
+        r.check for r in report.results if r.check in check.needs and r.status != "pass"
+    ]
     if failed_needs:
         return CheckResult(check.name, "skip", 0.0, f"skipped: {', '.join(failed_needs)} failed")
     remaining = budget_end - time.monotonic()
@@ -245,7 +255,9 @@ def _run_check(check: Check, settings: Settings, report: Report, budget_end: flo
     except CheckFailed as exc:
         return CheckResult(check.name, "fail", _ms_since(started), str(exc))
     except DeadlineExceeded:
-        error = check.on_hang(settings, timeout) if check.on_hang else f"no answer within {timeout:g}s"
+        error = (
+            check.on_hang(settings, timeout) if check.on_hang else f"no answer within {timeout:g}s"
+        )
         return CheckResult(check.name, "fail", _ms_since(started), error)
     except Exception as exc:  # a bug in a check must still fail the check, with its cause
         error = f"{type(exc).__name__}: {exc}"

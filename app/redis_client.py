@@ -29,4 +29,3 @@ def make_redis(url: str, timeout: float, *, retries: bool = False) -> Redis:
         retry=retry,
         health_check_interval=30,
     )
-

@@ -22,7 +22,9 @@ class WebRuntime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.listener = Listener(settings.database_listen_url, settings.check_timeout, name="web-listener")
+        self.listener = Listener(
+            settings.database_listen_url, settings.check_timeout, name="web-listener"
+        )
         self.health = HealthChecks(settings, self.listener.status)
         self._lock = threading.Lock()
         self._started = False

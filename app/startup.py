@@ -30,7 +30,8 @@ def load_or_exit(process: str, *, dev: bool = False) -> Settings:
     try:
         settings = load_settings(dev=dev)
     except ConfigError as exc:
-        log.error("config_invalid", check="config", status="fail", error=str(exc))
+        # The same line every other check logs (DESIGN §1.1), so one log query finds them all.
+        log.error("preflight_check", check="config", status="fail", duration_ms=0.0, error=str(exc))
         _report_config_error(process, str(exc))
         sys.exit(EXIT_BAD_CONFIG)
     configure_logging(settings.log_level, settings.log_format, process=process)
@@ -43,7 +44,12 @@ def _report_config_error(process: str, error: str) -> None:
     redis_url = redis_url_for_reports()
     if redis_url:
         report_fatal(
-            redis_url, process, current_instance(), "config", error, _CONFIG_FATAL_TTL,
+            redis_url,
+            process,
+            current_instance(),
+            "config",
+            error,
+            _CONFIG_FATAL_TTL,
             _CONFIG_FATAL_TIMEOUT,
         )
 
@@ -61,8 +67,13 @@ def preflight_or_exit(settings: Settings, process: str, extra: Sequence[Check] =
             duration_ms=report.duration_ms,
         )
         report_fatal(
-            settings.redis_url, process, settings.instance, first.check, first.error or "failed",
-            settings.fatal_ttl, settings.check_timeout,
+            settings.redis_url,
+            process,
+            settings.instance,
+            first.check,
+            first.error or "failed",
+            settings.fatal_ttl,
+            settings.check_timeout,
         )
         fail(EXIT_CHECK_FAILED)
     log.info("preflight_passed", duration_ms=report.duration_ms)

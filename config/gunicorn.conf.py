@@ -23,7 +23,8 @@ _log = structlog.get_logger("klaxon.gunicorn")
 try:
     _settings = load_settings()
 except ConfigError as _exc:
-    _log.error("config_invalid", check="config", status="fail", error=str(_exc))
+    # The same line every other check logs (DESIGN §1.1), so one log query finds them all.
+    _log.error("preflight_check", check="config", status="fail", duration_ms=0.0, error=str(_exc))
     sys.exit(2)
 configure_logging(_settings.log_level, _settings.log_format, process="web")
 
@@ -71,14 +72,23 @@ def on_starting(server):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        _log.error("preflight_failed", error=f"preflight did not finish within {budget:g}s",
-                   check="preflight", exit_code=1)
+        _log.error(
+            "preflight_failed",
+            error=f"preflight did not finish within {budget:g}s",
+            check="preflight",
+            exit_code=1,
+        )
         sys.exit(1)
     if proc.returncode != 0:
         failed = _failed_checks(stdout)
         first = failed[0] if failed else {}
-        _log.error("preflight_failed", failed=[c["check"] for c in failed],
-                   check=first.get("check"), error=first.get("error"), exit_code=proc.returncode)
+        _log.error(
+            "preflight_failed",
+            failed=[c["check"] for c in failed],
+            check=first.get("check"),
+            error=first.get("error"),
+            exit_code=proc.returncode,
+        )
         sys.exit(proc.returncode if proc.returncode in (1, 2) else 1)
     _log.info("preflight_passed", port=_settings.port)
 

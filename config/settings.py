@@ -10,6 +10,7 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 # Defaults, each with its unit and reason.
@@ -207,7 +208,9 @@ class _Reader:
                 name, f"{value!r} is not a number", "seconds, e.g. 5 or 0.5"
             ) from None
         if not 0 < number <= 3600:
-            raise ConfigError(name, f"{value!r} is out of range", "seconds, more than 0, at most 3600")
+            raise ConfigError(
+                name, f"{value!r} is out of range", "seconds, more than 0, at most 3600"
+            )
         return number
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
@@ -252,3 +255,50 @@ def instance_name(env: Mapping[str, str] | None = None) -> str:
     """This process's instance: $DYNO when set, else the host name (DESIGN §3.2)."""
     env = os.environ if env is None else env
     return env.get("DYNO") or socket.gethostname()
+
+
+# `klaxon dev`: honcho gives web PORT, worker PORT+100, engine PORT+200, and each must be a
+# valid port for that process's own settings.
+DEV_MAX_PORT = 65535 - 200
+
+
+@dataclass(frozen=True)
+class DevSettings:
+    """What `klaxon dev` must start or generate itself (DESIGN §5): None means "not given"."""
+
+    data_dir: Path  # KLAXON_DEV_DIR, default ./.klaxon: embedded servers' data and the secret key
+    database_url: str | None  # None: start an embedded Postgres
+    redis_url: str | None  # None: start an embedded Redis
+    secret_key: str | None = field(repr=False)  # None: generate one and keep it in data_dir
+    port: int
+    log_level: str
+    log_format: str
+
+
+def load_dev_settings(
+    env: Mapping[str, str] | None = None, *, port: int | None = None
+) -> DevSettings:
+    """Settings `klaxon dev` decides with; `port` (from --port) overrides PORT.
+
+    DATABASE_URL, REDIS_URL and KLAXON_SECRET_KEY (or their `_FILE` forms) are validated when
+    set; unset, `klaxon dev` supplies them. KLAXON_DEV_DIR is read only here.
+    """
+    env = os.environ if env is None else env
+    reader = _Reader(env)
+    if port is None:
+        port = reader.integer("PORT", DEFAULT_PORT, 1, DEV_MAX_PORT)
+    elif not 1 <= port <= DEV_MAX_PORT:
+        raise ConfigError("--port", f"{port} is out of range", f"1..{DEV_MAX_PORT}")
+    database_url = reader.url(
+        "DATABASE_URL", POSTGRES_SCHEMES, "postgresql://user:pass@host/db", default=""
+    )
+    redis_url = reader.url("REDIS_URL", REDIS_SCHEMES, "redis://host:6379/0", default="")
+    return DevSettings(
+        data_dir=Path(env.get("KLAXON_DEV_DIR") or ".klaxon").expanduser().resolve(),
+        database_url=database_url or None,
+        redis_url=redis_url or None,
+        secret_key=reader.secret_key(dev=True) or None,
+        port=port,
+        log_level=reader.choice("LOG_LEVEL", LOG_LEVELS, "info"),
+        log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, _default_log_format()),
+    )

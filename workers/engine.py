@@ -9,6 +9,7 @@ lock connection is gone.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
@@ -71,7 +72,9 @@ class Engine:
         self._context = ModuleContext(settings, self.redis)
         self._modules = list(modules)
         self._flights = {
-            m.name: SingleFlight(lambda m=m: m.run(self._context), m.timeout, 0.0, f"engine-{m.name}")
+            m.name: SingleFlight(
+                functools.partial(m.run, self._context), m.timeout, 0.0, f"engine-{m.name}"
+            )
             for m in self._modules
         }
         self._stop = threading.Event()
@@ -112,7 +115,8 @@ class Engine:
             try:
                 # The leader lock is session-level: it needs the direct connection.
                 conn = db.connect(
-                    self.settings.database_listen_url, self.settings.check_timeout,
+                    self.settings.database_listen_url,
+                    self.settings.check_timeout,
                     application_name="klaxon-engine-lock",
                 )
             except psycopg.Error as exc:

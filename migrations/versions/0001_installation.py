@@ -18,7 +18,9 @@ def upgrade() -> None:
     op.create_table(
         "installation",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("installation_id", sa.Uuid, nullable=False, server_default=sa.text("gen_random_uuid()")),
+        sa.Column(
+            "installation_id", sa.Uuid, nullable=False, server_default=sa.text("gen_random_uuid()")
+        ),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),

@@ -1,4 +1,4 @@
-"""Engine modules run each cycle under their own timeout; a failing or hung one never stops the loop."""
+"""Engine modules run under their own timeouts; a failing or hung one never stops the loop."""
 
 from __future__ import annotations
 

@@ -15,9 +15,12 @@ def test_notifications_reach_the_handler_and_reconnects_catch_up(database_url):
     received: list[str] = []
     connects = threading.Semaphore(0)
     listener = Listener(
-        database_url, 2, channels=("klaxon_events",),
+        database_url,
+        2,
+        channels=("klaxon_events",),
         on_notify=lambda n: received.append(n.payload),
-        on_connect=connects.release, name="test-listener",
+        on_connect=connects.release,
+        name="test-listener",
     )
     listener.start()
     try:

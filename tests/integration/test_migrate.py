@@ -38,5 +38,7 @@ def test_schema_state_reports_an_unmigrated_database(empty_database_url):
 def test_lock_wait_is_bounded_when_another_process_holds_the_lock(empty_database_url):
     with psycopg.connect(empty_database_url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (migrate.MIGRATE_LOCK_KEY,))
-        with pytest.raises(migrate.MigrationError, match="held the migration lock for more than 0.5s"):
+        with pytest.raises(
+            migrate.MigrationError, match=r"held the migration lock for more than 0\.5s"
+        ):
             migrate.upgrade(empty_database_url, 5, 0.5)

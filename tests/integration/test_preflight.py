@@ -15,7 +15,11 @@ def statuses(report):
 def test_preflight_passes_against_healthy_services(settings_for):
     report = run_preflight(settings_for())
     assert statuses(report) == {
-        "config": "pass", "database": "pass", "redis": "pass", "listener": "pass", "schema": "pass"
+        "config": "pass",
+        "database": "pass",
+        "redis": "pass",
+        "listener": "pass",
+        "schema": "pass",
     }
     assert report.passed
 

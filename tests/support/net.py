@@ -146,4 +146,3 @@ class BlackholeProxy:
         with contextlib.suppress(OSError):
             dst.sendall(data)
         dst.setblocking(False)
-

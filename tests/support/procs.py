@@ -28,7 +28,12 @@ class KlaxonProcess:
         self.started = time.monotonic()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.popen = subprocess.Popen(
-                args, env=env, cwd=REPO, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                args,
+                env=env,
+                cwd=REPO,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         self.pid = self.popen.pid

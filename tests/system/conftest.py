@@ -24,7 +24,8 @@ def start_web(spawn: Callable[..., KlaxonProcess]) -> Callable[..., tuple[Klaxon
         proc = spawn(WEB, {**env, "PORT": str(port)}, name=name)
         wait_until(
             lambda: not proc.alive() or get(port, "/livez", timeout=2).status == 200,
-            START_TIMEOUT, f"{name} answering /livez",
+            START_TIMEOUT,
+            f"{name} answering /livez",
         )
         assert proc.alive(), f"web exited {proc.popen.returncode}: {proc.stderr()[-3000:]}"
         return proc, port
@@ -40,7 +41,8 @@ def start_worker(spawn: Callable[..., KlaxonProcess]) -> Callable[..., KlaxonPro
         proc = spawn([klaxon_bin("klaxon"), "worker", *args], env, name=name)
         wait_until(
             lambda: not proc.alive() or proc.find_event("worker_starting"),
-            START_TIMEOUT, f"{name} started",
+            START_TIMEOUT,
+            f"{name} started",
         )
         assert proc.alive(), f"worker exited {proc.popen.returncode}: {proc.stderr()[-3000:]}"
         return proc
@@ -55,10 +57,13 @@ def start_engine(spawn: Callable[..., KlaxonProcess]) -> Callable[..., KlaxonPro
     def start(env: dict[str, str], name: str = "engine") -> KlaxonProcess:
         proc = spawn([klaxon_bin("klaxon"), "engine"], env, name=name)
         wait_until(
-            lambda: not proc.alive()
-            or proc.find_event("engine_leader_elected")
-            or proc.find_event("engine_standby"),
-            START_TIMEOUT, f"{name} running",
+            lambda: (
+                not proc.alive()
+                or proc.find_event("engine_leader_elected")
+                or proc.find_event("engine_standby")
+            ),
+            START_TIMEOUT,
+            f"{name} running",
         )
         assert proc.alive(), f"engine exited {proc.popen.returncode}: {proc.stderr()[-3000:]}"
         return proc

@@ -64,7 +64,9 @@ def test_leader_whose_lock_connection_dies_steps_down_and_leads_again(
         )
     wait_until(lambda: engine.find_event("engine_leadership_lost"), 10, "step down")
     wait_until(
-        lambda: len([e for e in engine.log_events() if e.get("event") == "engine_leader_elected"])
-        == 2,
-        10, "leads again",
+        lambda: (
+            len([e for e in engine.log_events() if e.get("event") == "engine_leader_elected"]) == 2
+        ),
+        10,
+        "leads again",
     )

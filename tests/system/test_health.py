@@ -26,7 +26,9 @@ def healthz_passes(port: int) -> bool:
     return answer.status == 200 and answer.body["status"] == "pass"
 
 
-def test_healthz_passes_with_web_worker_and_engine_up(klaxon_env, start_web, start_worker, start_engine):
+def test_healthz_passes_with_web_worker_and_engine_up(
+    klaxon_env, start_web, start_worker, start_engine
+):
     start_worker(klaxon_env)
     start_engine(klaxon_env)
     _, port = start_web(klaxon_env)
@@ -80,24 +82,23 @@ def test_fatal_worker_report_turns_healthz_503_with_its_error_text(
     bad_port = closed_port()
     broken = spawn(
         [klaxon_bin("klaxon"), "worker"],
-        {**klaxon_env, "DYNO": "worker.2",
-         "DATABASE_LISTEN_URL": f"postgresql://postgres@127.0.0.1:{bad_port}/x"},
+        {
+            **klaxon_env,
+            "DYNO": "worker.2",
+            "DATABASE_LISTEN_URL": f"postgresql://postgres@127.0.0.1:{bad_port}/x",
+        },
         name="broken-worker",
     )
     assert broken.wait(15) == 1
 
-    answer = wait_until(
-        lambda: (a := get(port, "/healthz")).status == 503 and a, 5, "/healthz 503"
-    )
+    answer = wait_until(lambda: (a := get(port, "/healthz")).status == 503 and a, 5, "/healthz 503")
     output = answer.body["checks"]["workers"][0]["output"]
     assert "worker@worker.2" in output
     assert "listener:" in output and str(bad_port) in output and "DATABASE_LISTEN_URL" in output
     assert answer.body["checks"]["workers"][0]["observedValue"] == 1  # the healthy one
 
 
-def test_hanging_database_fails_readyz_in_time_while_livez_answers(
-    klaxon_env, db_proxy, start_web
-):
+def test_hanging_database_fails_readyz_in_time_while_livez_answers(klaxon_env, db_proxy, start_web):
     proxy, proxied_url = db_proxy
     _, port = start_web({**klaxon_env, "DATABASE_URL": proxied_url})
     wait_until(lambda: get(port, "/readyz").status == 200, 20, "/readyz 200")
@@ -140,12 +141,15 @@ def test_listener_connection_killed_reconnects_and_readyz_recovers(
     wait_until(lambda: web.find_event("listener_disconnected"), 10, "disconnect logged")
     wait_until(
         lambda: len([e for e in web.log_events() if e.get("event") == "listener_connected"]) >= 2,
-        15, "listener reconnected",
+        15,
+        "listener reconnected",
     )
     wait_until(lambda: get(port, "/readyz").status == 200, 15, "/readyz back to 200")
 
 
-def test_queue_backlog_warns_but_answers_200(klaxon_env, redis_url, start_web, start_worker, start_engine):
+def test_queue_backlog_warns_but_answers_200(
+    klaxon_env, redis_url, start_web, start_worker, start_engine
+):
     start_engine(klaxon_env)
     _, port = start_web({**klaxon_env, "KLAXON_QUEUE_WARN_AGE": "1"})
     # A job nobody serves yet: a worker on another queue keeps workers healthy.
@@ -156,7 +160,8 @@ def test_queue_backlog_warns_but_answers_200(klaxon_env, redis_url, start_web, s
     Queue("klaxon-default", connection=client).enqueue("workers.jobs.probe")
     answer = wait_until(
         lambda: (a := get(port, "/healthz")).body["checks"]["queue"][0]["status"] == "warn" and a,
-        10, "queue warn",
+        10,
+        "queue warn",
     )
     assert answer.status == 200
     assert answer.body["status"] == "warn"

@@ -63,8 +63,9 @@ def test_sigterm_stops_the_engine_with_status_0(klaxon_env, start_engine):
 def test_second_signal_exits_the_engine_at_once(klaxon_env, spawn, db_proxy, start_engine):
     # A hung database makes the first, graceful stop wait; the second signal must not.
     proxy, proxied_url = db_proxy
-    engine = start_engine({**klaxon_env, "DATABASE_LISTEN_URL": proxied_url,
-                           "KLAXON_CHECK_TIMEOUT": "5"})
+    engine = start_engine(
+        {**klaxon_env, "DATABASE_LISTEN_URL": proxied_url, "KLAXON_CHECK_TIMEOUT": "5"}
+    )
     proxy.blackhole()
     engine.signal(signal.SIGTERM)
     engine.signal(signal.SIGINT)
@@ -76,11 +77,13 @@ def test_honcho_runs_the_procfile_and_stops_everything_on_sigterm(klaxon_env, sp
     port = free_port()
     honcho = spawn(
         [klaxon_bin("honcho"), "start", "-f", "Procfile", "-p", str(port)],
-        klaxon_env, name="honcho",
+        klaxon_env,
+        name="honcho",
     )
     wait_until(
         lambda: not honcho.alive() or get(port, "/healthz", timeout=3).body.get("status") == "pass",
-        60, "/healthz pass under honcho",
+        60,
+        "/healthz pass under honcho",
     )
     assert honcho.alive(), honcho.stdout()[-3000:]
 

@@ -20,7 +20,8 @@ def run_gunicorn(spawn, env, app):
     port = free_port()
     return spawn(
         [klaxon_bin("gunicorn"), "--config", "config/gunicorn.conf.py", app],
-        {**env, "PORT": str(port)}, name="web",
+        {**env, "PORT": str(port)},
+        name="web",
     ), port
 
 
@@ -41,7 +42,9 @@ def test_worker_that_hangs_while_booting_is_stopped_by_the_watchdog(spawn, klaxo
 
 
 def test_bad_configuration_exits_2_without_binding_the_port(spawn, klaxon_env):
-    web, port = run_gunicorn(spawn, {**klaxon_env, "KLAXON_MIGRATE": "sometimes"}, "app:create_app()")
+    web, port = run_gunicorn(
+        spawn, {**klaxon_env, "KLAXON_MIGRATE": "sometimes"}, "app:create_app()"
+    )
     seen_open = threading.Event()
 
     def probe() -> None:

@@ -25,7 +25,7 @@ def test_run_bounded_raises_the_calls_own_error():
 def test_run_bounded_gives_up_at_the_deadline_on_a_call_that_never_returns():
     never = threading.Event()
     started = time.monotonic()
-    with pytest.raises(DeadlineExceeded, match="no answer within 0.2s"):
+    with pytest.raises(DeadlineExceeded, match=r"no answer within 0\.2s"):
         run_bounded(never.wait, 0.2)
     assert time.monotonic() - started < 0.5
     never.set()
@@ -33,7 +33,9 @@ def test_run_bounded_gives_up_at_the_deadline_on_a_call_that_never_returns():
 
 def test_single_flight_shares_one_call_and_caches_it():
     calls = []
-    flight = SingleFlight(lambda: calls.append(1) or len(calls), timeout=1.0, cache_for=60, name="t")
+    flight = SingleFlight(
+        lambda: calls.append(1) or len(calls), timeout=1.0, cache_for=60, name="t"
+    )
     assert [flight.result() for _ in range(5)] == [1, 1, 1, 1, 1]
     assert len(calls) == 1
 

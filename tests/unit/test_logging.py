@@ -27,7 +27,9 @@ def test_structlog_and_stdlib_lines_are_json_with_the_process_name(capsys):
 
 def test_secret_fields_are_redacted(capsys):
     configure_logging("info", "json", process="web")
-    structlog.get_logger().info("incoming", token="tok-123", password="pw", authorization="Bearer x")
+    structlog.get_logger().info(
+        "incoming", token="tok-123", password="pw", authorization="Bearer x"
+    )
     entry = lines(capsys.readouterr().err)[0]
     assert entry["token"] == entry["password"] == entry["authorization"] == "***"
 

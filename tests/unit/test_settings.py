@@ -62,7 +62,11 @@ def test_dyno_names_the_instance():
         ("KLAXON_PREFLIGHT_TIMEOUT", "soon", "KLAXON_PREFLIGHT_TIMEOUT: 'soon' is not a number"),
         ("KLAXON_CHECK_TIMEOUT", "0", "KLAXON_CHECK_TIMEOUT: '0' is out of range"),
         ("KLAXON_CHECK_TIMEOUT", "30", "KLAXON_CHECK_TIMEOUT: 30s is longer than"),
-        ("KLAXON_MIGRATE", "yes", "KLAXON_MIGRATE: 'yes' is not allowed; expected one of auto, check"),
+        (
+            "KLAXON_MIGRATE",
+            "yes",
+            "KLAXON_MIGRATE: 'yes' is not allowed; expected one of auto, check",
+        ),
         ("LOG_LEVEL", "loud", "LOG_LEVEL: 'loud' is not allowed"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT: 'xml' is not allowed; expected one of json, console"),
         ("KLAXON_PUBLIC_URL", "ftp://x", "KLAXON_PUBLIC_URL: has scheme 'ftp'"),
@@ -89,16 +93,24 @@ def test_secret_key_can_come_from_a_file(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("f" * 48 + "\n")
     settings = load_settings(
-        {"DATABASE_URL": BASE["DATABASE_URL"], "REDIS_URL": BASE["REDIS_URL"],
-         "KLAXON_SECRET_KEY_FILE": str(secret)}
+        {
+            "DATABASE_URL": BASE["DATABASE_URL"],
+            "REDIS_URL": BASE["REDIS_URL"],
+            "KLAXON_SECRET_KEY_FILE": str(secret),
+        }
     )
     assert settings.secret_key == "f" * 48
 
 
 def test_unreadable_secret_file_names_the_file_variable(tmp_path):
     with pytest.raises(ConfigError) as caught:
-        load_settings({"DATABASE_URL": BASE["DATABASE_URL"], "REDIS_URL": BASE["REDIS_URL"],
-                       "KLAXON_SECRET_KEY_FILE": str(tmp_path / "missing")})
+        load_settings(
+            {
+                "DATABASE_URL": BASE["DATABASE_URL"],
+                "REDIS_URL": BASE["REDIS_URL"],
+                "KLAXON_SECRET_KEY_FILE": str(tmp_path / "missing"),
+            }
+        )
     assert str(caught.value).startswith("KLAXON_SECRET_KEY_FILE: cannot read")
 
 
