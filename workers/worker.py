@@ -46,6 +46,13 @@ def worker_name(instance: str) -> str:
     return f"{instance}.{os.getpid()}.{secrets.token_hex(3)}"
 
 
+def announce_queues(queues: Sequence[Queue]) -> None:
+    """List the queues in RQ's queue registry, as RQ does on first enqueue, so rq-dashboard and
+    `rq info` show Klaxon's queues before any job was ever queued."""
+    for queue in queues:
+        queue.connection.sadd(Queue.redis_queues_keys, queue.key)
+
+
 def run_worker(
     queues: Sequence[str] | None = None, *, burst: bool = False, with_scheduler: bool = False
 ) -> int:
@@ -54,8 +61,12 @@ def run_worker(
     preflight_or_exit(settings, "worker", checks_for("worker", settings))
     connection = make_redis(settings.redis_url, settings.check_timeout, retries=True)
     names = list(queues or ALL_QUEUES)
+    rq_queues = [
+        Queue(name, connection=connection, default_timeout=DEFAULT_JOB_TIMEOUT) for name in names
+    ]
+    announce_queues(rq_queues)
     worker = KlaxonWorker(
-        [Queue(name, connection=connection, default_timeout=DEFAULT_JOB_TIMEOUT) for name in names],
+        rq_queues,
         connection=connection,
         name=worker_name(settings.instance),
         worker_ttl=settings.worker_ttl,
