@@ -1,0 +1,46 @@
+# Klaxon's everyday commands. `make help` lists them.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Touched after a successful install; older than pyproject.toml means "install again".
+INSTALLED := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install venv run test lint format bench clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(INSTALLED) ## create .venv and install Klaxon with its dev tools (again only when pyproject.toml changed)
+
+venv: install ## same as install
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e ".[dev]"
+	touch $@
+
+run: install ## run the whole system (klaxon dev): embedded Postgres/Redis under ./.klaxon unless DATABASE_URL/REDIS_URL are set; Ctrl-C stops it
+	$(BIN)/klaxon dev
+
+test: install ## run the test suite
+	$(BIN)/pytest -n 2 -p no:cacheprovider tests
+
+lint: install ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy app workers config
+
+format: install ## format the code and apply ruff's safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## run the benchmarks (they print their figures)
+	$(BIN)/python bench/run_all.py
+
+clean: ## remove caches and build output (keeps .venv and the dev data in .klaxon)
+	rm -rf .pytest_cache .ruff_cache .mypy_cache build
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

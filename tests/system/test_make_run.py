@@ -1,0 +1,257 @@
+"""`make run` and `klaxon dev` as a person runs them: from the checkout, with no DATABASE_URL,
+REDIS_URL or KLAXON_SECRET_KEY, stopped by Ctrl-C or SIGTERM, leaving nothing behind.
+
+Each test keeps its embedded Postgres/Redis in its own folder (KLAXON_DEV_DIR) and serves on a
+free port, so it can run beside the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
+
+REPO = Path(__file__).resolve().parents[2]
+KLAXON = Path(sys.executable).parent / "klaxon"
+
+HEALTHY_WITHIN = 90.0  # s from `make run` to a passing /healthz (first run includes initdb)
+MAKE_STOPS_WITHIN = 30.0  # s from Ctrl-C to make's exit
+DEV_STOPS_WITHIN = 10.0  # s from SIGTERM to `klaxon dev`'s exit
+INSTALL_WITHIN = 300.0  # s for `make install` when pyproject.toml changed (a no-op otherwise)
+REQUEST_TIMEOUT = 5.0  # s for one /healthz request
+# GNU make (4.3), on SIGINT, waits for its recipe's process to finish and then kills itself
+# with SIGINT, whatever `klaxon dev` returned (0 here): Popen reports -2, a shell's $? is 130.
+MAKE_INTERRUPTED = -signal.SIGINT
+# Settings a developer's shell may carry that would make `klaxon dev` use other servers, and
+# make's own variables, which would turn `make run` into a sub-make of `make test`.
+UNSET = (
+    "DATABASE_URL", "DATABASE_URL_FILE", "DATABASE_LISTEN_URL", "DATABASE_LISTEN_URL_FILE",
+    "REDIS_URL", "REDIS_URL_FILE", "KLAXON_SECRET_KEY", "KLAXON_SECRET_KEY_FILE", "PORT",
+    "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def installed() -> None:
+    """`make run` installs first when pyproject.toml changed; do that outside the timed part."""
+    subprocess.run(
+        ["make", "--no-print-directory", "install"],
+        cwd=REPO,
+        env=_clean_env(),
+        stdin=subprocess.DEVNULL,
+        check=True,
+        timeout=INSTALL_WITHIN,
+    )
+
+
+@pytest.fixture
+def dev_dir(tmp_path: Path) -> Path:
+    return tmp_path / "klaxon"
+
+
+@pytest.fixture
+def port() -> int:
+    """A free port whose +100 and +200 (worker, engine) are valid ports too."""
+    for _ in range(20):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            candidate = int(sock.getsockname()[1])
+        if candidate <= 65535 - 200:
+            return candidate
+    pytest.fail("no free port below 65336")
+
+
+@pytest.fixture
+def dev_env(dev_dir: Path, port: int) -> dict[str, str]:
+    env = _clean_env()
+    env["KLAXON_DEV_DIR"] = str(dev_dir)
+    env["PORT"] = str(port)
+    env["LOG_FORMAT"] = "json"
+    return env
+
+
+@pytest.fixture
+def launch(dev_dir: Path, port: int, tmp_path: Path) -> Iterator[Any]:
+    """Start a command in its own process group, output to a log; clean up after a failure."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (tmp_path / "output.log").open("wb")
+        proc = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        proc.log_path = tmp_path / "output.log"  # type: ignore[attr-defined]
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            _kill_group(proc)
+    for info in _leftovers(dev_dir, port):
+        with_pid = int(info.split()[0])
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(with_pid).kill()
+
+
+def test_ctrl_c_on_make_run_stops_every_process_and_server(
+    installed: None, launch: Any, dev_env: dict[str, str], dev_dir: Path, port: int
+) -> None:
+    make = launch(["make", "--no-print-directory", "run"], dev_env)
+
+    body = _wait_healthy(make, port)
+    assert body["status"] == "pass"
+    assert (dev_dir / "secret_key").stat().st_mode & 0o777 == 0o600
+
+    os.killpg(make.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground job
+    assert _exit_code(make, MAKE_STOPS_WITHIN) == MAKE_INTERRUPTED, _tail(make)
+    assert _events(make, "dev_stopped") == [{"exit_code": 0}], _tail(make)
+    assert _leftovers(dev_dir, port) == [], _tail(make)
+    assert _port_closed(port)
+
+
+def test_sigterm_stops_klaxon_dev_with_exit_0(
+    installed: None, launch: Any, dev_env: dict[str, str], dev_dir: Path, port: int
+) -> None:
+    dev = launch([str(KLAXON), "dev", "--port", str(port)], dev_env)
+    _wait_healthy(dev, port)
+
+    dev.send_signal(signal.SIGTERM)
+    assert _exit_code(dev, DEV_STOPS_WITHIN) == 0, _tail(dev)
+    assert _leftovers(dev_dir, port) == [], _tail(dev)
+    assert _port_closed(port)
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in UNSET}
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], port: int) -> dict[str, Any]:
+    """Poll /healthz with backoff until the whole system passes; fail at the deadline."""
+    deadline = time.monotonic() + HEALTHY_WITHIN
+    delay = 0.1
+    last: tuple[int | None, dict[str, Any]] = (None, {})
+    while time.monotonic() < deadline:
+        last = _healthz(port)
+        if _system_passes(*last):
+            return last[1]
+        try:  # waits `delay`, or returns at once if the process died
+            proc.wait(timeout=min(delay, max(deadline - time.monotonic(), 0.01)))
+        except subprocess.TimeoutExpired:
+            delay = min(delay * 2, 2.0)
+            continue
+        pytest.fail(f"exited with {proc.returncode} before it was healthy\n{_tail(proc)}")
+    pytest.fail(f"not healthy within {HEALTHY_WITHIN:g}s: {last}\n{_tail(proc)}")
+
+
+def _system_passes(code: int | None, body: dict[str, Any]) -> bool:
+    checks = body.get("checks", {})
+    workers = checks.get("workers", [{}])[0]
+    engine = checks.get("engine", [{}])[0]
+    return (
+        code == 200
+        and body.get("status") == "pass"
+        and (workers.get("observedValue") or 0) >= 1
+        and engine.get("status") == "pass"
+    )
+
+
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore http_proxy
+
+
+def _healthz(port: int) -> tuple[int | None, dict[str, Any]]:
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        with _DIRECT.open(url, timeout=REQUEST_TIMEOUT) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, json.loads(exc.read())
+        except ValueError:
+            return exc.code, {}
+    except (OSError, ValueError):
+        return None, {}
+
+
+def _exit_code(proc: subprocess.Popen[bytes], within: float) -> int:
+    try:
+        return proc.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running {within:g}s after the signal\n{_tail(proc)}")
+
+
+def _leftovers(dev_dir: Path, port: int) -> list[str]:
+    """Live processes of this run: in its folder (Postgres, Redis chdir there), naming the folder
+    or the port, or carrying its KLAXON_DEV_DIR (honcho, gunicorn and its workers, RQ, engine)."""
+    marker = str(dev_dir)
+    found = []
+    for proc in psutil.process_iter(["pid", "name", "cmdline", "cwd", "environ", "status"]):
+        info = proc.info
+        if info["pid"] == os.getpid() or info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        cmdline = info["cmdline"] or []
+        if (
+            (info["cwd"] or "").startswith(marker)
+            or (info["environ"] or {}).get("KLAXON_DEV_DIR") == marker
+            or any(marker in arg for arg in cmdline)
+            or any(arg == str(port) or arg.endswith(f":{port}") for arg in cmdline)
+        ):
+            found.append(f"{info['pid']} {info['name']} {' '.join(cmdline)}")
+    return found
+
+
+def _port_closed(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(REQUEST_TIMEOUT)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """After a failed test: SIGTERM the group (klaxon dev stops what it started), then SIGKILL."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _events(proc: subprocess.Popen[bytes], event: str) -> list[dict[str, Any]]:
+    """The JSON log lines `klaxon dev` itself wrote with this event (its `exit_code`, if any)."""
+    path: Path = proc.log_path  # type: ignore[attr-defined]
+    found = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # honcho's prefixed lines, make's own lines
+        if isinstance(record, dict) and record.get("event") == event:
+            found.append({k: v for k, v in record.items() if k == "exit_code"})
+    return found
+
+
+def _tail(proc: subprocess.Popen[bytes], lines: int = 60) -> str:
+    path: Path = proc.log_path  # type: ignore[attr-defined]
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
