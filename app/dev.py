@@ -15,7 +15,6 @@ is a clean exit, 0. A second Ctrl-C/SIGTERM skips the graceful waits.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import json
 import logging
@@ -37,13 +36,7 @@ from typing import Any
 import psutil
 import structlog
 
-from app.embedded import (
-    REDIS_START_TIMEOUT,
-    EmbeddedPostgres,
-    EmbeddedRedis,
-    free_port,
-    redis_server_binary,
-)
+from app.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, free_port
 from config.logging import configure_logging
 from config.settings import ConfigError, DevSettings, load_dev_settings, redact_url
 
@@ -63,8 +56,6 @@ SNAPSHOT_INTERVAL = 2.0  # s between refreshes of the list of processes honcho s
 HEALTH_PROBE_BUDGET = 120.0  # s the first /healthz probe keeps trying (first run runs initdb)
 HEALTH_REQUEST_TIMEOUT = 5.0  # s for one /healthz request: the health checks' own budget
 HONCHO_SIGNAL_EXITS = (130, 143)  # honcho 2.0's exit code after SIGINT / SIGTERM
-
-_PR_SET_PDEATHSIG = 1  # prctl(2): signal a child when its parent dies
 
 
 class DevError(Exception):
@@ -194,7 +185,7 @@ class Services:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.postgres: EmbeddedPostgres | None = None
-        self.redis: DetachedRedis | None = None
+        self.redis: EmbeddedRedis | None = None
 
     def start(self, dev: DevSettings, stop: threading.Event) -> dict[str, str]:
         """Start what is missing (none of it after `stop`); return the variables for it."""
@@ -214,7 +205,9 @@ class Services:
     def _start_redis(self) -> str:
         redis_dir = self.data_dir / "redis"
         stop_leftover_redis(redis_dir)
-        self.redis = DetachedRedis(redis_dir, port=stable_redis_port(redis_dir), persist=True)
+        self.redis = EmbeddedRedis(
+            redis_dir, port=stable_redis_port(redis_dir), persist=True, detached=True
+        )
         try:
             url = self.redis.start()
         except (RuntimeError, OSError) as exc:
@@ -247,39 +240,6 @@ class Services:
                 self.postgres.stop()
             stop_leftover_postgres(self.data_dir / "postgres")
             log.info("postgres_stopped")
-
-
-class DetachedRedis(EmbeddedRedis):
-    """EmbeddedRedis in its own session, and stopped if `klaxon dev` dies.
-
-    In the terminal's process group Redis would get Ctrl-C's SIGINT and quit at once, while the
-    worker and engine still need it to shut down; `klaxon dev` stops it after them instead.
-    """
-
-    def start(self, timeout: float = REDIS_START_TIMEOUT) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [
-            redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir), "--logfile", str(self.data_dir / "redis.log"),
-            "--daemonize", "no", "--save", "60 1", "--appendonly", "no",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        self._wait_ready(timeout)
-        return self.url
-
-
-def _die_with_parent() -> None:
-    """In a child before exec: get SIGTERM when `klaxon dev` dies, even by SIGKILL (Linux)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def stable_redis_port(redis_dir: Path) -> int:
@@ -414,7 +374,7 @@ def _start_honcho(env: dict[str, str], port: int, root: Path) -> subprocess.Pope
             env=env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # our own Ctrl-C handling decides when honcho stops
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     except OSError as exc:
         raise DevError(f"cannot run {honcho_bin}: {exc.strerror} — run `make install`") from None

@@ -8,9 +8,12 @@ runs the server as a `pgserver` user it creates). Redis is the `redis-server` bi
 from __future__ import annotations
 
 import atexit
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -45,13 +48,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_PR_SET_PDEATHSIG = 1  # prctl(2): signal a child when its parent dies
+
+
+def die_with_parent() -> None:
+    """In a child before exec: get SIGTERM when the parent dies, even by SIGKILL (Linux)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
 class EmbeddedRedis:
     """A redis-server child process on 127.0.0.1; optionally persisted under `data_dir`."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, persist: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, persist: bool = False, detached: bool = False
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.persist = persist
+        # Detached: its own session (a terminal's Ctrl-C must not stop Redis before the processes
+        # that still need it) and SIGTERM when its owner dies, even by SIGKILL.
+        self.detached = detached
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -75,7 +93,14 @@ class EmbeddedRedis:
             "no",
             *persistence,
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=self.detached,
+            preexec_fn=die_with_parent if self.detached else None,
+        )
         self._wait_ready(timeout)
         return self.url
 
