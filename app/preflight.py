@@ -28,6 +28,10 @@ log = structlog.get_logger(__name__)
 LISTEN_CHANNEL = "klaxon_preflight"
 # Time the schema check keeps for itself out of the remaining budget when it migrates.
 SCHEMA_CHECK_MARGIN = 1.0
+# Seconds (at most a quarter of the check timeout) by which the listener check gives up waiting
+# for its NOTIFY before run_bounded's deadline of the same length: otherwise the two race, and
+# under load a pooler that swallows notifications is reported as a plain timeout, not by name.
+LISTEN_VERDICT_MARGIN = 0.5
 
 
 @dataclass
@@ -159,7 +163,7 @@ def _redis_where(url: str) -> str:
 
 def check_listener(settings: Settings, timeout: float) -> None:
     """A real LISTEN/NOTIFY round trip: LISTEN on the listen URL, NOTIFY through DATABASE_URL."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout - min(LISTEN_VERDICT_MARGIN, timeout / 4)
     payload = secrets.token_hex(8)
     try:
         listen = db.connect(settings.database_listen_url, timeout, application_name="klaxon-listen")
