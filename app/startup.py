@@ -66,15 +66,19 @@ def preflight_or_exit(settings: Settings, process: str, extra: Sequence[Check] =
             error=first.error,
             duration_ms=report.duration_ms,
         )
-        report_fatal(
-            settings.redis_url,
-            process,
-            settings.instance,
-            first.check,
-            first.error or "failed",
-            settings.fatal_ttl,
-            settings.check_timeout,
-        )
+        if "redis" in {r.check for r in report.failed}:
+            # Redis just failed its own check: another attempt would only wait out the timeout.
+            log.warning("fatal_report_not_recorded", reason="the redis check failed")
+        else:
+            report_fatal(
+                settings.redis_url,
+                process,
+                settings.instance,
+                first.check,
+                first.error or "failed",
+                settings.fatal_ttl,
+                settings.check_timeout,
+            )
         fail(EXIT_CHECK_FAILED)
     log.info("preflight_passed", duration_ms=report.duration_ms)
     client = make_redis(settings.redis_url, settings.check_timeout)
