@@ -9,6 +9,7 @@ lets a test stop "its" Redis without touching anyone else's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -54,26 +55,32 @@ def template_database(pg_admin_url: str, worker_id: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def scratch_database(admin_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """Create a database (from `template`, if given), yield its URL, drop it afterwards."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    source = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{source}')
+    try:
+        yield with_database(admin_url, name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def database_url(pg_admin_url: str, template_database: str) -> Iterator[str]:
     """A migrated database of this test's own."""
-    name = f"klaxon_t_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}" STRATEGY FILE_COPY')
-    yield with_database(pg_admin_url, name)
-    with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(pg_admin_url, "klaxon_t", template_database) as url:
+        yield url
 
 
 @pytest.fixture
 def empty_database_url(pg_admin_url: str) -> Iterator[str]:
     """A database of this test's own with no schema at all."""
-    name = f"klaxon_e_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield with_database(pg_admin_url, name)
-    with psycopg.connect(pg_admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(pg_admin_url, "klaxon_e") as url:
+        yield url
 
 
 def tcp_target(url: str) -> tuple[str, int | None]:
