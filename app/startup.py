@@ -35,6 +35,7 @@ def load_or_exit(process: str, *, dev: bool = False) -> Settings:
         _report_config_error(process, str(exc))
         sys.exit(EXIT_BAD_CONFIG)
     configure_logging(settings.log_level, settings.log_format, process=process)
+    log.info("settings_loaded", **settings.redacted())
     return settings
 
 

@@ -54,8 +54,9 @@ def test_readyz_fails_and_healthz_names_the_missing_worker_and_engine(klaxon_env
     assert "no engine heartbeat" in answer.body["checks"]["engine"][0]["output"]
 
 
-def test_killed_worker_turns_healthz_503_within_worker_ttl(
-    klaxon_env, start_web, start_worker, start_engine
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
+def test_dead_worker_turns_healthz_503_within_worker_ttl(
+    klaxon_env, start_web, start_worker, start_engine, stop_signal
 ):
     env = {**klaxon_env, "KLAXON_WORKER_TTL": "6"}
     worker = start_worker(env)
@@ -63,7 +64,8 @@ def test_killed_worker_turns_healthz_503_within_worker_ttl(
     _, port = start_web(env)
     wait_until(lambda: healthz_passes(port), 20, "/healthz pass")
 
-    worker.signal(signal.SIGKILL)  # no chance to deregister: only its heartbeat can tell
+    # SIGKILL leaves no chance to deregister: only the missing heartbeat can tell.
+    worker.signal(stop_signal)
     killed = time.monotonic()
     wait_until(lambda: get(port, "/healthz").status == 503, 6 + CACHE_SECONDS + 1, "/healthz 503")
     assert time.monotonic() - killed <= 6 + CACHE_SECONDS + 1
