@@ -52,48 +52,69 @@ class SingleFlight(Generic[T]):
     A call that is still running after `timeout` is reported as timed out at once to new
     callers instead of being started again, so a hung dependency costs one stuck thread, not
     one per request. A finished result is reused for `cache_for` seconds.
+
+    With `patience`, a caller that finds a refresh in flight waits at most that long for it and
+    then takes the previous finished result (value or error) instead: a slow dependency then
+    holds no caller's thread for long, which matters when those threads also serve /livez.
     """
 
-    def __init__(self, fn: Callable[[], T], timeout: float, cache_for: float, name: str) -> None:
+    def __init__(
+        self,
+        fn: Callable[[], T],
+        timeout: float,
+        cache_for: float,
+        name: str,
+        patience: float | None = None,
+    ) -> None:
         self._fn = fn
         self._timeout = timeout
         self._cache_for = cache_for
         self._name = name
+        self._patience = patience
         self._lock = threading.Lock()
         self._future: Future[T] | None = None
+        self._previous: Future[T] | None = None  # the last call that finished
         self._started = 0.0
         self._finished_at = 0.0
 
-    def begin(self) -> tuple[Future[T], float]:
-        """Make sure a call is in flight (or a fresh result cached); return it and its start."""
+    def begin(self) -> tuple[Future[T], float, Future[T] | None]:
+        """Make sure a call is in flight (or a fresh result cached).
+
+        Returns that call, when it started, and the previous finished call if there is one.
+        """
         with self._lock:
             return self._current()
 
     def result(self) -> T:
         """The shared result; raises fn's exception or DeadlineExceeded."""
-        future, started = self.begin()
+        future, started, previous = self.begin()
         waited_already = time.monotonic() - started
         remaining = self._timeout - waited_already
         if remaining <= 0 and not future.done():
             raise DeadlineExceeded(
                 f"no answer for {waited_already:.1f}s (limit {self._timeout:g}s)"
             )
+        patience = self._patience if previous is not None else None
+        wait = remaining if patience is None else min(remaining, patience)
         try:
-            return future.result(timeout=max(remaining, 0.0))
+            return future.result(timeout=max(wait, 0.0))
         except TimeoutError:
+            if previous is not None and wait < remaining:
+                return previous.result()
             raise DeadlineExceeded(f"no answer within {self._timeout:g}s") from None
 
-    def _current(self) -> tuple[Future[T], float]:
+    def _current(self) -> tuple[Future[T], float, Future[T] | None]:
         now = time.monotonic()
         future = self._future
         if future is not None:
             if not future.done():
-                return future, self._started
+                return future, self._started, self._previous
             if now - self._finished_at < self._cache_for:
-                return future, self._started
+                return future, self._started, None
+            self._previous = future
         self._future = _start(self._call_and_stamp, self._name)
         self._started = now
-        return self._future, now
+        return self._future, now, self._previous
 
     def _call_and_stamp(self) -> T:
         try:

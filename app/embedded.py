@@ -157,7 +157,15 @@ class EmbeddedPostgres:
         socket_dir = str(info.socket_dir)
         return f"postgresql://postgres@/{database}?host={quote(socket_dir, safe='/')}"
 
+    def release(self) -> None:
+        """Drop this process's handle now; the last process to let go stops the server."""
+        if self._server is not None:
+            self._server._cleanup()  # type: ignore[attr-defined]
+            atexit.unregister(self._server._cleanup)  # type: ignore[attr-defined]
+            self._server = None
+
     def stop(self) -> None:
+        """Stop the server, whoever else uses it."""
         if self._server is not None:
             self._server.stop()  # type: ignore[attr-defined]
             # pgserver also stops the server at exit; it is stopped already.

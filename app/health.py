@@ -28,6 +28,9 @@ from workers.queues import ALL_QUEUES, NOTIFY_QUEUE
 log = structlog.get_logger(__name__)
 
 CACHE_SECONDS = 0.5  # probe storms are answered from a result at most this old (seconds)
+# Seconds a probe waits for a refresh in flight before it takes the previous verdict: a hung
+# dependency must not hold gunicorn's threads (they also serve /livez and ingest).
+PATIENCE_SECONDS = 0.25
 ENGINE_STALE_CYCLES = 3  # a heartbeat older than this many cycles (+ check timeout) is stale
 READY_CHECKS = ("database", "redis", "listener")
 SYSTEM_CHECKS = (*READY_CHECKS, "workers", "engine", "queue")
@@ -56,20 +59,25 @@ class HealthChecks:
         functions: dict[str, Callable[[], Observation]] = {
             "database": self._database,
             "redis": self._redis_check,
-            "listener": self._listener,
             "workers": self._workers,
             "engine": self._engine,
             "queue": self._queue,
         }
+        # The listener check reads this process's own state: no I/O, so nothing to share or bound.
+        self._inline = {"listener": self._listener}
         self._flights = {
-            name: SingleFlight(fn, timeout, CACHE_SECONDS, name=f"health-{name}")
+            name: SingleFlight(
+                fn, timeout, CACHE_SECONDS, name=f"health-{name}", patience=PATIENCE_SECONDS
+            )
             for name, fn in functions.items()
+            if name not in self._inline
         }
 
     def evaluate(self, names: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
         """Run `names` concurrently; return the overall status and the `checks` member."""
         for name in names:
-            self._flights[name].begin()
+            if name in self._flights:
+                self._flights[name].begin()
         checks: dict[str, Any] = {}
         for name in names:
             observation = self._observe(name)
@@ -80,6 +88,8 @@ class HealthChecks:
 
     def _observe(self, name: str) -> Observation:
         try:
+            if name in self._inline:
+                return self._inline[name]()
             return self._flights[name].result()
         except DeadlineExceeded as exc:
             return Observation("fail", output=f"{name}: {exc}")

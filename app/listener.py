@@ -23,7 +23,9 @@ from app import db
 log = structlog.get_logger(__name__)
 
 EVENTS_CHANNEL = "klaxon_events"
-POLL_INTERVAL = 1.0  # seconds a notifies() wait lasts before the loop checks in again
+# Seconds a notifies() wait lasts before the loop checks in again; also how long stop() may
+# take, which gunicorn waits for when it replaces a worker.
+POLL_INTERVAL = 0.25
 PING_INTERVAL = 5.0  # seconds between round trips that prove an idle connection still answers
 BACKOFF_START = 0.2  # seconds before the first reconnect
 BACKOFF_MAX = 10.0  # seconds; reconnect attempts never wait longer than this

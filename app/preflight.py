@@ -18,7 +18,7 @@ import psycopg
 import structlog
 from redis.exceptions import RedisError
 
-from app import db, migrate
+from app import db
 from app.bounded import DeadlineExceeded, run_bounded
 from app.redis_client import make_redis
 from config.settings import Settings
@@ -115,6 +115,9 @@ def check_schema(settings: Settings, timeout: float) -> None:
     Migrations hold a session-level advisory lock, which a transaction-pooling proxy cannot
     keep, so they run on the direct connection (DATABASE_LISTEN_URL, default DATABASE_URL).
     """
+    # Imported here: Alembic and SQLAlchemy cost ~0.2 s, paid only once the database answers.
+    from app import migrate
+
     url = settings.database_listen_url
     try:
         if settings.migrate == "auto":

@@ -42,6 +42,7 @@ def pg_admin_url() -> Iterator[str]:
         return
     server = EmbeddedPostgres(REPO / ".klaxon" / "test-postgres")
     yield server.start()
+    server.release()  # while logging still works; the last xdist worker out stops it
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from app.bounded import DeadlineExceeded, SingleFlight, run_bounded
+from tests.support.wait import wait_until
 
 
 def test_run_bounded_returns_the_result():
@@ -64,4 +65,50 @@ def test_a_hung_call_is_reported_at_once_to_later_callers_and_not_started_again(
         flight.result()
     assert time.monotonic() - started < 0.1  # no second wait
     assert len(starts) == 1
+    release.set()
+
+
+def test_with_patience_a_slow_refresh_yields_the_previous_verdict_quickly():
+    release = threading.Event()
+    calls = []
+
+    def call():
+        calls.append(1)
+        if len(calls) == 2:
+            release.wait()
+        return len(calls)
+
+    flight = SingleFlight(call, timeout=5.0, cache_for=60, name="t", patience=0.05)
+    assert flight.result() == 1
+    flight._finished_at -= 120  # the cached verdict expires
+    started = time.monotonic()
+    assert flight.result() == 1  # the refresh hangs: the previous verdict, at once
+    assert time.monotonic() - started < 0.5
+    release.set()
+    assert wait_until(lambda: flight.result() == 2, 5, "the refreshed verdict")
+
+
+def test_with_patience_a_refresh_hung_past_its_timeout_fails_instead_of_going_stale():
+    release = threading.Event()
+    calls = []
+
+    def call():
+        calls.append(1)
+        if len(calls) > 1:
+            release.wait()
+        return "ok"
+
+    flight = SingleFlight(call, timeout=0.2, cache_for=0, name="t", patience=0.05)
+    assert flight.result() == "ok"
+    assert flight.result() == "ok"  # stale while the refresh is young
+
+    def times_out() -> bool:
+        try:
+            flight.result()
+        except DeadlineExceeded:
+            return True
+        return False
+
+    wait_until(times_out, 5, "a hung refresh reported as a failure")
+    assert len(calls) == 2
     release.set()

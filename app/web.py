@@ -1,0 +1,51 @@
+"""Klaxon's Flask application factory."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import structlog
+from flask import Flask, Response, g, request
+
+from config.settings import Settings, load_settings
+
+log = structlog.get_logger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+MAX_REQUEST_ID = 128
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the Flask app. Does no network I/O: connections open lazily, after fork."""
+    from app.errors import register_error_handlers
+    from app.http_health import health_blueprint
+    from app.runtime import WebRuntime
+
+    settings = settings or load_settings()
+    app = Flask("klaxon")
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.extensions["klaxon"] = WebRuntime(settings)
+    _install_request_context(app)
+    register_error_handlers(app)
+    app.register_blueprint(health_blueprint)
+    return app
+
+
+def _install_request_context(app: Flask) -> None:
+    @app.before_request
+    def _bind_request_id() -> None:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming[:MAX_REQUEST_ID] if incoming.isprintable() and incoming else None
+        g.request_id = request_id or secrets.token_hex(8)
+        g.started = time.monotonic()
+        structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def _unbind(_exc: BaseException | None) -> None:
+        structlog.contextvars.unbind_contextvars("request_id")
