@@ -21,7 +21,6 @@ import json
 import math
 import os
 import secrets
-import selectors
 import signal
 import socket
 import statistics
@@ -507,41 +506,9 @@ def port_accepts(port: int) -> bool:
 # ---------------------------------------------------------------------------- network faults
 
 
-class UnixBlackholeProxy(BlackholeProxy):
-    """A BlackholeProxy from a TCP port on 127.0.0.1 to a unix socket (embedded Postgres).
-
-    The embedded Postgres listens on a unix socket only; this gives the benchmarks a TCP hop
-    they can blackhole, with the same switch as tests.support.net.BlackholeProxy.
-    """
-
-    def __init__(self, socket_path: str) -> None:
-        self.socket_path = socket_path
-        super().__init__("unix", 0)
-
-    def _accept(self, sel: selectors.BaseSelector) -> None:
-        try:
-            client, _ = self.listener.accept()
-        except OSError:
-            return
-        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        upstream.settimeout(5)
-        try:
-            upstream.connect(self.socket_path)
-        except OSError:
-            client.close()
-            upstream.close()
-            return
-        for s in (client, upstream):
-            s.setblocking(False)
-        with self._lock:
-            self._pairs.append((client, upstream))
-        sel.register(client, selectors.EVENT_READ, upstream)
-        sel.register(upstream, selectors.EVENT_READ, client)
-
-
 def blackhole_proxy_for(stack: Stack) -> BlackholeProxy:
     """A switchable proxy to the run's Postgres, over TCP or to its unix socket."""
     endpoint = stack.postgres_endpoint()
     if isinstance(endpoint, str):
-        return UnixBlackholeProxy(endpoint)
+        return BlackholeProxy(endpoint)  # a unix socket path: the embedded Postgres
     return BlackholeProxy(*endpoint)

@@ -3,8 +3,8 @@
 Runs the system as in production: gunicorn `web` with its shipped config (default
 WEB_CONCURRENCY), one `klaxon worker` and one `klaxon engine`, so /healthz has real workers and
 an engine heartbeat to judge. web reaches Postgres through a switchable proxy
-(tests.support.net.BlackholeProxy over TCP, or bench.common.UnixBlackholeProxy when Postgres
-listens on a unix socket only, as the embedded one does); worker and engine connect directly,
+(tests.support.net.BlackholeProxy, over TCP or to the unix socket of the embedded Postgres);
+worker and engine connect directly,
 so the blackhole is a fault of web's database path alone.
 
 1. wrk -t2 -c10 -d10s --latency on each path: throughput and latency at saturation.
