@@ -8,7 +8,11 @@ import structlog
 from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException
 
+from app.database import Unavailable
+
 log = structlog.get_logger(__name__)
+
+RETRY_AFTER_SECONDS = 5  # what a 503 tells senders (Alertmanager, Grafana) to wait
 
 
 class ApiError(Exception):
@@ -42,6 +46,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(Unavailable)
+    def _unavailable(exc: Unavailable) -> Response:
+        response = error_response(
+            503, "unavailable", f"temporarily unavailable, retry shortly ({exc})"
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -10,6 +10,7 @@ import threading
 
 import structlog
 
+from app.database import Database
 from app.health import HealthChecks
 from app.listener import Listener
 from config.settings import Settings
@@ -26,6 +27,7 @@ class WebRuntime:
             settings.database_listen_url, settings.check_timeout, name="web-listener"
         )
         self.health = HealthChecks(settings, self.listener.status)
+        self.db = Database(settings)  # opens its pool on first use, after fork
         self._lock = threading.Lock()
         self._started = False
 
@@ -39,3 +41,4 @@ class WebRuntime:
 
     def stop(self) -> None:
         self.listener.stop()
+        self.db.close()

@@ -1,0 +1,249 @@
+"""Alerts in Postgres: raise with DB-enforced dedup, move forward through their states, log.
+
+Every function takes a connection inside a transaction (app.database.Database.transaction) and
+sends `NOTIFY klaxon_events` for each change, which Postgres delivers on commit — so the engine
+wakes for exactly the changes that happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+EVENTS_CHANNEL = "klaxon_events"
+MAX_SUMMARY = 1024  # characters
+MAX_DETAILS = 6 * 1024  # bytes (UTF-8)
+STATUSES = ("triggered", "acknowledged", "closed")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it, for the alert log."""
+
+    type: str  # system | user | api_key | integration_key | heartbeat
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Raised:
+    alert_id: int
+    service_id: str
+    is_new: bool
+
+
+def fold_summary(text: str) -> str:
+    """One line, at most MAX_SUMMARY characters (GoAlert folds newlines the same way)."""
+    folded = " ".join(text.replace("\r", "\n").split("\n"))
+    return " ".join(folded.split(" ")).strip()[:MAX_SUMMARY].strip()
+
+
+def clip_details(text: str) -> str:
+    """At most MAX_DETAILS bytes of UTF-8, never cutting a character in half."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= MAX_DETAILS:
+        return text
+    return encoded[:MAX_DETAILS].decode("utf-8", errors="ignore")
+
+
+def auto_dedup_key(summary: str, details: str) -> str:
+    """The key used when the sender gives none: a hash of summary and details."""
+    digest = hashlib.sha256(f"{summary}\x00{details}".encode()).hexdigest()
+    return f"auto:1:{digest}"
+
+
+def user_dedup_key(dedup: str) -> str:
+    return f"user:{dedup}"[:512]
+
+
+_RAISE = """
+WITH upsert AS (
+    INSERT INTO alerts (service_id, summary, details, dedup_key, source)
+    VALUES (%(service_id)s, %(summary)s, %(details)s, %(dedup_key)s, %(source)s)
+    ON CONFLICT (service_id, dedup_key) WHERE status <> 'closed'
+    DO UPDATE SET duplicate_count = alerts.duplicate_count + 1,
+                  last_seen_at = now(), updated_at = now()
+    RETURNING id, service_id, (xmax = 0) AS is_new
+), logged AS (
+    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id)
+    SELECT id, CASE WHEN is_new THEN 'created' ELSE 'duplicate_suppressed' END,
+           %(actor_type)s, %(actor_id)s
+    FROM upsert
+)
+SELECT id, service_id::text AS service_id, is_new,
+       pg_notify('klaxon_events', json_build_object(
+           'alert_id', id, 'event', CASE WHEN is_new THEN 'created' ELSE 'duplicate' END)::text)
+FROM upsert
+"""
+
+
+def raise_alert(
+    conn: psycopg.Connection[Any],
+    service_id: str,
+    summary: str,
+    details: str = "",
+    dedup: str | None = None,
+    source: str = "api",
+    actor: Actor = Actor("system"),
+) -> Raised:
+    """Open an alert, or count a duplicate of the open one with the same dedup key."""
+    summary = fold_summary(summary)
+    details = clip_details(details)
+    dedup_key = user_dedup_key(dedup) if dedup else auto_dedup_key(summary, details)
+    row = conn.execute(
+        _RAISE,
+        {
+            "service_id": service_id,
+            "summary": summary,
+            "details": details,
+            "dedup_key": dedup_key,
+            "source": source,
+            "actor_type": actor.type,
+            "actor_id": actor.id,
+        },
+    ).fetchone()
+    assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
+    return Raised(int(row["id"]), row["service_id"], bool(row["is_new"]))
+
+
+_TRANSITION = """
+WITH changed AS (
+    UPDATE alerts SET status = %(to)s, updated_at = now(),
+                      closed_at = CASE WHEN %(to)s = 'closed' THEN now() ELSE closed_at END
+    WHERE {where} AND status = ANY(%(from)s)
+    RETURNING id
+), logged AS (
+    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, message)
+    SELECT id, %(to)s, %(actor_type)s, %(actor_id)s, %(message)s FROM changed
+)
+SELECT id, pg_notify('klaxon_events',
+                     json_build_object('alert_id', id, 'event', %(to)s)::text)
+FROM changed
+"""
+
+# Which states each action moves from: forward only, and doing it twice changes nothing.
+_FROM = {"acknowledged": ["triggered"], "closed": ["triggered", "acknowledged"]}
+
+
+def _transition(
+    conn: psycopg.Connection[Any],
+    where: str,
+    params: dict[str, Any],
+    to: str,
+    actor: Actor,
+    message: str = "",
+) -> list[int]:
+    rows = conn.execute(
+        _TRANSITION.format(where=where),
+        {
+            **params,
+            "to": to,
+            "from": _FROM[to],
+            "actor_type": actor.type,
+            "actor_id": actor.id,
+            "message": message,
+        },
+    ).fetchall()
+    return [int(r["id"]) for r in rows]
+
+
+def set_status(conn: psycopg.Connection[Any], alert_id: int, to: str, actor: Actor) -> bool:
+    """Acknowledge or close one alert; False when it was already there (or beyond)."""
+    return bool(_transition(conn, "id = %(id)s", {"id": alert_id}, to, actor))
+
+
+def set_status_by_dedup(
+    conn: psycopg.Connection[Any], service_id: str, dedup: str, to: str, actor: Actor
+) -> list[int]:
+    """Acknowledge or close the open alert with this sender dedup key (or auto key)."""
+    return _transition(
+        conn,
+        "service_id = %(service_id)s AND dedup_key = %(dedup_key)s",
+        {"service_id": service_id, "dedup_key": dedup},
+        to,
+        actor,
+    )
+
+
+def set_status_for_service(
+    conn: psycopg.Connection[Any], service_id: str, to: str, actor: Actor
+) -> list[int]:
+    """Bulk acknowledge or close every open alert of a service."""
+    return _transition(conn, "service_id = %(service_id)s", {"service_id": service_id}, to, actor)
+
+
+def request_escalation(conn: psycopg.Connection[Any], alert_id: int, actor: Actor) -> bool:
+    """Record a request to escalate an open alert now (the engine acts on it)."""
+    row = conn.execute(
+        """
+        WITH target AS (SELECT id FROM alerts WHERE id = %(id)s AND status <> 'closed'),
+        logged AS (
+            INSERT INTO alert_logs (alert_id, event, actor_type, actor_id)
+            SELECT id, 'escalation_requested', %(actor_type)s, %(actor_id)s FROM target
+        )
+        SELECT id, pg_notify('klaxon_events',
+            json_build_object('alert_id', id, 'event', 'escalation_requested')::text)
+        FROM target
+        """,
+        {"id": alert_id, "actor_type": actor.type, "actor_id": actor.id},
+    ).fetchone()
+    return row is not None
+
+
+ALERT_COLUMNS = """
+    a.id, a.service_id::text AS service_id, a.status, a.summary, a.details, a.dedup_key,
+    a.source, a.duplicate_count, a.created_at, a.updated_at, a.last_seen_at, a.closed_at
+"""
+
+
+def get_alert(conn: psycopg.Connection[Any], alert_id: int) -> dict[str, Any] | None:
+    """One alert with its log, oldest entry first."""
+    alert = conn.execute(
+        f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s", (alert_id,)
+    ).fetchone()
+    if alert is None:
+        return None
+    alert["log"] = conn.execute(
+        "SELECT id, event, actor_type, actor_id, message, meta, created_at "
+        "FROM alert_logs WHERE alert_id = %s ORDER BY id",
+        (alert_id,),
+    ).fetchall()
+    return dict(alert)
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    service_id: str | None = None
+    status: str | None = None
+    q: str | None = None
+    since: Any = None  # datetime
+    until: Any = None  # datetime
+    before_id: int | None = None  # cursor: alerts with a smaller id
+    limit: int = 50
+
+
+def list_alerts(conn: psycopg.Connection[Any], f: AlertFilter) -> list[dict[str, Any]]:
+    """Newest first; at most f.limit + 1 rows so the caller can tell whether more exist."""
+    clauses = ["TRUE"]
+    params: dict[str, Any] = {"limit": f.limit + 1}
+    for clause, key, value in (
+        ("a.service_id = %(service_id)s", "service_id", f.service_id),
+        ("a.status = %(status)s", "status", f.status),
+        ("a.created_at >= %(since)s", "since", f.since),
+        ("a.created_at < %(until)s", "until", f.until),
+        ("a.id < %(before_id)s", "before_id", f.before_id),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params[key] = value
+    if f.q:
+        clauses.append("(a.summary ILIKE %(q)s OR a.details ILIKE %(q)s)")
+        params["q"] = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = conn.execute(
+        f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE {' AND '.join(clauses)} "
+        "ORDER BY a.id DESC LIMIT %(limit)s",
+        params,
+    ).fetchall()
+    return [dict(r) for r in rows]

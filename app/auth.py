@@ -1,0 +1,66 @@
+"""API-key authentication for /api/v1 and the admin pages: `Authorization: Bearer klx_…`.
+
+Errors never echo the presented key, and never say whether a key id exists.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+
+from app import keys
+from app.alerts.store import Actor
+from app.errors import ApiError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def authenticate(scope: str) -> keys.ApiKey:
+    """The API key of this request, allowed `scope`; raises 401/403 otherwise."""
+    token = bearer_token()
+    if token is None:
+        raise Unauthorized("an API key is required: send `Authorization: Bearer <key>`")
+    with current_app.extensions["klaxon"].db.transaction() as conn:
+        api_key = keys.verify_api_key(conn, token)
+    if api_key is None:
+        raise Unauthorized("the API key is invalid or revoked")
+    if not keys.scope_allows(api_key.scope, scope):
+        raise Forbidden(f"this API key has scope {api_key.scope!r}; {scope!r} is required")
+    g.api_key = api_key
+    g.actor = Actor("api_key", api_key.id)
+    return api_key
+
+
+def require_scope(scope: str) -> Callable[[F], F]:
+    """Decorator: the view runs only for an API key with at least `scope`."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            authenticate(scope)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
