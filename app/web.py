@@ -18,8 +18,11 @@ MAX_REQUEST_ID = 128
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask app. Does no network I/O: connections open lazily, after fork."""
+    from app.admin import register_admin
+    from app.api import api_blueprint
     from app.errors import register_error_handlers
     from app.http_health import health_blueprint
+    from app.http_ingest import ingest_blueprint
     from app.runtime import WebRuntime
 
     settings = settings or load_settings()
@@ -29,6 +32,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     _install_request_context(app)
     register_error_handlers(app)
     app.register_blueprint(health_blueprint)
+    app.register_blueprint(ingest_blueprint)
+    app.register_blueprint(api_blueprint)
+    register_admin(app)
     return app
 
 

@@ -14,6 +14,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -171,3 +172,52 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., KlaxonProcess]]:
     yield start
     for proc in started:
         proc.kill_all()
+
+
+@pytest.fixture
+def web_app(settings_for: Callable[..., Settings]) -> Iterator[Any]:
+    """Klaxon's Flask app on this test's database and Redis (no gunicorn)."""
+    from app import create_app
+
+    app = create_app(settings_for())
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["klaxon"].stop()
+
+
+@pytest.fixture
+def client(web_app: Any) -> Any:
+    return web_app.test_client()
+
+
+@pytest.fixture
+def db_conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit dict-row connection to this test's database, for setup and assertions."""
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture
+def make_service(db_conn: psycopg.Connection[Any]) -> Callable[..., dict[str, Any]]:
+    """make_service(name=...) -> a service with one generic integration key (token included)."""
+    from app import directory
+
+    def make(name: str | None = None, public_url: str = "http://localhost:5000") -> dict[str, Any]:
+        return directory.create_service_with_key(
+            db_conn, name or f"service-{secrets.token_hex(3)}", public_url
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_api_key(db_conn: psycopg.Connection[Any]) -> Callable[[str], str]:
+    """make_api_key(scope) -> the bearer token of a new API key."""
+    from app import keys
+
+    def make(scope: str = "admin") -> str:
+        return str(keys.create_api_key(db_conn, f"test-{scope}", scope)["key"])
+
+    return make
