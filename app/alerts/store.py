@@ -8,6 +8,7 @@ wakes for exactly the changes that happened.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,17 +35,21 @@ class Raised:
     is_new: bool
 
 
+# A line break with the blanks around it, or any other control character (NUL included, which
+# Postgres text cannot hold), becomes one space in a summary.
+_SUMMARY_BREAKS = re.compile(r"[ \t]*[\x00-\x1f\x7f]+[ \t]*")
+# Details keep their line breaks and tabs; other control characters are dropped.
+_DETAILS_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def fold_summary(text: str) -> str:
     """One line, at most MAX_SUMMARY characters (GoAlert folds newlines the same way)."""
-    folded = " ".join(text.replace("\r", "\n").split("\n"))
-    return " ".join(folded.split(" ")).strip()[:MAX_SUMMARY].strip()
+    return _SUMMARY_BREAKS.sub(" ", text).strip()[:MAX_SUMMARY].strip()
 
 
 def clip_details(text: str) -> str:
     """At most MAX_DETAILS bytes of UTF-8, never cutting a character in half."""
-    encoded = text.encode("utf-8")
-    if len(encoded) <= MAX_DETAILS:
-        return text
+    encoded = _DETAILS_CONTROLS.sub("", text).encode("utf-8")
     return encoded[:MAX_DETAILS].decode("utf-8", errors="ignore")
 
 

@@ -1,0 +1,102 @@
+"""The alert invariants live in Postgres: one open alert per dedup key, status only forward."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from app.alerts import store
+from app.alerts.store import Actor
+
+
+def open_conn(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True, row_factory=dict_row)
+
+
+def test_concurrent_identical_raises_yield_one_open_alert(database_url, make_service):
+    service_id = make_service()["id"]
+
+    def raise_once(_: int) -> store.Raised:
+        with open_conn(database_url) as conn:
+            return store.raise_alert(conn, service_id, "CPU hot", "on web-1", dedup="cpu")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(raise_once, range(100)))
+
+    assert sum(r.is_new for r in results) == 1
+    assert len({r.alert_id for r in results}) == 1
+    with open_conn(database_url) as conn:
+        row = conn.execute("SELECT count(*) AS n, max(duplicate_count) AS d FROM alerts").fetchone()
+        logs = conn.execute(
+            "SELECT event, count(*) AS n FROM alert_logs GROUP BY event ORDER BY event"
+        ).fetchall()
+    assert row == {"n": 1, "d": 99}
+    assert logs == [{"event": "created", "n": 1}, {"event": "duplicate_suppressed", "n": 99}]
+
+
+def test_a_closed_alert_frees_its_dedup_key_for_a_new_one(db_conn, make_service):
+    service_id = make_service()["id"]
+    first = store.raise_alert(db_conn, service_id, "down", dedup="k")
+    assert store.set_status_by_dedup(
+        db_conn, service_id, store.user_dedup_key("k"), "closed", Actor("system")
+    ) == [first.alert_id]
+    second = store.raise_alert(db_conn, service_id, "down", dedup="k")
+    assert second.is_new and second.alert_id != first.alert_id
+
+
+def test_status_moves_forward_only_and_repeats_are_no_ops(db_conn, make_service):
+    alert = store.raise_alert(db_conn, make_service()["id"], "down")
+    actor = Actor("api_key", "k1")
+    assert store.set_status(db_conn, alert.alert_id, "acknowledged", actor)
+    assert not store.set_status(db_conn, alert.alert_id, "acknowledged", actor)
+    assert store.set_status(db_conn, alert.alert_id, "closed", actor)
+    assert not store.set_status(db_conn, alert.alert_id, "acknowledged", actor)
+    with pytest.raises(psycopg.errors.CheckViolation, match="cannot move from closed"):
+        db_conn.execute(
+            "UPDATE alerts SET status = 'triggered', closed_at = NULL WHERE id = %s",
+            (alert.alert_id,),
+        )
+    log = store.get_alert(db_conn, alert.alert_id)["log"]
+    assert [(e["event"], e["actor_id"]) for e in log] == [
+        ("created", None),
+        ("acknowledged", "k1"),
+        ("closed", "k1"),
+    ]
+
+
+def test_changes_notify_the_engine_channel_on_commit(database_url, make_service):
+    service_id = make_service()["id"]
+    with open_conn(database_url) as listener, open_conn(database_url) as writer:
+        listener.execute("LISTEN klaxon_events")
+        with writer.transaction():
+            raised = store.raise_alert(writer, service_id, "disk")
+            store.request_escalation(writer, raised.alert_id, Actor("user", "u1"))
+        payloads = [n.payload for n in listener.notifies(timeout=5, stop_after=2)]
+    assert f'"alert_id" : {raised.alert_id}' in payloads[0] and '"created"' in payloads[0]
+    assert '"escalation_requested"' in payloads[1]
+
+
+def test_list_filters_and_text_search_escape_wildcards(db_conn, make_service):
+    service_id = make_service()["id"]
+    store.raise_alert(db_conn, service_id, "100% disk on db-1")
+    store.raise_alert(db_conn, service_id, "1000 errors on web")
+    found = store.list_alerts(db_conn, store.AlertFilter(service_id=service_id, q="100%"))
+    assert [a["summary"] for a in found] == ["100% disk on db-1"]
+    assert store.list_alerts(db_conn, store.AlertFilter(status="closed")) == []
+
+
+def test_database_checks_refuse_bad_rows_even_bypassing_the_store(db_conn, make_service):
+    service_id = make_service()["id"]
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db_conn.execute(
+            "INSERT INTO alerts (service_id, summary, dedup_key) VALUES (%s, 'a\nb', 'k')",
+            (service_id,),
+        )
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db_conn.execute(
+            "INSERT INTO alerts (service_id, summary, dedup_key) VALUES (%s, '', 'k')",
+            (service_id,),
+        )
