@@ -1,0 +1,258 @@
+"""rq-dashboard at /admin/rq: only for admin API keys (Bearer) or an admin session."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from redis import Redis
+from rq import Queue
+
+from workers.queues import ALL_QUEUES, NOTIFY_QUEUE
+from workers.worker import announce_queues
+
+# Every kind of thing rq-dashboard serves: pages, JSON, static files, actions, and paths that
+# match nothing (which must not reveal more to a stranger than the pages do).
+GET_PATHS = [
+    "/admin/rq/",
+    "/admin/rq",
+    "/admin/rq/0/",
+    "/admin/rq/0/view/workers",
+    "/admin/rq/0/view/jobs",
+    "/admin/rq/0/data/queues.json",
+    "/admin/rq/0/data/workers.json",
+    "/admin/rq/0/data/jobs/klaxon-notify/queued/8/asc/1.json",
+    "/admin/rq/0/data/job/some-job.json",
+    "/admin/rq/static/css/main.css",
+    "/admin/rq/static/js/jquery-3.5.1.min.js",
+    "/admin/rq/favicon.ico",
+    "/admin/rq/requeue/klaxon-notify",
+    "/admin/rq/no-such-page",
+    "/admin/",
+    "/admin",
+]
+POST_PATHS = [
+    "/admin/rq/job/some-job/delete",
+    "/admin/rq/job/some-job/requeue",
+    "/admin/rq/queue/klaxon-notify/queued/empty",
+    "/admin/rq/queue/klaxon-notify/compact",
+]
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def assert_envelope(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    body = response.get_json()
+    assert body["code"] == code
+    assert set(body) == {"error", "code", "details", "request_id"}
+    assert body["request_id"] == response.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize("path", GET_PATHS)
+def test_admin_pages_answer_401_without_a_key(client, path):
+    assert_envelope(client.get(path), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("path", POST_PATHS)
+def test_dashboard_actions_answer_401_without_a_key(client, redis_url, path):
+    Queue(NOTIFY_QUEUE, connection=Redis.from_url(redis_url)).enqueue("builtins.print", "x")
+    assert_envelope(client.post(path), 401, "unauthorized")
+    assert Queue(NOTIFY_QUEUE, connection=Redis.from_url(redis_url)).count == 1
+
+
+@pytest.mark.parametrize("scope", ["read", "write"])
+@pytest.mark.parametrize("path", GET_PATHS)
+def test_admin_pages_answer_403_to_read_and_write_keys(client, make_api_key, scope, path):
+    assert_envelope(client.get(path, headers=bearer(make_api_key(scope))), 403, "forbidden")
+
+
+@pytest.mark.parametrize("scope", ["read", "write"])
+def test_dashboard_actions_answer_403_to_read_and_write_keys(
+    client, make_api_key, redis_url, scope
+):
+    queue = Queue(NOTIFY_QUEUE, connection=Redis.from_url(redis_url))
+    queue.enqueue("builtins.print", "x")
+    key = make_api_key(scope)
+    for path in POST_PATHS:
+        assert_envelope(client.post(path, headers=bearer(key)), 403, "forbidden")
+    assert queue.count == 1
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer klx_00000000000000000000000000000000_nope", "Bearer not-a-key", "Basic YWRtaW46eA=="],
+)
+def test_a_wrong_key_gets_401_and_is_never_echoed(client, header):
+    response = client.get("/admin/rq/0/data/queues.json", headers={"Authorization": header})
+    assert_envelope(response, 401, "unauthorized")
+    assert header.split(" ", 1)[1] not in response.get_data(as_text=True)
+
+
+def test_a_revoked_admin_key_gets_401(client, make_api_key, db_conn):
+    key = make_api_key("admin")
+    db_conn.execute("UPDATE api_keys SET revoked_at = now()")
+    assert_envelope(client.get("/admin/rq/", headers=bearer(key)), 401, "unauthorized")
+
+
+def test_admin_key_sees_the_dashboard_and_its_static_files(client, make_api_key):
+    headers = bearer(make_api_key("admin"))
+    page = client.get("/admin/rq/", headers=headers)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/admin/rq/static/css/main.css" in html
+    for path in (
+        "/admin/rq/static/css/main.css",
+        "/admin/rq/static/js/jquery-3.5.1.min.js",
+        "/admin/rq/favicon.ico",
+        "/admin/rq/0/view/workers",
+        "/admin/rq/0/view/jobs",
+    ):
+        assert client.get(path, headers=headers).status_code == 200, path
+    assert client.get("/admin/", headers=headers).headers["Location"].endswith("/admin/rq/")
+
+
+def test_admin_key_lists_klaxon_queues_from_klaxons_redis(client, make_api_key, redis_url):
+    connection = Redis.from_url(redis_url)
+    announce_queues([Queue(name, connection=connection) for name in ALL_QUEUES])
+    job = Queue(NOTIFY_QUEUE, connection=connection).enqueue("builtins.print", "page")
+    headers = bearer(make_api_key("admin"))
+
+    queues = client.get("/admin/rq/0/data/queues.json", headers=headers)
+    assert queues.status_code == 200
+    counts = {q["name"]: q["count"] for q in queues.get_json()["queues"]}
+    assert counts == {"klaxon-notify": 1, "klaxon-default": 0}
+
+    jobs = client.get("/admin/rq/0/data/jobs/klaxon-notify/queued/8/asc/1.json", headers=headers)
+    assert [j["id"] for j in jobs.get_json()["jobs"]] == [job.id]
+    one = client.get(f"/admin/rq/0/data/job/{job.id}.json", headers=headers)
+    assert one.get_json()["origin"] == NOTIFY_QUEUE
+    workers = client.get("/admin/rq/0/data/workers.json", headers=headers)
+    assert workers.get_json() == {"workers": []}
+
+
+def test_admin_key_can_act_on_jobs(client, make_api_key, redis_url):
+    queue = Queue(NOTIFY_QUEUE, connection=Redis.from_url(redis_url))
+    job = queue.enqueue("builtins.print", "page")
+    response = client.post(f"/admin/rq/job/{job.id}/delete", headers=bearer(make_api_key()))
+    assert response.get_json() == {"status": "OK"}
+    assert queue.count == 0
+
+
+def test_unknown_job_and_instance_are_404(client, make_api_key):
+    headers = bearer(make_api_key("admin"))
+    assert_envelope(client.get("/admin/rq/0/data/job/nope.json", headers=headers), 404, "not_found")
+    assert_envelope(client.get("/admin/rq/1/data/queues.json", headers=headers), 404, "not_found")
+
+
+def test_redis_down_is_a_prompt_503(client, make_api_key, redis_server):
+    headers = bearer(make_api_key("admin"))
+    redis_server.stop()
+    started = time.monotonic()
+    response = client.get("/admin/rq/0/data/queues.json", headers=headers)
+    assert_envelope(response, 503, "unavailable")
+    assert response.headers["Retry-After"]
+    assert time.monotonic() - started < 5
+
+
+# -- browser sessions -------------------------------------------------------------------------
+
+
+def sign_in(client, key: str):
+    return client.post("/admin/login", data={"key": key})
+
+
+def test_login_page_is_public_and_posts_the_key_in_a_form(client):
+    page = client.get("/admin/login")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'method="post"' in html
+    assert 'type="password"' in html
+    assert "klaxon_admin" not in page.headers.get("Set-Cookie", "")
+
+
+def test_admin_key_signs_in_to_a_strict_httponly_cookie_for_admin_pages(client, make_api_key):
+    response = sign_in(client, make_api_key("admin"))
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/admin/rq/")
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("klaxon_admin=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert "Path=/admin" in cookie
+    assert "Secure" not in cookie  # http://localhost in tests
+    assert "Expires=" in cookie
+
+    assert client.get("/admin/rq/").status_code == 200
+    assert client.get("/admin/rq/0/data/queues.json").status_code == 200
+    assert client.get("/admin/rq/static/css/main.css").status_code == 200
+
+
+def test_cookie_is_secure_when_the_public_url_is_https(settings_for, make_api_key):
+    from app import create_app
+
+    app = create_app(settings_for(KLAXON_PUBLIC_URL="https://klaxon.example.com"))
+    try:
+        response = sign_in(app.test_client(), make_api_key("admin"))
+        assert "Secure" in response.headers["Set-Cookie"]
+    finally:
+        app.extensions["klaxon"].stop()
+
+
+@pytest.mark.parametrize("scope", ["read", "write"])
+def test_a_read_or_write_key_cannot_sign_in(client, make_api_key, scope):
+    response = sign_in(client, make_api_key(scope))
+    assert response.status_code == 403
+    assert "Set-Cookie" not in response.headers
+    assert_envelope(client.get("/admin/rq/0/data/queues.json"), 401, "unauthorized")
+
+
+@pytest.mark.parametrize(
+    ("key", "status"), [("klx_00000000000000000000000000000000_nope", 401), ("", 400)]
+)
+def test_a_wrong_or_missing_key_cannot_sign_in(client, key, status):
+    response = sign_in(client, key)
+    assert response.status_code == status
+    assert "Set-Cookie" not in response.headers
+    if key:
+        assert key not in response.get_data(as_text=True)
+    assert_envelope(client.get("/admin/rq/0/data/queues.json"), 401, "unauthorized")
+
+
+def test_revoking_the_key_ends_the_session(client, make_api_key, db_conn):
+    sign_in(client, make_api_key("admin"))
+    assert client.get("/admin/rq/0/data/queues.json").status_code == 200
+    db_conn.execute("UPDATE api_keys SET revoked_at = now()")
+    assert_envelope(client.get("/admin/rq/0/data/queues.json"), 401, "unauthorized")
+
+
+def test_logout_ends_the_session(client, make_api_key):
+    sign_in(client, make_api_key("admin"))
+    response = client.post("/admin/logout")
+    assert response.status_code == 303
+    assert_envelope(client.get("/admin/rq/"), 401, "unauthorized")
+
+
+def test_a_session_cannot_be_used_from_another_site(client, make_api_key, redis_url):
+    queue = Queue(NOTIFY_QUEUE, connection=Redis.from_url(redis_url))
+    queue.enqueue("builtins.print", "x")
+    sign_in(client, make_api_key("admin"))
+    for site in ("cross-site", "same-site"):
+        response = client.get("/admin/rq/requeue/klaxon-notify", headers={"Sec-Fetch-Site": site})
+        assert_envelope(response, 403, "forbidden")
+        response = client.post(
+            "/admin/rq/queue/klaxon-notify/queued/empty", headers={"Sec-Fetch-Site": site}
+        )
+        assert_envelope(response, 403, "forbidden")
+    assert queue.count == 1
+    same_origin = {"Sec-Fetch-Site": "same-origin"}
+    assert client.get("/admin/rq/0/data/queues.json", headers=same_origin).status_code == 200
+
+
+def test_a_tampered_session_cookie_is_401(client, make_api_key):
+    sign_in(client, make_api_key("admin"))
+    cookie = client.get_cookie("klaxon_admin", path="/admin")
+    client.set_cookie("klaxon_admin", cookie.value[:-2] + "xx", path="/admin")
+    assert_envelope(client.get("/admin/rq/"), 401, "unauthorized")
