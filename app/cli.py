@@ -1,4 +1,4 @@
-"""`klaxon` command line: preflight, migrate, worker, engine, dev.
+"""`klaxon` command line: preflight, migrate, worker, engine, dev, and the create-* commands.
 
 Heavy imports happen inside each command, so `klaxon preflight` starts fast.
 """
@@ -9,6 +9,8 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+
+from app.cli_admin import add_admin_commands
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -57,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dev", help="run the whole system, on embedded Postgres/Redis if unset")
     p.add_argument("--port", type=int, help="HTTP port of web (default: $PORT or 5000)")
     p.set_defaults(func=cmd_dev)
+
+    add_admin_commands(sub)  # create-user, create-api-key, create-service, create-integration-key
     return parser
 
 
