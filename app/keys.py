@@ -116,3 +116,82 @@ def integration_url(public_url: str, key_type: str, token: str) -> str:
         "email": "/api/v2/generic/incoming",
     }[key_type]
     return f"{public_url}{path}?token={token}"
+
+
+# ---- listing, reading and revoking (the REST API; secrets are never returned) -----------------
+
+API_KEY_COLUMNS = "id::text AS id, name, scope, created_at, last_used_at, revoked_at"
+INTEGRATION_KEY_COLUMNS = (
+    "id::text AS id, service_id::text AS service_id, type, name, created_at, last_used_at, "
+    "revoked_at"
+)
+FIRST_PAGE = ("-infinity", "00000000-0000-0000-0000-000000000000")
+_KEYSET = "(created_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)"
+
+
+def list_api_keys(
+    conn: psycopg.Connection[Any], after: tuple[str, str] | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """API keys, revoked ones included, ordered by (created_at, id) after `after`."""
+    after_at, after_id = after or FIRST_PAGE
+    return conn.execute(
+        f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE {_KEYSET} ORDER BY created_at, id "
+        "LIMIT %(limit)s",
+        {"after_at": after_at, "after_id": after_id, "limit": limit},
+    ).fetchall()
+
+
+def get_api_key(conn: psycopg.Connection[Any], key_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = %s", (key_id,)
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def revoke_api_key(conn: psycopg.Connection[Any], key_id: str) -> bool:
+    """Revoke an API key (it fails verification from now on); False if there is no such key."""
+    return (
+        conn.execute(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s",
+            (key_id,),
+        ).rowcount
+        > 0
+    )
+
+
+def list_integration_keys(
+    conn: psycopg.Connection[Any],
+    service_id: str,
+    after: tuple[str, str] | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """A service's integration keys, revoked ones included, ordered by (created_at, id)."""
+    after_at, after_id = after or FIRST_PAGE
+    return conn.execute(
+        f"SELECT {INTEGRATION_KEY_COLUMNS} FROM integration_keys "
+        f"WHERE service_id = %(service_id)s AND {_KEYSET} ORDER BY created_at, id "
+        "LIMIT %(limit)s",
+        {"service_id": service_id, "after_at": after_at, "after_id": after_id, "limit": limit},
+    ).fetchall()
+
+
+def get_integration_key(
+    conn: psycopg.Connection[Any], service_id: str, key_id: str
+) -> dict[str, Any] | None:
+    found = conn.execute(
+        f"SELECT {INTEGRATION_KEY_COLUMNS} FROM integration_keys WHERE id = %s AND service_id = %s",
+        (key_id, service_id),
+    ).fetchone()
+    return dict(found) if found else None
+
+
+def revoke_integration_key(conn: psycopg.Connection[Any], service_id: str, key_id: str) -> bool:
+    """Revoke an integration key: its token stops working with this commit."""
+    return (
+        conn.execute(
+            "UPDATE integration_keys SET revoked_at = coalesce(revoked_at, now()) "
+            "WHERE id = %s AND service_id = %s",
+            (key_id, service_id),
+        ).rowcount
+        > 0
+    )

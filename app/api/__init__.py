@@ -1,7 +1,54 @@
-"""The management REST API under /api/v1."""
+"""The management REST API under /api/v1 (DESIGN §3.3, §3.4).
+
+Every route authenticates with an API key (`Authorization: Bearer klx_…`): a missing, malformed,
+unknown or revoked key is 401, a key whose scope is too small is 403. Scopes nest:
+read < write < admin.
+
+| route                                              | method                     | scope |
+|----------------------------------------------------|----------------------------|-------|
+| /openapi.json                                      | GET                        | none  |
+| /users, /users/<id>                                | GET                        | read  |
+| /users, /users/<id>                                | POST, PATCH, DELETE        | write |
+| /services, /services/<id>                          | GET                        | read  |
+| /services, /services/<id>                          | POST, PATCH, DELETE        | write |
+| /services/<id>/integration-keys[/<key_id>]         | GET                        | read  |
+| /services/<id>/integration-keys[/<key_id>]         | POST, DELETE (revokes)     | write |
+| /services/<id>/heartbeat-monitors[/<monitor_id>]   | GET                        | read  |
+| /services/<id>/heartbeat-monitors[/<monitor_id>]   | POST, PATCH, DELETE        | write |
+| /services/<id>/alerts/acknowledge, …/close (bulk)  | POST                       | write |
+| /alerts, /alerts/<id>                              | GET                        | read  |
+| /alerts/<id>/acknowledge, …/close, …/escalate      | POST                       | write |
+| /api-keys, /api-keys/<id>                          | GET, POST, DELETE (revokes)| admin |
+
+The OpenAPI document is public: it describes shapes, holds no data, and tooling fetches it
+without a key. tests/integration/test_api_auth.py walks the url_map and holds every other
+route to this table.
+
+Conventions: ids are strings; times are RFC 3339 UTC; lists answer
+`{"items": [...], "next_cursor": str | null}` (pass `cursor=<next_cursor>`, `limit` 1..200,
+default 50). Errors use the JSON envelope of app.errors: bad JSON 400, wrong content type 415,
+schema violations 422 naming each field, unknown ids (and malformed ids in paths) 404, unique
+names/emails 409.
+
+Alert actions move status forward only (triggered → acknowledged → closed). Repeating an action
+that already happened (acknowledging an acknowledged alert, closing a closed one) is a 200 no-op
+that logs nothing; acknowledging or escalating a closed alert is a 409 `invalid_transition`.
+Bulk actions are `POST /services/<id>/alerts/acknowledge` and `…/close`: they act on every open
+alert of that service and answer with the ids they changed.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+# Route modules register themselves on the blueprint when imported.
+from app.api import (  # noqa: F401
+    alerts,
+    api_keys,
+    heartbeat_monitors,
+    integration_keys,
+    openapi,
+    services,
+    users,
+)
+from app.api.routing import api_blueprint
 
-api_blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+__all__ = ["api_blueprint"]

@@ -1,0 +1,265 @@
+"""How an /api/v1 route is declared: one `endpoint(...)` binds URL, scope and schemas.
+
+`endpoint` stacks, outermost first: API-key authentication for the route's scope (so a request
+without a valid key is 401 before anything about it is parsed), the JSON body checks (size,
+content type, well-formed JSON object), then spectree's validation of query and body against the
+pydantic models — the same models the OpenAPI document is generated from.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg.errors
+from flask import Blueprint, current_app, g, request
+from pydantic import ValidationError
+from spectree import Response, SecurityScheme, SpecTree
+from spectree.models import SecureType, SecuritySchemeData
+
+from app.alerts.store import Actor
+from app.api.schemas import ErrorBody
+from app.auth import require_scope
+from app.errors import ApiError, error_response
+from config.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+API_PREFIX = "/api/v1"
+# Request bodies larger than this are refused with 413 (bytes): the largest valid body (a service
+# with a 4 KiB description) is far smaller, and a bound keeps a parser from chewing on megabytes.
+MAX_BODY = 64 * 1024
+BEARER = "bearer"
+
+api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
+
+
+class ValidationFailed(ApiError):
+    status = 422
+    code = "validation_failed"
+
+
+class MalformedBody(ApiError):
+    status = 400
+    code = "malformed_json"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _raise_validation_failed(
+    _req: Any, _resp: Any, error: Exception | None, _instance: Any, _adapter: Any
+) -> None:
+    """spectree's `before` hook: a failed validation becomes our envelope, naming each field.
+
+    The rejected values are not echoed: a misplaced secret must not travel back, or into logs.
+    """
+    if not isinstance(error, ValidationError):
+        return
+    problems = [
+        {"field": _field(e["loc"]), "message": e["msg"], "type": e["type"]}
+        for e in error.errors(include_url=False, include_input=False)
+    ]
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+    raise ValidationFailed(f"invalid request: {summary}", {"errors": problems})
+
+
+spec = SpecTree(
+    "flask",
+    title="Klaxon management API",
+    version="1",
+    description="Users, services, integration keys, heartbeat monitors, API keys and alerts.",
+    mode="strict",  # the document lists exactly the routes declared through `endpoint`
+    annotations=True,
+    before=_raise_validation_failed,
+    validation_error_status=422,
+    validation_error_model=ErrorBody,
+    naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda _parent, child: child,
+    security_schemes=[
+        SecurityScheme(
+            name=BEARER,
+            data=SecuritySchemeData(
+                type=SecureType.HTTP,
+                scheme="bearer",
+                description="An API key: `Authorization: Bearer klx_…`",
+            ),
+        )
+    ],
+    security={BEARER: []},
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    """What `endpoint` declared, for the OpenAPI document and the auth tests."""
+
+    rule: str  # full path, e.g. /api/v1/users/<uuid:user_id>
+    method: str
+    scope: str | None  # None: public
+    endpoint: str
+
+
+ROUTES: list[Route] = []
+
+
+def endpoint(
+    rule: str,
+    method: str,
+    scope: str | None,
+    tag: str,
+    **responses: Any,
+) -> Callable[[F], F]:
+    """Declare an /api/v1 route: `scope` (read|write|admin, None = public) and its responses.
+
+    `responses` are spectree codes, e.g. `HTTP_200=User`; the error statuses this route can
+    answer with are added from the route's shape. Query and body models come from the view's
+    `query` and `json` parameter annotations.
+    """
+
+    def decorate(view: F) -> F:
+        takes_body = "json" in view.__annotations__
+        documented = Response(**_with_errors(rule, scope, takes_body, responses))
+        validated = spec.validate(
+            resp=documented,
+            tags=[tag],
+            operation_id=view.__name__,
+            security=[] if scope is None else None,  # [] marks the operation public
+        )(view)
+        checked = _json_body(validated) if takes_body else validated
+        secured = require_scope(scope)(checked) if scope else checked
+        api_blueprint.add_url_rule(rule, view.__name__, secured, methods=[method])
+        ROUTES.append(Route(API_PREFIX + rule, method, scope, f"api.{view.__name__}"))
+        return secured
+
+    return decorate
+
+
+def _with_errors(
+    rule: str, scope: str | None, takes_body: bool, responses: dict[str, Any]
+) -> dict[str, Any]:
+    errors = {"HTTP_422": ErrorBody, "HTTP_503": ErrorBody, "HTTP_400": ErrorBody}
+    if scope is not None:
+        errors |= {"HTTP_401": ErrorBody, "HTTP_403": ErrorBody}
+    if "<" in rule:
+        errors["HTTP_404"] = ErrorBody
+    if takes_body:
+        errors |= {"HTTP_409": ErrorBody, "HTTP_413": ErrorBody, "HTTP_415": ErrorBody}
+    return errors | responses
+
+
+def _json_body(view: F) -> F:
+    """Refuse a body that is too large, not JSON, malformed, or not an object — before spectree."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes")
+        if not request.is_json:
+            raise UnsupportedMediaType(
+                "send the body as JSON with `Content-Type: application/json`"
+            )
+        try:
+            body = json.loads(request.get_data(cache=True) or b"null")
+        except (ValueError, RecursionError):
+            raise MalformedBody("the body is not well-formed JSON") from None
+        if not isinstance(body, dict):
+            raise MalformedBody("the body must be a JSON object")
+        return view(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
+
+
+@api_blueprint.before_request
+def _limit_body() -> None:
+    # Bounds reading a body with no Content-Length too (chunked): werkzeug answers 413.
+    request.max_content_length = MAX_BODY
+
+
+@contextmanager
+def transaction() -> Iterator[psycopg.Connection[Any]]:
+    """A database transaction of this web process (503 when Postgres is unavailable)."""
+    with current_app.extensions["klaxon"].db.transaction() as conn:
+        yield conn
+
+
+def settings() -> Settings:
+    settings: Settings = current_app.extensions["klaxon"].settings
+    return settings
+
+
+def actor() -> Actor:
+    """Who is acting: the API key of this request (set by authentication)."""
+    who: Actor = g.actor
+    return who
+
+
+# ---- database constraint violations: a 4xx naming the field, never a 500 ----------------------
+
+# Which request field a unique index or check constraint is about.
+CONSTRAINT_FIELDS = {
+    "users_email_key": "email",
+    "services_name_key": "name",
+}
+
+
+def _constraint_field(exc: psycopg.Error) -> str | None:
+    return CONSTRAINT_FIELDS.get(exc.diag.constraint_name or "")
+
+
+@api_blueprint.errorhandler(psycopg.errors.UniqueViolation)
+def _unique_violation(exc: psycopg.errors.UniqueViolation) -> Any:
+    field = _constraint_field(exc)
+    message = f"{field}: already taken" if field else "conflicts with an existing record"
+    return _handled(Conflict(message, {"field": field} if field else {}))
+
+
+@api_blueprint.errorhandler(psycopg.errors.ForeignKeyViolation)
+def _foreign_key_violation(_exc: psycopg.errors.ForeignKeyViolation) -> Any:
+    return _handled(NotFound("a record this request refers to does not exist (any more)"))
+
+
+@api_blueprint.errorhandler(psycopg.errors.IntegrityError)
+def _integrity_error(exc: psycopg.errors.IntegrityError) -> Any:
+    field = _constraint_field(exc)
+    return _handled(
+        ValidationFailed(
+            f"invalid request: {field or 'a value'} is out of range",
+            {"field": field} if field else {},
+        )
+    )
+
+
+@api_blueprint.errorhandler(psycopg.errors.DataError)
+def _data_error(_exc: psycopg.errors.DataError) -> Any:
+    return _handled(ValidationFailed("invalid request: a value cannot be stored"))
+
+
+def _handled(error: ApiError) -> Any:
+    return error_response(error.status, error.code, error.message, error.details)

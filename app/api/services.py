@@ -1,0 +1,95 @@
+"""/api/v1/services: what alerts are raised against, and bulk actions on their alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from app import directory
+from app.alerts import store
+from app.api import pagination
+from app.api.routing import NotFound, actor, endpoint, transaction
+from app.api.schemas import BulkResult, PageQuery, Service, ServiceCreate, ServicePage, ServicePatch
+
+TAG = "services"
+ALERTS = "/services/<uuid:service_id>/alerts"  # bulk actions on a service's open alerts
+
+
+def require_service(conn: psycopg.Connection[Any], service_id: UUID) -> dict[str, Any]:
+    """The service, or a 404 naming the id."""
+    row = directory.get_service(conn, str(service_id))
+    if row is None:
+        raise NotFound(f"no service with id {service_id}")
+    return row
+
+
+@endpoint("/services", "GET", "read", TAG, HTTP_200=ServicePage)
+def list_services(query: PageQuery) -> ServicePage:
+    """List services, oldest first."""
+    after = pagination.decode_time_cursor(query.cursor)
+    with transaction() as conn:
+        rows = directory.list_services(conn, after, query.limit + 1)
+    items, next_cursor = pagination.page(
+        rows, query.limit, pagination.time_cursor, Service.model_validate
+    )
+    return ServicePage(items=items, next_cursor=next_cursor)
+
+
+@endpoint("/services", "POST", "write", TAG, HTTP_201=Service)
+def create_service(json: ServiceCreate) -> tuple[Service, int]:
+    """Create a service; its name must be unique (case-insensitively)."""
+    with transaction() as conn:
+        row = directory.create_service(conn, json.name, json.description)
+        if json.maintenance_until is not None:
+            changes = {"maintenance_until": json.maintenance_until}
+            row = directory.update_service(conn, row["id"], changes) or row
+    return Service.model_validate(row), 201
+
+
+@endpoint("/services/<uuid:service_id>", "GET", "read", TAG, HTTP_200=Service)
+def get_service(service_id: UUID) -> Service:
+    """Get one service."""
+    with transaction() as conn:
+        return Service.model_validate(require_service(conn, service_id))
+
+
+@endpoint("/services/<uuid:service_id>", "PATCH", "write", TAG, HTTP_200=Service)
+def update_service(service_id: UUID, json: ServicePatch) -> Service:
+    """Change a service's name, description or maintenance window (null ends it)."""
+    with transaction() as conn:
+        row = directory.update_service(conn, str(service_id), json.changes())
+    if row is None:
+        raise NotFound(f"no service with id {service_id}")
+    return Service.model_validate(row)
+
+
+@endpoint("/services/<uuid:service_id>", "DELETE", "write", TAG, HTTP_204=None)
+def delete_service(service_id: UUID) -> tuple[str, int]:
+    """Delete a service with its integration keys, heartbeat monitors and alerts."""
+    with transaction() as conn:
+        if not directory.delete_service(conn, str(service_id)):
+            raise NotFound(f"no service with id {service_id}")
+    return "", 204
+
+
+def _bulk(service_id: UUID, to: str) -> BulkResult:
+    with transaction() as conn:
+        require_service(conn, service_id)
+        changed = store.set_status_for_service(conn, str(service_id), to, actor())
+    return BulkResult.model_validate(
+        {"service_id": str(service_id), "status": to, "alert_ids": changed}
+    )
+
+
+@endpoint(ALERTS + "/acknowledge", "POST", "write", TAG, HTTP_200=BulkResult)
+def acknowledge_service_alerts(service_id: UUID) -> BulkResult:
+    """Acknowledge every triggered alert of the service."""
+    return _bulk(service_id, "acknowledged")
+
+
+@endpoint(ALERTS + "/close", "POST", "write", TAG, HTTP_200=BulkResult)
+def close_service_alerts(service_id: UUID) -> BulkResult:
+    """Close every open (triggered or acknowledged) alert of the service."""
+    return _bulk(service_id, "closed")

@@ -1,0 +1,56 @@
+"""A thin client for /api/v1 in integration tests: Flask's test client plus a bearer key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PREFIX = "/api/v1"
+
+
+class Api:
+    """Requests to /api/v1 carrying `Authorization: Bearer <token>` (none when token is None)."""
+
+    def __init__(self, client: Any, token: str | None) -> None:
+        self.client = client
+        self.token = token
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return {**headers, **(extra or {})}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = self.headers(kwargs.pop("headers", None))
+        return self.client.open(PREFIX + path, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        if json is not None:
+            kwargs["json"] = json
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        if json is not None:
+            kwargs["json"] = json
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+    def walk(self, path: str, limit: int, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a list, following next_cursor; asserts each page's shape."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(1000):
+            query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+            response = self.get(path, query_string=query)
+            assert response.status_code == 200, response.get_json()
+            body = response.get_json()
+            assert set(body) == {"items", "next_cursor"}
+            assert len(body["items"]) <= limit
+            items.extend(body["items"])
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return items
+        raise AssertionError("pagination did not end")
