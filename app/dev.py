@@ -29,6 +29,7 @@ import time
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -134,7 +135,7 @@ def _start_and_supervise(dev: DevSettings, stop: StopSignals) -> int:
         if stop.requested.is_set():
             log.info("dev_interrupted")
             return EXIT_OK
-        return _supervise(env, dev.port, stop)
+        return _supervise(env, dev.port, stop, dev.data_dir)
     finally:
         services.stop()
 
@@ -349,12 +350,15 @@ def child_environment(extra: dict[str, str], port: int) -> dict[str, str]:
     return env
 
 
-def _supervise(extra_env: dict[str, str], port: int, stop: StopSignals) -> int:
+def _supervise(extra_env: dict[str, str], port: int, stop: StopSignals, data_dir: Path) -> int:
     """Run honcho until it exits or a stop is requested; return the exit code."""
+    from app.dev_demo import announce_demo
+
     root = project_root()
-    honcho = _start_honcho(child_environment(extra_env, port), port, root)
+    env = child_environment(extra_env, port)
+    honcho = _start_honcho(env, port, root)
     tracker = ProcessTracker(honcho.pid)
-    probe = FirstHealthCheck(port)
+    probe = FirstHealthCheck(port, on_ready=lambda: announce_demo(env, data_dir))
     probe.start()
     try:
         _wait_for_exit_or_stop(honcho, tracker, stop)
@@ -474,14 +478,16 @@ def _running(proc: psutil.Process) -> bool:
 
 
 class FirstHealthCheck:
-    """Polls /healthz once the processes start and logs the first answer that passes.
+    """Polls /healthz once the processes start and logs the first answer that passes, then runs
+    `on_ready` (the demo set-up).
 
-    A thread owned by `_supervise`: it stops at the budget, on `stop()`, or once it has logged.
+    A thread owned by `_supervise`: it stops at the budget, on `stop()`, or once it is done.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, on_ready: Callable[[], object] | None = None) -> None:
         self.url = f"http://127.0.0.1:{port}/healthz"
         self.public_url = f"http://localhost:{port}"
+        self._on_ready = on_ready
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dev-healthz", daemon=True)
 
@@ -500,6 +506,8 @@ class FirstHealthCheck:
             answer = fetch_health(self.url)
             if answer[0] == 200:
                 log.info("dev_ready", url=self.public_url, **self._summary(*answer))
+                if self._on_ready is not None and not self._stopped.is_set():
+                    self._on_ready()
                 return
             self._stopped.wait(delay)
             delay = min(delay * 2, 2.0)
