@@ -189,6 +189,28 @@ def test_create_service_prints_the_url_and_a_curl_to_copy(env):
     assert curl.endswith(f"'{url}'")
 
 
+def test_the_printed_curl_raises_an_alert_in_a_running_klaxon(klaxon_env, start_web, db_conn):
+    _, port = start_web(klaxon_env)
+    env = {**klaxon_env, "KLAXON_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    result = klaxon(env, "create-service", "--name", "Storefront")
+    assert result.returncode == 0, result.stderr
+    curl = result.stdout.splitlines()[-1].strip()
+
+    sent = subprocess.run(
+        ["bash", "-c", f"{curl} -sS --fail-with-body"],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    answer = json.loads(sent.stdout)
+    assert answer["IsNew"] is True
+    alert = db_conn.execute(
+        "SELECT a.summary, s.name FROM alerts a JOIN services s ON s.id = a.service_id"
+    ).fetchone()
+    assert alert == {"summary": "Test alert from Klaxon", "name": "Storefront"}
+
+
 def test_a_taken_service_name_exits_1_naming_it(env, db_conn):
     assert klaxon(env, "create-service", "--name", "Checkout").returncode == 0
     result = klaxon(env, "create-service", "--name", "checkout", "--json")

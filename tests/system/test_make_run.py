@@ -24,6 +24,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.support.wait import wait_until
+
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,6 +36,7 @@ MAKE_STOPS_WITHIN = 30.0  # s from Ctrl-C to make's exit
 DEV_STOPS_WITHIN = 10.0  # s from SIGTERM to `klaxon dev`'s exit
 INSTALL_WITHIN = 300.0  # s for `make install` when pyproject.toml changed (a no-op otherwise)
 REQUEST_TIMEOUT = 5.0  # s for one /healthz request
+DEMO_WITHIN = 30.0  # s from a passing /healthz to the dev_demo event (a few queries)
 # GNU make (4.3), on SIGINT, waits for its recipe's process to finish and then kills itself
 # with SIGINT, whatever `klaxon dev` returned (0 here): Popen reports -2, a shell's $? is 130.
 MAKE_INTERRUPTED = -signal.SIGINT
@@ -143,6 +146,66 @@ def test_sigterm_stops_klaxon_dev_with_exit_0(
     assert _port_closed(port)
 
 
+def test_klaxon_dev_sets_up_a_demo_whose_curls_work_across_restarts(
+    installed: None, launch: Any, dev_env: dict[str, str], dev_dir: Path, port: int
+) -> None:
+    dev = launch([str(KLAXON), "dev", "--port", str(port)], dev_env)
+    _wait_healthy(dev, port)
+    demo = _wait_event(dev, "dev_demo")
+    for name in ("demo_admin_api_key", "demo_integration_token"):
+        assert (dev_dir / name).stat().st_mode & 0o777 == 0o600
+    assert demo["dashboard"] == f"http://localhost:{port}/admin/rq/"
+
+    code, raised = _run_curl(demo["raise_alert"])
+    assert code == 200, raised
+    assert raised["ServiceID"] == demo["service_id"]
+    assert raised["IsNew"] is True
+    code, alerts = _run_curl(demo["list_alerts"])
+    assert code == 200, alerts
+    assert [a["summary"] for a in alerts["items"]] == ["Test alert from klaxon dev"]
+    for secret in ("demo_admin_api_key", "demo_integration_token"):
+        assert (dev_dir / secret).read_text().strip() not in _log(dev)
+
+    dev.send_signal(signal.SIGTERM)
+    assert _exit_code(dev, DEV_STOPS_WITHIN) == 0, _tail(dev)
+    again = launch([str(KLAXON), "dev", "--port", str(port)], dev_env)
+    _wait_healthy(again, port)
+    second = _wait_event(again, "dev_demo")
+    same = ("service_id", "api_key_id", "integration_key_id", "raise_alert", "list_alerts")
+    assert {k: second[k] for k in same} == {k: demo[k] for k in same}
+    code, repeated = _run_curl(second["raise_alert"])
+    assert (code, repeated["AlertID"], repeated["IsNew"]) == (200, raised["AlertID"], False)
+
+    again.send_signal(signal.SIGTERM)
+    assert _exit_code(again, DEV_STOPS_WITHIN) == 0, _tail(again)
+
+
+def _wait_event(proc: subprocess.Popen[bytes], event: str) -> dict[str, Any]:
+    """The first JSON log record with this event; fail if the process exits before it."""
+
+    def logged() -> dict[str, Any] | None:
+        record = next((r for r in _records(proc) if r.get("event") == event), None)
+        if record is None and proc.poll() is not None:
+            pytest.fail(f"exited with {proc.returncode} before logging {event}\n{_tail(proc)}")
+        return record
+
+    return wait_until(logged, DEMO_WITHIN, f"{event} logged")
+
+
+def _run_curl(command: str) -> tuple[int, dict[str, Any]]:
+    """Run a printed curl command as a shell would; (HTTP status, JSON body)."""
+    result = subprocess.run(
+        ["bash", "-c", f"{command} -sS -w '\\n%{{http_code}}'"],
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=REQUEST_TIMEOUT * 2,
+    )
+    assert result.returncode == 0, result.stderr
+    body, _, code = result.stdout.rpartition("\n")
+    return int(code), json.loads(body) if body else {}
+
+
 def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in UNSET}
 
@@ -240,16 +303,29 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 def _events(proc: subprocess.Popen[bytes], event: str) -> list[dict[str, Any]]:
     """The JSON log lines `klaxon dev` itself wrote with this event (its `exit_code`, if any)."""
-    path: Path = proc.log_path  # type: ignore[attr-defined]
+    return [
+        {k: v for k, v in record.items() if k == "exit_code"}
+        for record in _records(proc)
+        if record.get("event") == event
+    ]
+
+
+def _records(proc: subprocess.Popen[bytes]) -> list[dict[str, Any]]:
+    """The JSON log lines `klaxon dev` itself wrote (honcho prefixes its processes' lines)."""
     found = []
-    for line in path.read_text(errors="replace").splitlines():
+    for line in _log(proc).splitlines():
         try:
             record = json.loads(line)
         except ValueError:
-            continue  # honcho's prefixed lines, make's own lines
-        if isinstance(record, dict) and record.get("event") == event:
-            found.append({k: v for k, v in record.items() if k == "exit_code"})
+            continue  # honcho's prefixed lines, make's own lines, the demo banner
+        if isinstance(record, dict):
+            found.append(record)
     return found
+
+
+def _log(proc: subprocess.Popen[bytes]) -> str:
+    path: Path = proc.log_path  # type: ignore[attr-defined]
+    return path.read_text(errors="replace")
 
 
 def _tail(proc: subprocess.Popen[bytes], lines: int = 60) -> str:
