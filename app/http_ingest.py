@@ -1,7 +1,163 @@
-"""Ingest endpoints under /api/v2 (GoAlert-compatible); filled in by the ingest work."""
+"""Ingest endpoints under /api/v2, wire-compatible with GoAlert (DESIGN §3.3).
+
+Every endpoint reads its body with a hard cap (413), finds the integration key wherever GoAlert
+accepts one (401 without it), parses the payload without touching the database, then verifies
+the key and writes the alerts in one transaction: a wrong, revoked or wrong-type key is a 401
+that says nothing about which, a bad payload from a valid key a 4xx that says what is wrong,
+and a database failure a 503 with Retry-After — never a success for an uncommitted alert.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from collections.abc import Callable, Sequence
+from datetime import UTC
+from typing import Any
+
+import structlog
+from flask import Blueprint, Request, Response, current_app, jsonify, request
+from werkzeug.datastructures import MultiDict
+
+from app.database import Database
+from app.errors import error_response
+from app.ingest import alertmanager, checkin, generic, grafana
+from app.ingest.body import (
+    Body,
+    decode_form,
+    decode_json_object,
+    read_body,
+    require_json,
+)
+from app.ingest.credentials import find_token
+from app.ingest.errors import IngestError, NotFound, Unauthorized, UnsupportedMediaType
+from app.ingest.events import Event, Outcome, apply
+from app.keys import verify_integration_key
+
+log = structlog.get_logger(__name__)
 
 ingest_blueprint = Blueprint("ingest", __name__, url_prefix="/api/v2")
+
+MISSING_TOKEN = (
+    "no integration key given: pass it as the `token` query or form field, "
+    "or as `Authorization: Bearer <key>`"
+)
+INVALID_TOKEN = "integration key not accepted for this endpoint"
+UNKNOWN_MONITOR = "no heartbeat monitor with this id"
+
+
+@ingest_blueprint.post("/generic/incoming")
+def generic_incoming() -> Response:
+    """GoAlert's generic API: 204, or 200 {"AlertID","ServiceID","IsNew"} for Accept JSON."""
+    body = read_body(request)
+    form = decode_form(body) if body.is_form else MultiDict()
+    token = find_token(request.args, form, request.headers.get("Authorization"))
+    outcome = _ingest(
+        "generic", token, lambda: [generic.parse(request.args, form, _generic_json(body))]
+    )
+    if not wants_json(request):
+        return Response(status=204)
+    result = outcome.results[0]
+    return jsonify(
+        {
+            "AlertID": result.alert_id or 0,
+            "ServiceID": outcome.service_id,
+            "IsNew": result.is_new,
+        }
+    )
+
+
+@ingest_blueprint.post("/grafana/incoming")
+def grafana_incoming() -> Response:
+    """Grafana unified (version 1) or legacy webhook; 200 with what was done."""
+    body = read_body(request)
+    token = find_token(request.args, MultiDict(), request.headers.get("Authorization"))
+    dedup = request.args.get("dedup", "")
+    outcome = _ingest("grafana", token, lambda: grafana.parse(require_json(body), dedup))
+    return jsonify(outcome.counts())
+
+
+@ingest_blueprint.post("/prometheusalertmanager/incoming")
+def alertmanager_incoming() -> Response:
+    """Alertmanager webhook (version 4); 200 with what was done."""
+    body = read_body(request)
+    token = find_token(request.args, MultiDict(), request.headers.get("Authorization"))
+    outcome = _ingest(
+        "prometheusAlertmanager", token, lambda: alertmanager.parse(require_json(body))
+    )
+    return jsonify(outcome.counts())
+
+
+@ingest_blueprint.post("/heartbeat/<monitor_id>")
+def heartbeat_checkin(monitor_id: str) -> Response:
+    """A heartbeat monitor checks in; the id is the secret, so an unknown one is a plain 404."""
+    read_body(request)  # the limit holds here too; the content is not used
+    parsed = checkin.parse_monitor_id(monitor_id)
+    if parsed is None:
+        raise NotFound(UNKNOWN_MONITOR)
+    with _database().transaction() as conn:
+        monitor = checkin.record(conn, parsed)
+    if monitor is None:
+        raise NotFound(UNKNOWN_MONITOR)
+    checked_in = monitor["last_checkin_at"].astimezone(UTC)
+    return jsonify({**monitor, "last_checkin_at": checked_in.isoformat().replace("+00:00", "Z")})
+
+
+@ingest_blueprint.errorhandler(IngestError)
+def _ingest_error(exc: IngestError) -> Response:
+    log.info("ingest_rejected", path=request.path, status=exc.status, error=exc.message)
+    response = error_response(exc.status, exc.code, exc.message, exc.details)
+    response.headers.update(exc.headers)
+    return response
+
+
+def _ingest(key_type: str, token: str | None, parse: Callable[[], Sequence[Event]]) -> Outcome:
+    """Verify the key and write the parsed events in one transaction.
+
+    The payload is parsed first, without the database; a parse error is raised only once the
+    key proved valid, so a caller without a valid key learns nothing but 401.
+    """
+    if token is None:
+        raise Unauthorized(MISSING_TOKEN)
+    try:
+        events, problem = parse(), None
+    except IngestError as exc:
+        events, problem = [], exc
+    with _database().transaction() as conn:
+        key = verify_integration_key(conn, token)
+        if key is None or key.type != key_type:
+            raise Unauthorized(INVALID_TOKEN)
+        if problem is not None:
+            raise problem
+        return apply(conn, key, events)
+
+
+def _generic_json(body: Body) -> dict[str, Any] | None:
+    """The generic API's JSON body, if it has one; form and query-only requests have none."""
+    if body.is_form or not body.raw.strip():
+        return None
+    if body.is_json or body.looks_like_json:
+        return decode_json_object(body)
+    raise UnsupportedMediaType(
+        f"Content-Type {body.mimetype or '(none)'} is not supported here; send "
+        "application/json, application/x-www-form-urlencoded or multipart/form-data",
+        {
+            "content_type": body.mimetype,
+            "supported": [
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ],
+        },
+    )
+
+
+def wants_json(req: Request) -> bool:
+    """True when the Accept header names application/json itself (not only */*)."""
+    return any(
+        part.split(";", 1)[0].strip().lower() == "application/json"
+        for part in req.headers.get("Accept", "").split(",")
+    )
+
+
+def _database() -> Database:
+    db: Database = current_app.extensions["klaxon"].db
+    return db

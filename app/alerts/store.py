@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 EVENTS_CHANNEL = "klaxon_events"
 MAX_SUMMARY = 1024  # characters
@@ -72,9 +74,10 @@ WITH upsert AS (
                   last_seen_at = now(), updated_at = now()
     RETURNING id, service_id, (xmax = 0) AS is_new
 ), logged AS (
-    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id)
+    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, meta)
     SELECT id, CASE WHEN is_new THEN 'created' ELSE 'duplicate_suppressed' END,
-           %(actor_type)s, %(actor_id)s
+           %(actor_type)s, %(actor_id)s,
+           CASE WHEN is_new THEN %(meta)s::jsonb ELSE '{}'::jsonb END
     FROM upsert
 )
 SELECT id, service_id::text AS service_id, is_new,
@@ -92,8 +95,13 @@ def raise_alert(
     dedup: str | None = None,
     source: str = "api",
     actor: Actor = Actor("system"),
+    meta: Mapping[str, str] | None = None,
 ) -> Raised:
-    """Open an alert, or count a duplicate of the open one with the same dedup key."""
+    """Open an alert, or count a duplicate of the open one with the same dedup key.
+
+    `meta` (a sender's key/value metadata, GoAlert's `meta`) is recorded on the `created` log
+    entry of a new alert only, as GoAlert keeps it only for new alerts.
+    """
     summary = fold_summary(summary)
     details = clip_details(details)
     dedup_key = user_dedup_key(dedup) if dedup else auto_dedup_key(summary, details)
@@ -107,6 +115,7 @@ def raise_alert(
             "source": source,
             "actor_type": actor.type,
             "actor_id": actor.id,
+            "meta": Jsonb({"meta": dict(meta)} if meta else {}),
         },
     ).fetchone()
     assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row

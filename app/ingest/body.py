@@ -1,0 +1,139 @@
+"""Request bodies for ingest: read with a hard cap, then decode as JSON or a form.
+
+The body is read here, never through `request.data`/`request.form`: Werkzeug silently
+truncates a chunked body that exceeds MAX_CONTENT_LENGTH (DESIGN §1.1), so the cap is counted
+on the bytes actually read, for Content-Length and chunked bodies alike, and exceeding it is a
+413 — never a truncated payload parsed as if it were whole.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
+from werkzeug.wsgi import get_input_stream
+
+from app.ingest.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+MAX_BODY = 256 * 1024  # bytes; GoAlert's default max-request-body-bytes
+READ_CHUNK = 64 * 1024  # bytes per read from the WSGI stream
+MAX_FORM_PARTS = 200  # fields in a form body; a real sender uses a handful
+
+JSON_TYPES = frozenset({"application/json", "text/json"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+@dataclass(frozen=True)
+class Body:
+    """The raw bytes of a request body and its media type (lower case, no parameters)."""
+
+    raw: bytes
+    mimetype: str
+    options: dict[str, str]
+
+    @property
+    def is_json(self) -> bool:
+        return self.mimetype in JSON_TYPES or self.mimetype.endswith("+json")
+
+    @property
+    def is_form(self) -> bool:
+        return self.mimetype in FORM_TYPES
+
+    @property
+    def looks_like_json(self) -> bool:
+        """No declared type, but the body is a JSON object (a sender that forgot the header)."""
+        return not self.mimetype and self.raw.lstrip()[:1] == b"{"
+
+
+def read_body(request: Request, limit: int = MAX_BODY) -> Body:
+    """The whole body, at most `limit` bytes; more than that is a 413, whatever the framing."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise _too_large(limit)
+    # Content-Length bodies are bounded by their length; chunked ones by the server's framing
+    # (gunicorn sets wsgi.input_terminated) and by our own count below.
+    stream = get_input_stream(request.environ, max_content_length=None)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(min(READ_CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise _too_large(limit)
+    return Body(b"".join(chunks), request.mimetype, dict(request.mimetype_params))
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body exceeds {limit // 1024} KiB", {"max_bytes": limit})
+
+
+def decode_json_object(body: Body) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 that says what is wrong and where."""
+    if not body.raw.strip():
+        raise BadRequest("request body is empty; expected a JSON object")
+    try:
+        value = json.loads(body.raw)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"request body is not valid UTF-8 ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            {"line": exc.lineno, "column": exc.colno},
+        ) from None
+    except RecursionError:
+        raise BadRequest("malformed JSON: nested too deeply") from None
+    if not isinstance(value, dict):
+        raise BadRequest(f"request body must be a JSON object, not {json_type(value)}")
+    return value
+
+
+def decode_form(body: Body) -> MultiDict[str, str]:
+    """The fields of an urlencoded or multipart body (uploaded files are ignored)."""
+    parser = FormDataParser(
+        max_form_memory_size=len(body.raw) + 1, max_form_parts=MAX_FORM_PARTS, silent=False
+    )
+    try:
+        _, form, _files = parser.parse(
+            io.BytesIO(body.raw), body.mimetype, len(body.raw), body.options
+        )
+    except ValueError as exc:  # malformed multipart framing
+        raise BadRequest(f"malformed form body: {exc}") from None
+    except RequestEntityTooLarge:  # what werkzeug raises for too many parts
+        raise BadRequest(f"form body has more than {MAX_FORM_PARTS} fields") from None
+    return form
+
+
+def require_json(body: Body) -> dict[str, Any]:
+    """For JSON-only endpoints: a JSON media type (or none, with a JSON object body) or 415."""
+    if body.is_json or body.looks_like_json:
+        return decode_json_object(body)
+    if not body.mimetype:
+        raise BadRequest("request body is empty; expected a JSON object")
+    raise UnsupportedMediaType(
+        f"Content-Type {body.mimetype} is not supported here; send application/json",
+        {"content_type": body.mimetype, "supported": ["application/json"]},
+    )
+
+
+def json_type(value: object) -> str:
+    """JSON's name for the type of a decoded value, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

@@ -1,0 +1,134 @@
+"""GoAlert's generic API: `summary`, `details`, `action`, `dedup`, `meta` from the query, a form
+body or a JSON body.
+
+Precedence follows GoAlert: a JSON field (matched case-insensitively, as Go's encoding/json
+does) over a form-body field over a query field. `meta` is either a JSON object of strings or
+repeated `meta=key=value` fields (an entry without `=` is skipped, as in GoAlert); a JSON `meta`
+replaces the form's. Beyond GoAlert: `action` also takes `acknowledge`/`ack` (and `trigger`);
+any other action is a 400 instead of silently opening an alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from app.alerts import store
+from app.ingest import text
+from app.ingest.body import json_type
+from app.ingest.errors import BadRequest
+from app.ingest.events import Action, Event
+
+FIELDS = ("summary", "details", "action", "dedup")
+ACTIONS: dict[str, Action] = {
+    "": "trigger",
+    "trigger": "trigger",
+    "close": "close",
+    "acknowledge": "acknowledge",
+    "ack": "acknowledge",
+}
+MAX_DEDUP = 512  # characters, as GoAlert
+MAX_META_KEY = 255  # characters, printable ASCII (GoAlert ValidateMetadata)
+MAX_META_TOTAL = 32 * 1024  # bytes of keys plus values (GoAlert ValidateMetadata)
+ECHO_LIMIT = 40  # characters of a bad value quoted back in an error
+
+
+def parse(
+    query: MultiDict[str, str], form: MultiDict[str, str], body: Mapping[str, Any] | None
+) -> Event:
+    """The event a generic request describes, or a 400 naming the field that is wrong."""
+    values = {name: form.get(name, query.get(name, "")) for name in FIELDS}
+    meta = _form_meta(form.getlist("meta") if "meta" in form else query.getlist("meta"))
+    if body is not None:
+        values.update(_json_fields(body))
+        json_meta = _json_meta(_lookup(body, "meta"))
+        if json_meta is not None:
+            meta = json_meta
+    return _event(values, meta)
+
+
+def _event(values: dict[str, str], meta: dict[str, str]) -> Event:
+    action = _action(values["action"])
+    summary = text.sanitize(values["summary"])
+    details = text.sanitize(values["details"])
+    dedup = text.clip(text.sanitize(values["dedup"]), MAX_DEDUP) or None
+    if not store.fold_summary(summary):
+        if action == "trigger":
+            raise BadRequest.field("summary", "is required and must not be blank")
+        if dedup is None:
+            raise BadRequest(
+                f"to {action} an alert give its dedup key, or the summary (and details) "
+                "it was raised with",
+                {"field": "summary"},
+            )
+    _check_meta(meta)
+    return Event(action, summary, details, dedup, meta)
+
+
+def _action(raw: str) -> Action:
+    action = ACTIONS.get(raw.strip().lower())
+    if action is None:
+        shown = text.clip(text.sanitize(raw), ECHO_LIMIT)
+        raise BadRequest.field(
+            "action", f"must be close, acknowledge (or ack) or trigger, not {shown!r}"
+        )
+    return action
+
+
+def _lookup(body: Mapping[str, Any], name: str) -> Any:
+    """A JSON field by name: exact match first, then case-insensitive (Go's rule)."""
+    if name in body:
+        return body[name]
+    for key, value in body.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _json_fields(body: Mapping[str, Any]) -> dict[str, str]:
+    found = {}
+    for name in FIELDS:
+        value = _lookup(body, name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise BadRequest.field(name, f"must be a string, not {json_type(value)}")
+        found[name] = value
+    return found
+
+
+def _form_meta(pairs: list[str]) -> dict[str, str]:
+    meta = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if sep:
+            meta[key] = value
+    return meta
+
+
+def _json_meta(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest.field("meta", f"must be an object of strings, not {json_type(value)}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise BadRequest.field(f"meta.{key}", f"must be a string, not {json_type(item)}")
+    return dict(value)
+
+
+def _check_meta(meta: dict[str, str]) -> None:
+    total = 0
+    for key, value in meta.items():
+        if not 1 <= len(key) <= MAX_META_KEY or not all(" " <= c <= "~" for c in key):
+            raise BadRequest.field(
+                "meta",
+                f"keys must be 1-{MAX_META_KEY} printable ASCII characters",
+                key=text.clip(text.clean(key), ECHO_LIMIT),
+            )
+        meta[key] = text.clean(value)
+        total += len(key) + len(meta[key].encode())
+    if total > MAX_META_TOTAL:
+        raise BadRequest.field("meta", f"must not exceed {MAX_META_TOTAL // 1024} KiB in total")
