@@ -5,6 +5,9 @@ Klaxon stores only hashes of secrets, so the demo's two secrets live in files un
 folder (mode 0600) and are reused on the next start while the database still accepts them;
 otherwise (a fresh database, a deleted file) new ones are made. The printed commands read the
 secrets from those files with `$(cat …)`, so they work as printed and no secret reaches a log.
+
+It also writes `dev.env` there (mode 0600): the variables the running system uses, so that
+`klaxon create-user` and friends can be pointed at it from another shell.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ DEMO_DESCRIPTION = "Created by `klaxon dev` for trying Klaxon out."
 DEMO_KEY_NAME = "klaxon dev demo"
 ADMIN_KEY_FILE = "demo_admin_api_key"
 INTEGRATION_TOKEN_FILE = "demo_integration_token"
+ENV_FILE = "dev.env"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Demo:
     api_key_id: str
     integration_token_file: Path
     admin_key_file: Path
+    env_file: Path
 
     def raise_alert_command(self) -> str:
         return (
@@ -59,6 +64,9 @@ class Demo:
             f"{shlex.quote(self.public_url + '/api/v1/alerts')}"
         )
 
+    def use_env_command(self) -> str:
+        return f"set -a; . {shlex.quote(str(self.env_file))}; set +a"
+
     def log_fields(self) -> dict[str, Any]:
         return {
             "service": DEMO_SERVICE,
@@ -68,6 +76,7 @@ class Demo:
             "raise_alert": self.raise_alert_command(),
             "list_alerts": self.list_alerts_command(),
             "dashboard": f"{self.public_url}/admin/rq/",
+            "use_env": self.use_env_command(),
         }
 
     def banner(self) -> str:
@@ -85,6 +94,8 @@ class Demo:
                 f"  {self.list_alerts_command()}",
                 f"Queues and workers: {self.public_url}/admin/rq/ "
                 f"(sign in at {self.public_url}/admin/login with the admin API key)",
+                "Run `klaxon create-user`, `create-service`, … against it from another shell:",
+                f"  {self.use_env_command()}",
                 "",
             ]
         )
@@ -100,6 +111,7 @@ def announce_demo(env: Mapping[str, str], data_dir: Path) -> Demo | None:
         demo = run_bounded(
             lambda: ensure_demo(settings, data_dir), settings.preflight_timeout, "dev-demo"
         )
+        write_env_file(demo.env_file, settings)
     except Exception as exc:
         log.warning("dev_demo_failed", error=db.describe_error(exc))
         return None
@@ -134,7 +146,13 @@ def _ensure_demo(settings: Settings, data_dir: Path) -> Demo:
     finally:
         conn.close()
     return Demo(
-        settings.public_url, service_id, integration_key_id, api_key_id, token_file, admin_key_file
+        settings.public_url,
+        service_id,
+        integration_key_id,
+        api_key_id,
+        token_file,
+        admin_key_file,
+        data_dir / ENV_FILE,
     )
 
 
@@ -168,6 +186,20 @@ def _ensure_integration_key(conn: psycopg.Connection[Any], path: Path) -> tuple[
     write_secret(path, new["token"])
     log.info("dev_demo_integration_key_created", integration_key_id=new["id"], path=str(path))
     return service_id, str(new["id"])
+
+
+def write_env_file(path: Path, settings: Settings) -> None:
+    """The variables a `klaxon` command needs to reach this system, in shell syntax."""
+    variables = {
+        "DATABASE_URL": settings.database_url,
+        "DATABASE_LISTEN_URL": settings.database_listen_url,
+        "REDIS_URL": settings.redis_url,
+        "KLAXON_SECRET_KEY": settings.secret_key,
+        "KLAXON_PUBLIC_URL": settings.public_url,
+    }
+    lines = ["# Written by `klaxon dev` for this system; load it with: set -a; . <this file>"]
+    lines += [f"{name}={shlex.quote(value)}" for name, value in variables.items()]
+    write_secret(path, "\n".join(lines))
 
 
 def read_secret(path: Path) -> str | None:

@@ -165,6 +165,16 @@ def test_klaxon_dev_sets_up_a_demo_whose_curls_work_across_restarts(
     assert [a["summary"] for a in alerts["items"]] == ["Test alert from klaxon dev"]
     for secret in ("demo_admin_api_key", "demo_integration_token"):
         assert (dev_dir / secret).read_text().strip() not in _log(dev)
+    assert (dev_dir / "dev.env").stat().st_mode & 0o777 == 0o600
+    created = subprocess.run(
+        ["bash", "-c", f"{demo['use_env']}; klaxon create-user --name Ada --email a@x.io --json"],
+        env={**_clean_env(), "PATH": f"{KLAXON.parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["email"] == "a@x.io"
 
     dev.send_signal(signal.SIGTERM)
     assert _exit_code(dev, DEV_STOPS_WITHIN) == 0, _tail(dev)
