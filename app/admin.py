@@ -6,9 +6,12 @@ Two ways in, both proving an admin API key:
 - a browser session: the key is POSTed once to /admin/login (a form, never a URL, so it stays
   out of access logs and browser history) and exchanged for a signed cookie (KLAXON_SECRET_KEY)
   that is HttpOnly, SameSite=Strict, limited to /admin, Secure when KLAXON_PUBLIC_URL is https,
-  and valid for SESSION_LIFETIME. The key itself is never stored: the cookie holds its id, and
-  every request checks that the key is still live and still admin, so revoking the key ends
-  the session.
+  and valid for SESSION_LIFETIME from sign-in. The key itself is never stored: the cookie holds
+  its id, and every request checks that the key is still live and still admin, so revoking the
+  key ends the session.
+
+SameSite=Strict rather than Lax: rq-dashboard changes state on a GET (/requeue/<queue>), which
+Lax would let another site trigger with a plain link.
 
 Everything under /admin except the login and logout pages needs one of them: a request without
 gets 401, a read/write key 403 (the JSON error envelope either way), never the dashboard, its
@@ -87,6 +90,9 @@ def _configure_session(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        # The lifetime counts from sign-in: the dashboard polls every few seconds, and a cookie
+        # re-issued on each poll would never expire while a tab stays open.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
 
 
