@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
+import structlog
 from flask import Blueprint, current_app, g, request
+from flask import Response as FlaskResponse
 from pydantic import ValidationError
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
@@ -29,6 +31,7 @@ from app.errors import ApiError, error_response
 from config.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = structlog.get_logger(__name__)
 
 API_PREFIX = "/api/v1"
 # Request bodies larger than this are refused with 413 (bytes): the largest valid body (a service
@@ -200,6 +203,21 @@ def _json_body(view: F) -> F:
 def _limit_body() -> None:
     # Bounds reading a body with no Content-Length too (chunked): werkzeug answers 413.
     request.max_content_length = MAX_BODY
+
+
+@api_blueprint.after_request
+def _log_request(response: FlaskResponse) -> FlaskResponse:
+    """One line per API request saying which key did what: the key's id, never the key, and
+    the path without its query string."""
+    api_key = g.get("api_key")
+    log.info(
+        "api_request",
+        method=request.method,
+        path=request.path,
+        status=response.status_code,
+        api_key_id=api_key.id if api_key else None,
+    )
+    return response
 
 
 @contextmanager
