@@ -103,7 +103,9 @@ def heartbeat_checkin(monitor_id: str) -> Response:
 
 @ingest_blueprint.errorhandler(IngestError)
 def _ingest_error(exc: IngestError) -> Response:
-    log.info("ingest_rejected", path=request.path, status=exc.status, error=exc.message)
+    # The route, not the path: a heartbeat monitor's id is its secret.
+    route = request.url_rule.rule if request.url_rule else "?"
+    log.info("ingest_rejected", route=route, status=exc.status, error=exc.message)
     response = error_response(exc.status, exc.code, exc.message, exc.details)
     response.headers.update(exc.headers)
     return response
