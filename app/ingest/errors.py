@@ -39,8 +39,6 @@ class NotFound(IngestError):
 class PayloadTooLarge(IngestError):
     status = 413
     code = "payload_too_large"
-    # The rest of an oversized body is never read: the connection cannot be reused.
-    headers = {"Connection": "close"}
 
 
 class UnsupportedMediaType(IngestError):
