@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -63,8 +65,13 @@ def installed() -> None:
 
 
 @pytest.fixture
-def dev_dir(tmp_path: Path) -> Path:
-    return tmp_path / "klaxon"
+def dev_dir() -> Iterator[Path]:
+    """A data folder of this test's own, in the checkout's .klaxon/ rather than pytest's tmp:
+    the embedded Postgres runs as the `pgserver` user, which must traverse every parent folder,
+    and each pytest session that starts on this machine resets /tmp/pytest-of-<user> to 0700."""
+    path = REPO / ".klaxon" / f"test-dev-{secrets.token_hex(4)}"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
