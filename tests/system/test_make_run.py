@@ -170,6 +170,10 @@ def test_klaxon_dev_sets_up_a_demo_whose_curls_work_across_restarts(
     code, alerts = _run_curl(demo["list_alerts"])
     assert code == 200, alerts
     assert [a["summary"] for a in alerts["items"]] == ["Test alert from klaxon dev"]
+    admin = f'-H "Authorization: Bearer $(cat {dev_dir / "demo_admin_api_key"})"'
+    code, workers = _run_curl(f"curl {admin} {demo['dashboard']}0/data/workers.json")
+    assert code == 200, workers
+    assert {q for w in workers["workers"] for q in w["queues"]} >= {"klaxon-notify"}
     for secret in ("demo_admin_api_key", "demo_integration_token"):
         assert (dev_dir / secret).read_text().strip() not in _log(dev)
     assert (dev_dir / "dev.env").stat().st_mode & 0o777 == 0o600
