@@ -7,6 +7,7 @@ need an offset and are stored as UTC); outputs use string ids and RFC 3339 UTC t
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 import zoneinfo
 from datetime import UTC, datetime
@@ -72,6 +73,20 @@ def _time_zone(value: str) -> str:
     return value
 
 
+# RFC 3339 date-time, ASCII digits only (Python's \d would also match other scripts' digits).
+RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Only RFC 3339 text: pydantic alone would also take numbers as Unix timestamps."""
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 time with an offset, e.g. 2030-01-31T09:00:00Z")
+    return value
+
+
 def _in_range(value: datetime) -> datetime:
     try:
         if not EARLIEST <= value < LATEST:
@@ -108,7 +123,7 @@ TimeZone = Annotated[
         }
     ),
 ]
-Time = Annotated[AwareDatetime, AfterValidator(_in_range)]
+Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_range)]
 SearchText = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_SEARCH), AfterValidator(_storable)
 ]

@@ -17,9 +17,8 @@ import pytest
 import structlog
 from werkzeug.routing import IntegerConverter, Rule, UUIDConverter
 
-from app import create_app, keys
-from config.settings import load_settings
-from tests.support.api import Api
+from app import keys
+from tests.support.api import Api, offline_app
 
 PUBLIC = {("/api/v1/openapi.json", "GET")}
 BELOW = {"write": "read", "admin": "write"}
@@ -27,12 +26,7 @@ BELOW = {"write": "read", "admin": "write"}
 
 def api_rules() -> list[tuple[Rule, str]]:
     """(rule, method) for every /api/v1 route of a freshly built app."""
-    env = {
-        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-        "REDIS_URL": "redis://127.0.0.1:1",
-        "KLAXON_SECRET_KEY": "x" * 40,
-    }
-    app = create_app(load_settings(env))
+    app = offline_app()
     return sorted(
         (
             (rule, method)

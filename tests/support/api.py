@@ -7,6 +7,20 @@ from typing import Any
 PREFIX = "/api/v1"
 
 
+def offline_app() -> Any:
+    """Klaxon's app with unreachable servers: enough for its url_map and OpenAPI document,
+    which need no database, at test collection time."""
+    from app import create_app
+    from config.settings import load_settings
+
+    env = {
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+        "REDIS_URL": "redis://127.0.0.1:1",
+        "KLAXON_SECRET_KEY": "x" * 40,
+    }
+    return create_app(load_settings(env))
+
+
 class Api:
     """Requests to /api/v1 carrying `Authorization: Bearer <token>` (none when token is None)."""
 
