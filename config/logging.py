@@ -85,7 +85,7 @@ def configure_logging(level: str = "info", fmt: str = "json", process: str | Non
 
 
 def _quiet_noisy_loggers() -> None:
-    for name in ("alembic.runtime.migration", "urllib3"):
+    for name in ("alembic", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
