@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -72,6 +72,26 @@ class Database:
         try:
             with self._get_pool().connection() as conn, conn.transaction():
                 yield conn
+        except PoolTimeout as exc:
+            raise Unavailable(
+                f"database: no connection within {self._settings.check_timeout:g}s"
+            ) from exc
+        except psycopg.OperationalError as exc:
+            log.warning("database_unavailable", error=describe_error(exc))
+            raise Unavailable(f"database: {describe_error(exc)}") from exc
+
+    @contextmanager
+    def autocommit(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection in autocommit mode, for work that is one statement: it is its own
+        transaction, committed before execute() returns, in one round trip (no BEGIN/COMMIT)."""
+        try:
+            with self._get_pool().connection() as conn:
+                conn.autocommit = True
+                try:
+                    yield conn
+                finally:
+                    with suppress(psycopg.Error):  # a broken connection is discarded anyway
+                        conn.autocommit = False
         except PoolTimeout as exc:
             raise Unavailable(
                 f"database: no connection within {self._settings.check_timeout:g}s"

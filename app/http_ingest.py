@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.database import Database
 from app.errors import error_response
-from app.ingest import alertmanager, checkin, generic, grafana
+from app.ingest import alertmanager, checkin, fastpath, generic, grafana
 from app.ingest.body import (
     Body,
     decode_form,
@@ -29,7 +29,7 @@ from app.ingest.body import (
 )
 from app.ingest.credentials import find_token
 from app.ingest.errors import IngestError, NotFound, Unauthorized, UnsupportedMediaType
-from app.ingest.events import Event, Outcome, apply
+from app.ingest.events import Event, Outcome, Result, apply
 from app.keys import verify_integration_key
 
 log = structlog.get_logger(__name__)
@@ -123,6 +123,8 @@ def _ingest(key_type: str, token: str | None, parse: Callable[[], Sequence[Event
         events, problem = parse(), None
     except IngestError as exc:
         events, problem = [], exc
+    if problem is None and len(events) == 1 and events[0].action == "trigger":
+        return _raise_one(key_type, token, events[0])
     with _database().transaction() as conn:
         key = verify_integration_key(conn, token)
         if key is None or key.type != key_type:
@@ -130,6 +132,16 @@ def _ingest(key_type: str, token: str | None, parse: Callable[[], Sequence[Event
         if problem is not None:
             raise problem
         return apply(conn, key, events)
+
+
+def _raise_one(key_type: str, token: str, event: Event) -> Outcome:
+    """The common case, one alert raised: verified and written in one statement."""
+    with _database().autocommit() as conn:
+        raised = fastpath.raise_with_key(conn, token, key_type, event)
+    if raised is None:
+        raise Unauthorized(INVALID_TOKEN)
+    result = Result(event, raised.alert_id, raised.is_new, changed=raised.is_new)
+    return Outcome(raised.service_id, [result])
 
 
 def _generic_json(body: Body) -> dict[str, Any] | None:

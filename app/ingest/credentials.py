@@ -27,7 +27,7 @@ def find_token(
     """The token the request carries (fields first, then the Authorization header), or None."""
     for name in TOKEN_FIELDS:
         for source in (form, query):
-            value = source.get(name, "").strip()
+            value = source[name].strip() if name in source else ""
             if value:
                 return value[:MAX_TOKEN]
     token = from_authorization(authorization or "")

@@ -473,3 +473,57 @@ def test_a_key_of_another_service_writes_to_that_service(client, db_conn, make_s
     client.post(f"{URL}?token={other}&summary=s")
     assert alerts(db_conn, first["id"]) == []
     assert len(alerts(db_conn, second["id"])) == 1
+
+
+# ---- the one-statement hot path writes what the general path writes ------------------------
+
+
+def test_hot_path_writes_exactly_what_verify_and_raise_alert_write(client, db_conn, make_service):
+    from app.keys import verify_integration_key
+
+    hot, reference = make_service(), make_service()
+    body = {"summary": "Disk\nfull", "details": "on /var", "meta": {"team": "db"}}
+    for _ in range(2):
+        assert (
+            client.post(f"{URL}?token={hot['integration_key']['token']}", json=body).status_code
+            == 204
+        )
+        key = verify_integration_key(db_conn, reference["integration_key"]["token"])
+        assert key is not None
+        store.raise_alert(
+            db_conn,
+            key.service_id,
+            "Disk full",
+            "on /var",
+            source=key.type,
+            actor=store.Actor("integration_key", key.id),
+            meta={"team": "db"},
+        )
+
+    def written(service: dict[str, Any]) -> tuple[Any, ...]:
+        alert = alerts(db_conn, service["id"])
+        logs = db_conn.execute(
+            "SELECT l.event, l.actor_type, l.actor_id, l.message, l.meta FROM alert_logs l "
+            "JOIN alerts a ON a.id = l.alert_id WHERE a.service_id = %s ORDER BY l.id",
+            (service["id"],),
+        ).fetchall()
+        key = db_conn.execute(
+            "SELECT last_used_at IS NOT NULL AS used FROM integration_keys WHERE service_id = %s",
+            (service["id"],),
+        ).fetchone()
+        for row in [*alert, *logs]:
+            row.pop("id", None)
+            row.pop("service_id", None)
+            if row.get("actor_id") == service["integration_key"]["id"]:
+                row["actor_id"] = "<the key>"
+        return alert, logs, key
+
+    assert written(hot) == written(reference)
+
+
+def test_hot_path_rejects_a_key_of_another_type_without_writing(client, db_conn, service):
+    grafana = new_key(db_conn, service["id"], "grafana")
+    before = row_counts(db_conn)
+    response = client.post(f"{URL}?token={grafana}&summary=s")
+    assert response.status_code == 401
+    assert row_counts(db_conn) == before
