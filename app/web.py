@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.runtime import WebRuntime
 
     settings = settings or load_settings()
-    app = Flask("klaxon", static_folder=None)  # no /static: nothing to serve, nothing to guess
+    app = Flask("klaxon")  # keeps the `static` endpoint rq-dashboard's templates link to
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["klaxon"] = WebRuntime(settings)
     _install_request_context(app)
