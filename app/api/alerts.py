@@ -14,7 +14,7 @@ import psycopg
 from app.alerts import store
 from app.api import pagination
 from app.api.routing import Conflict, NotFound, actor, endpoint, transaction
-from app.api.schemas import Alert, AlertPage, AlertQuery, AlertWithLog
+from app.api.schemas import Alert, AlertPage, AlertQuery, AlertWithLog, ErrorBody
 
 TAG = "alerts"
 ALERT = "/alerts/<int(min=1, max=9223372036854775807):alert_id>"  # a Postgres bigint
@@ -76,7 +76,7 @@ def _move(alert_id: int, to: str, verb: str) -> AlertWithLog:
         return _alert(conn, alert_id)
 
 
-@endpoint(ALERT + "/acknowledge", "POST", "write", TAG, HTTP_200=AlertWithLog)
+@endpoint(ALERT + "/acknowledge", "POST", "write", TAG, HTTP_200=AlertWithLog, HTTP_409=ErrorBody)
 def acknowledge_alert(alert_id: int) -> AlertWithLog:
     """Acknowledge a triggered alert (a no-op if it already is; 409 if it is closed)."""
     return _move(alert_id, "acknowledged", "acknowledged")
@@ -88,7 +88,7 @@ def close_alert(alert_id: int) -> AlertWithLog:
     return _move(alert_id, "closed", "closed")
 
 
-@endpoint(ALERT + "/escalate", "POST", "write", TAG, HTTP_200=AlertWithLog)
+@endpoint(ALERT + "/escalate", "POST", "write", TAG, HTTP_200=AlertWithLog, HTTP_409=ErrorBody)
 def escalate_alert(alert_id: int) -> AlertWithLog:
     """Ask for the alert to be escalated now; the escalation engine acts on the request."""
     with transaction() as conn:

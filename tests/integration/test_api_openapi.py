@@ -63,3 +63,9 @@ def test_request_bodies_and_parameters_come_from_the_validating_schemas(
     assert set(params) == {"cursor", "limit", "service_id", "status", "q", "since", "until"}
     assert params["limit"]["schema"]["maximum"] == 200
     assert params["status"]["schema"]["enum"] == ["triggered", "acknowledged", "closed"]
+
+
+def test_forward_only_conflicts_are_documented(document: dict[str, Any]) -> None:
+    alert = "/api/v1/alerts/{alert_id}"
+    for action in ("acknowledge", "escalate"):
+        assert "409" in document["paths"][f"{alert}/{action}"]["post"]["responses"]
