@@ -49,7 +49,7 @@ def generic_incoming() -> Response:
     """GoAlert's generic API: 204, or 200 {"AlertID","ServiceID","IsNew"} for Accept JSON."""
     body = read_body(request)
     form = decode_form(body) if body.is_form else MultiDict()
-    token = find_token(request.args, form, request.headers.get("Authorization"))
+    token = find_token(request.args, form, _authorization(request))
     outcome = _ingest(
         "generic", token, lambda: [generic.parse(request.args, form, _generic_json(body))]
     )
@@ -69,7 +69,7 @@ def generic_incoming() -> Response:
 def grafana_incoming() -> Response:
     """Grafana unified (version 1) or legacy webhook; 200 with what was done."""
     body = read_body(request)
-    token = find_token(request.args, MultiDict(), request.headers.get("Authorization"))
+    token = find_token(request.args, MultiDict(), _authorization(request))
     dedup = request.args.get("dedup", "")
     outcome = _ingest("grafana", token, lambda: grafana.parse(require_json(body), dedup))
     return jsonify(outcome.counts())
@@ -79,7 +79,7 @@ def grafana_incoming() -> Response:
 def alertmanager_incoming() -> Response:
     """Alertmanager webhook (version 4); 200 with what was done."""
     body = read_body(request)
-    token = find_token(request.args, MultiDict(), request.headers.get("Authorization"))
+    token = find_token(request.args, MultiDict(), _authorization(request))
     outcome = _ingest(
         "prometheusAlertmanager", token, lambda: alertmanager.parse(require_json(body))
     )
@@ -166,10 +166,16 @@ def _generic_json(body: Body) -> dict[str, Any] | None:
 
 def wants_json(req: Request) -> bool:
     """True when the Accept header names application/json itself (not only */*)."""
-    return any(
-        part.split(";", 1)[0].strip().lower() == "application/json"
-        for part in req.headers.get("Accept", "").split(",")
+    accept = req.environ.get("HTTP_ACCEPT", "")
+    return "json" in accept and any(
+        part.split(";", 1)[0].strip().lower() == "application/json" for part in accept.split(",")
     )
+
+
+def _authorization(req: Request) -> str | None:
+    # From the environ: werkzeug's Headers.get builds a 400 exception for a missing header.
+    value: str | None = req.environ.get("HTTP_AUTHORIZATION")
+    return value
 
 
 def _database() -> Database:
