@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from flask import Blueprint, Request, Response, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.datastructures import MultiDict
 
 from app.database import Database
@@ -99,6 +100,23 @@ def heartbeat_checkin(monitor_id: str) -> Response:
         raise NotFound(UNKNOWN_MONITOR)
     checked_in = monitor["last_checkin_at"].astimezone(UTC)
     return jsonify({**monitor, "last_checkin_at": checked_in.isoformat().replace("+00:00", "Z")})
+
+
+# GoAlert's pre-v2 paths, which it still serves (by rewriting them to the v2 ones): sender
+# configurations written for them keep working when only the host changes.
+LEGACY_PATHS = (
+    ("/v1/api/alerts", generic_incoming),
+    ("/v1/webhooks/grafana", grafana_incoming),
+    ("/v1/api/heartbeat/<monitor_id>", heartbeat_checkin),
+)
+
+
+@ingest_blueprint.record_once
+def _register_legacy_paths(state: BlueprintSetupState) -> None:
+    # Outside the blueprint's /api/v2 prefix; the "ingest." endpoint names keep them under the
+    # blueprint's error handler.
+    for path, view in LEGACY_PATHS:
+        state.app.add_url_rule(path, f"ingest.v1_{view.__name__}", view, methods=["POST"])
 
 
 @ingest_blueprint.errorhandler(IngestError)

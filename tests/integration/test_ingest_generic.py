@@ -527,3 +527,36 @@ def test_hot_path_rejects_a_key_of_another_type_without_writing(client, db_conn,
     response = client.post(f"{URL}?token={grafana}&summary=s")
     assert response.status_code == 401
     assert row_counts(db_conn) == before
+
+
+# ---- GoAlert's v1 paths, still served by GoAlert through rewrites --------------------------
+
+
+def test_goalert_v1_generic_path_as_its_smoke_test_calls_it(client, db_conn, token):
+    # POST /v1/api/alerts?key=<key>, form body summary=hello&details=woot
+    response = client.post(
+        f"/v1/api/alerts?key={token}", data={"summary": "hello", "details": "woot"}
+    )
+    assert response.status_code == 204
+    assert only_alert(db_conn)["summary"] == "hello"
+
+
+def test_goalert_v1_grafana_path_as_its_smoke_test_calls_it(client, db_conn, service):
+    from tests.fixtures.ingest import raw
+
+    token = new_key(db_conn, service["id"], "grafana")
+    response = client.post(
+        f"/v1/webhooks/grafana?integration_key={token}",
+        data=raw("grafana_legacy_alerting.json"),
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert only_alert(db_conn)["summary"] == "Panel Title alert"
+
+
+def test_v1_paths_answer_errors_in_the_ingest_envelope(client, db_conn):
+    response = client.post("/v1/api/alerts?summary=x")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert error_of(response)["code"] == "unauthorized"
+    assert client.post("/v1/api/heartbeat/not-a-monitor").status_code == 404
