@@ -63,8 +63,7 @@ def _event(values: dict[str, str], meta: dict[str, str]) -> Event:
                 "it was raised with",
                 {"field": "summary"},
             )
-    _check_meta(meta)
-    return Event(action, summary, details, dedup, meta)
+    return Event(action, summary, details, dedup, _checked_meta(meta))
 
 
 def _first(values: MultiDict[str, str], name: str, default: str) -> str:
@@ -124,8 +123,9 @@ def _json_meta(value: Any) -> dict[str, str] | None:
     return dict(value)
 
 
-def _check_meta(meta: dict[str, str]) -> None:
-    total = 0
+def _checked_meta(meta: dict[str, str]) -> dict[str, str]:
+    """GoAlert's metadata rules (printable ASCII keys, 32 KiB in all); values cleaned."""
+    checked = {}
     for key, value in meta.items():
         if not 1 <= len(key) <= MAX_META_KEY or not all(" " <= c <= "~" for c in key):
             raise BadRequest.field(
@@ -133,7 +133,7 @@ def _check_meta(meta: dict[str, str]) -> None:
                 f"keys must be 1-{MAX_META_KEY} printable ASCII characters",
                 key=text.clip(text.clean(key), ECHO_LIMIT),
             )
-        meta[key] = text.clean(value)
-        total += len(key) + len(meta[key].encode())
-    if total > MAX_META_TOTAL:
+        checked[key] = text.clean(value)
+    if sum(len(k) + len(v.encode()) for k, v in checked.items()) > MAX_META_TOTAL:
         raise BadRequest.field("meta", f"must not exceed {MAX_META_TOTAL // 1024} KiB in total")
+    return checked
