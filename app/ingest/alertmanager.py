@@ -49,7 +49,9 @@ def _event(alert: dict[str, Any], path: str, group: _Group) -> Event:
     status = fields.string(alert, "status", path)
     action = STATUS.get(status)
     if action is None:
-        raise BadRequest.field(f"{path}.status", f"must be firing or resolved, not {status!r}")
+        raise BadRequest.field(
+            f"{path}.status", f"must be firing or resolved, not {text.quoted(status)}"
+        )
     labels = fields.strings(alert, "labels", path)
     annotations = fields.strings(alert, "annotations", path)
     fingerprint = text.sanitize(fields.string(alert, "fingerprint", path)) or label_fingerprint(

@@ -32,7 +32,6 @@ ACTIONS: dict[str, Action] = {
 MAX_DEDUP = 512  # characters, as GoAlert
 MAX_META_KEY = 255  # characters, printable ASCII (GoAlert ValidateMetadata)
 MAX_META_TOTAL = 32 * 1024  # bytes of keys plus values (GoAlert ValidateMetadata)
-ECHO_LIMIT = 40  # characters of a bad value quoted back in an error
 
 
 def parse(
@@ -74,9 +73,8 @@ def _first(values: MultiDict[str, str], name: str, default: str) -> str:
 def _action(raw: str) -> Action:
     action = ACTIONS.get(raw.strip().lower())
     if action is None:
-        shown = text.clip(text.sanitize(raw), ECHO_LIMIT)
         raise BadRequest.field(
-            "action", f"must be close, acknowledge (or ack) or trigger, not {shown!r}"
+            "action", f"must be close, acknowledge (or ack) or trigger, not {text.quoted(raw)}"
         )
     return action
 
@@ -131,7 +129,7 @@ def _checked_meta(meta: dict[str, str]) -> dict[str, str]:
             raise BadRequest.field(
                 "meta",
                 f"keys must be 1-{MAX_META_KEY} printable ASCII characters",
-                key=text.clip(text.clean(key), ECHO_LIMIT),
+                key=text.quoted(key),
             )
         checked[key] = text.clean(value)
     if sum(len(k) + len(v.encode()) for k, v in checked.items()) > MAX_META_TOTAL:

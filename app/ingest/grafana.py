@@ -41,7 +41,7 @@ def parse(payload: dict[str, Any], dedup_override: str = "") -> list[Event]:
     if version == "1":
         return [_unified_alert(a, f"alerts[{i}]") for i, a in enumerate(_alerts(payload))]
     raise BadRequest.field(
-        "version", f'must be "1" (unified alerting) or absent (legacy), not {version!r}'
+        "version", f'must be "1" (unified alerting) or absent (legacy), not {text.quoted(version)}'
     )
 
 
@@ -55,7 +55,9 @@ def _unified_alert(alert: dict[str, Any], path: str) -> Event:
     status = fields.string(alert, "status", path)
     action = UNIFIED_STATUS.get(status)
     if action is None:
-        raise BadRequest.field(f"{path}.status", f"must be firing or resolved, not {status!r}")
+        raise BadRequest.field(
+            f"{path}.status", f"must be firing or resolved, not {text.quoted(status)}"
+        )
     labels = fields.strings(alert, "labels", path)
     annotations = fields.strings(alert, "annotations", path)
     fingerprint = text.sanitize(fields.string(alert, "fingerprint", path)) or label_fingerprint(
@@ -119,7 +121,7 @@ def _legacy(payload: dict[str, Any], dedup_override: str) -> list[Event]:
     state = fields.string(payload, "state")
     if state not in LEGACY_STATE:
         raise BadRequest.field(
-            "state", f"must be one of {', '.join(LEGACY_STATE)}, not {text.clip(state, 40)!r}"
+            "state", f"must be one of {', '.join(LEGACY_STATE)}, not {text.quoted(state)}"
         )
     action = LEGACY_STATE[state]
     rule_id = fields.optional_int(payload, "ruleId")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+ECHO_LIMIT = 40  # characters of a sender's bad value quoted back in an error
 _TO_SPACE = re.compile("[\r\x0b\x0c\x85\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _DROP = re.compile(
     "[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufeff]"
@@ -38,3 +39,8 @@ def sanitize(text: str) -> str:
 def clip(text: str, limit: int) -> str:
     """At most `limit` characters, marking a cut with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quoted(value: object) -> str:
+    """A sender's bad value for an error message: repr'd, cleaned and clipped."""
+    return clip(clean(repr(value)), ECHO_LIMIT)

@@ -186,3 +186,11 @@ def test_wrong_shapes_are_a_400_naming_the_field_and_write_nothing(
     assert response.status_code == 400, response.get_json()
     assert error_of(response)["details"]["field"] == field
     assert row_counts(db_conn) == before
+
+
+def test_a_huge_bad_value_is_quoted_clipped_in_the_error(client, db_conn, token):
+    payload = load("alertmanager_firing.json")
+    payload["alerts"][0]["status"] = "x" * 100_000
+    response = post(client, token, payload)
+    assert response.status_code == 400
+    assert len(error_of(response)["error"]) < 120
