@@ -7,6 +7,7 @@ and a token in a log is a leaked token.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import structlog
@@ -34,7 +35,7 @@ class StructlogGunicornLogger(Logger):
         access_log.info(
             "http_request",
             method=environ.get("REQUEST_METHOD"),
-            path=environ.get("PATH_INFO"),  # never QUERY_STRING
+            path=redact_path(environ.get("PATH_INFO") or ""),  # never QUERY_STRING
             status=int(status),
             duration_ms=round(request_time.total_seconds() * 1000, 1),
             bytes=getattr(resp, "sent", None),
@@ -44,6 +45,15 @@ class StructlogGunicornLogger(Logger):
 
     def reopen_files(self) -> None:
         """Logs go to stderr only; nothing to reopen."""
+
+
+# Paths whose last segment is a secret: a heartbeat monitor's id is its check-in credential.
+_SECRET_PATH = re.compile(r"^(/(?:api/v2|v1/api)/heartbeat/)[^/]+")
+
+
+def redact_path(path: str) -> str:
+    """The request path with secrets in it replaced by `<id>`."""
+    return _SECRET_PATH.sub(r"\1<id>", path)
 
 
 def _request_id(resp: Any) -> str | None:

@@ -39,3 +39,12 @@ def test_level_filters_debug(capsys):
     structlog.get_logger().info("quiet")
     structlog.get_logger().warning("loud")
     assert [e["event"] for e in lines(capsys.readouterr().err)] == ["loud"]
+
+
+def test_access_paths_hide_heartbeat_monitor_ids():
+    from config.gunicorn_logging import redact_path
+
+    monitor = "0b6c7c4e-2f4b-4d53-8c43-1f0e7a9d2c11"
+    assert redact_path(f"/api/v2/heartbeat/{monitor}") == "/api/v2/heartbeat/<id>"
+    assert redact_path(f"/v1/api/heartbeat/{monitor}") == "/v1/api/heartbeat/<id>"
+    assert redact_path("/api/v2/generic/incoming") == "/api/v2/generic/incoming"
