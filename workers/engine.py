@@ -94,6 +94,10 @@ class Engine:
         self._stop.set()
         self._wake.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def run(self) -> int:
         """Lead or stand by until stopped; return the exit status."""
         self.listener.start()
@@ -205,7 +209,7 @@ class Engine:
 
 def _install_signal_handlers(engine: Engine) -> None:
     def handle(signum: int, _frame: Any) -> None:
-        if engine._stop.is_set():
+        if engine.stopping:
             log.warning("engine_forced_exit", signal=signal.Signals(signum).name)
             os._exit(EXIT_SECOND_SIGNAL)
         log.info("engine_shutdown_requested", signal=signal.Signals(signum).name)
@@ -218,7 +222,10 @@ def _install_signal_handlers(engine: Engine) -> None:
 def run_engine() -> int:
     """`klaxon engine`: preflight, then lead or stand by until SIGTERM."""
     settings = load_or_exit("engine")
-    preflight_or_exit(settings, "engine", checks_for("engine", settings))
-    engine = Engine(settings)
+    engine = Engine(settings)  # no I/O yet; it exists so a SIGTERM during preflight stops it
     _install_signal_handlers(engine)
+    preflight_or_exit(settings, "engine", checks_for("engine", settings))
+    if engine.stopping:
+        log.info("engine_stopped", reason="stop requested during preflight")
+        return 0
     return engine.run()

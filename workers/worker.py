@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from rq import Queue, Worker
@@ -36,9 +38,37 @@ class KlaxonWorker(Worker):
     second signal is a cold shutdown (RQ kills the horse; the job is retried, not lost).
     """
 
+    early_stop: threading.Event | None = None  # set by a signal that came before work()
+
     def setup_work_horse_signals(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        # RQ registers the worker here but installs its own signal handlers only afterwards; a
+        # SIGTERM in between would kill a registered worker (a phantom in rq-dashboard). Until
+        # then a signal only asks the work loop to stop before its first job.
+        def stop_before_first_job(_signum: int, _frame: Any) -> None:
+            self._stop_requested = True
+
+        signal.signal(signal.SIGTERM, stop_before_first_job)
+        signal.signal(signal.SIGINT, stop_before_first_job)
+        if self.early_stop is not None and self.early_stop.is_set():
+            self._stop_requested = True
+        super().bootstrap(*args, **kwargs)
+
+
+def catch_early_stop() -> threading.Event:
+    """From now until the worker's own handlers take over, SIGTERM/SIGINT only set this flag,
+    so a stop during the preflight ends the process cleanly (exit 0) instead of killing it."""
+    requested = threading.Event()
+
+    def note(_signum: int, _frame: Any) -> None:
+        requested.set()
+
+    signal.signal(signal.SIGTERM, note)
+    signal.signal(signal.SIGINT, note)
+    return requested
 
 
 def worker_name(instance: str) -> str:
@@ -57,8 +87,12 @@ def run_worker(
     queues: Sequence[str] | None = None, *, burst: bool = False, with_scheduler: bool = False
 ) -> int:
     """Preflight, then serve `queues` (default: every Klaxon queue) until stopped."""
+    early_stop = catch_early_stop()
     settings = load_or_exit("worker")
     preflight_or_exit(settings, "worker", checks_for("worker", settings))
+    if early_stop.is_set():
+        log.info("worker_stopped", reason="stop requested during preflight")
+        return 0
     connection = make_redis(settings.redis_url, settings.check_timeout, retries=True)
     names = list(queues or ALL_QUEUES)
     rq_queues = [
@@ -71,6 +105,7 @@ def run_worker(
         name=worker_name(settings.instance),
         worker_ttl=settings.worker_ttl,
     )
+    worker.early_stop = early_stop
     structlog.contextvars.bind_contextvars(worker=worker.name)
     log.info("worker_starting", queues=names, burst=burst, with_scheduler=with_scheduler)
     worker.work(

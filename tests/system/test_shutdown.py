@@ -95,3 +95,14 @@ def test_honcho_runs_the_procfile_and_stops_everything_on_sigterm(klaxon_env, sp
     for name in ("web.1", "worker.1", "engine.1"):
         assert f"{name} stopped (rc=0)" in output, output[-3000:]
     assert session_processes(honcho.pid) == []
+
+
+@pytest.mark.parametrize("moment", ["settings_loaded", "preflight_passed", "worker_starting"])
+def test_sigterm_while_the_worker_starts_exits_0_and_leaves_no_phantom(
+    klaxon_env, redis_url, spawn, moment
+):
+    worker = spawn([klaxon_bin("klaxon"), "worker"], klaxon_env, name="worker")
+    wait_until(lambda: worker.find_event(moment), 20, moment)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(SHUTDOWN_LIMIT) == 0, worker.stderr()[-3000:]
+    assert Redis.from_url(redis_url).smembers("rq:workers") == set()
