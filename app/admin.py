@@ -33,6 +33,7 @@ import structlog
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     current_app,
     g,
@@ -41,6 +42,12 @@ from flask import (
     request,
     session,
     url_for,
+)
+from flask.sessions import (
+    NullSession,
+    SecureCookieSession,
+    SecureCookieSessionInterface,
+    SessionMixin,
 )
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -94,6 +101,22 @@ def _configure_session(app: Flask, settings: Settings) -> None:
         # re-issued on each poll would never expire while a tab stays open.
         SESSION_REFRESH_EACH_REQUEST=False,
     )
+    app.session_interface = AdminOnlySessions()
+
+
+class AdminOnlySessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, opened only under /admin: elsewhere (ingest, /api) a
+    request gets the null session at no cost, and no session cookie is ever set."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith(ADMIN_PREFIX):
+            return None  # Flask substitutes its null session
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if isinstance(session, NullSession):
+            return
+        super().save_session(app, session, response)
 
 
 def _require_admin_for_admin_pages() -> None:

@@ -14,6 +14,7 @@ import threading
 
 import structlog
 
+from config.gunicorn_logging import render_access_directly
 from config.logging import configure_logging
 from config.settings import ConfigError, load_settings
 
@@ -27,6 +28,7 @@ except ConfigError as _exc:
     _log.error("preflight_check", check="config", status="fail", duration_ms=0.0, error=str(_exc))
     sys.exit(2)
 configure_logging(_settings.log_level, _settings.log_format, process="web")
+render_access_directly(_settings.log_format == "json")
 
 # Heroku routes to $PORT on every interface.
 bind = [f"0.0.0.0:{_settings.port}"]
