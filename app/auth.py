@@ -13,19 +13,9 @@ from flask import current_app, g, request
 
 from app import keys
 from app.alerts.store import Actor
-from app.errors import ApiError
+from app.errors import Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Unauthorized(ApiError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(ApiError):
-    status = 403
-    code = "forbidden"
 
 
 def bearer_token() -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 from flask import Flask, Response, g, jsonify
@@ -20,11 +20,59 @@ class ApiError(Exception):
 
     status = 400
     code = "bad_request"
+    headers: ClassVar[dict[str, str]] = {}  # added to the response
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+
+
+class BadRequest(ApiError):
+    @classmethod
+    def field(cls, name: str, problem: str, **details: Any) -> BadRequest:
+        """`<name> <problem>`, with the field named in details too, for programs."""
+        return cls(f"{name} {problem}", {"field": name, **details})
+
+
+class MalformedBody(ApiError):
+    status = 400
+    code = "malformed_json"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class ValidationFailed(ApiError):
+    status = 422
+    code = "validation_failed"
 
 
 def error_response(
@@ -45,7 +93,9 @@ def error_response(
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(Unavailable)
     def _unavailable(exc: Unavailable) -> Response:

@@ -27,7 +27,16 @@ from spectree.models import SecureType, SecuritySchemeData
 from app.alerts.store import Actor
 from app.api.schemas import ErrorBody
 from app.auth import require_scope
-from app.errors import ApiError, error_response
+from app.errors import (
+    ApiError,
+    Conflict,
+    MalformedBody,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    error_response,
+)
 from config.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,36 +49,6 @@ MAX_BODY = 64 * 1024
 BEARER = "bearer"
 
 api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
-
-
-class ValidationFailed(ApiError):
-    status = 422
-    code = "validation_failed"
-
-
-class MalformedBody(ApiError):
-    status = 400
-    code = "malformed_json"
-
-
-class UnsupportedMediaType(ApiError):
-    status = 415
-    code = "unsupported_media_type"
-
-
-class PayloadTooLarge(ApiError):
-    status = 413
-    code = "payload_too_large"
-
-
-class NotFound(ApiError):
-    status = 404
-    code = "not_found"
-
-
-class Conflict(ApiError):
-    status = 409
-    code = "conflict"
 
 
 def _field(loc: tuple[Any, ...]) -> str:

@@ -1,46 +1,32 @@
-"""Ingest's client errors: each is an ApiError (JSON envelope) that may carry response headers."""
+"""Ingest's client errors: the shared JSON-envelope errors, marked as ingest's own so the
+ingest blueprint can tell a sender's mistake from anything else."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from app.errors import ApiError
+from app import errors
 
 
-class IngestError(ApiError):
-    """A 4xx answer from an ingest endpoint; `headers` are added to the response."""
-
-    headers: dict[str, str] = {}
+class IngestError(errors.ApiError):
+    """A 4xx answer from an ingest endpoint."""
 
 
-class BadRequest(IngestError):
-    status = 400
-    code = "bad_request"
-
-    @classmethod
-    def field(cls, name: str, problem: str, **details: Any) -> BadRequest:
-        """`<name> <problem>`, with the field named in details too, for programs."""
-        return cls(f"{name} {problem}", {"field": name, **details})
+class BadRequest(IngestError, errors.BadRequest):
+    pass
 
 
-class Unauthorized(IngestError):
+class Unauthorized(IngestError, errors.Unauthorized):
     """No key, or a key that proves nothing. Never says which, never echoes the token."""
 
-    status = 401
-    code = "unauthorized"
     headers = {"WWW-Authenticate": 'Bearer realm="klaxon ingest"'}
 
 
-class NotFound(IngestError):
-    status = 404
-    code = "not_found"
+class NotFound(IngestError, errors.NotFound):
+    pass
 
 
-class PayloadTooLarge(IngestError):
-    status = 413
-    code = "payload_too_large"
+class PayloadTooLarge(IngestError, errors.PayloadTooLarge):
+    pass
 
 
-class UnsupportedMediaType(IngestError):
-    status = 415
-    code = "unsupported_media_type"
+class UnsupportedMediaType(IngestError, errors.UnsupportedMediaType):
+    pass
