@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import itertools
 import json
 import os
@@ -53,8 +52,8 @@ from common import (
     wait_for_200,
 )
 from loadgen import (
-    STALE_CONNECTION_ERRORS,
     WRK_GRACE,
+    Client,
     Sample,
     WrkResult,
     _run_threads,
@@ -293,52 +292,6 @@ def wrk_phase(
 # ---------------------------------------------------------------------------- paced
 
 
-class PostClient:
-    """One keep-alive connection POSTing JSON; reopened after any failure (as loadgen.Client)."""
-
-    def __init__(self, port: int, token: str, timeout: float) -> None:
-        self.port = port
-        self.timeout = timeout
-        self.headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-        self._conn: http.client.HTTPConnection | None = None
-
-    def post(self, body: bytes, due: float) -> Sample:
-        sent = time.monotonic()
-        for attempt in range(2):
-            reused = self._conn is not None
-            try:
-                status = self._request(body)
-                return Sample(PATH, due, sent, time.monotonic() - sent, status)
-            except STALE_CONNECTION_ERRORS as exc:
-                self.close()
-                if reused and attempt == 0:
-                    continue
-                error = type(exc).__name__
-            except TimeoutError:
-                self.close()
-                error = "timeout"
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
-                error = type(exc).__name__
-            return Sample(PATH, due, sent, None, None, error)
-        raise AssertionError("unreachable")
-
-    def _request(self, body: bytes) -> int:
-        if self._conn is None:
-            self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-        self._conn.request("POST", PATH, body=body, headers=self.headers)
-        response = self._conn.getresponse()
-        response.read()
-        if response.will_close:
-            self.close()
-        return response.status
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
 def paced_post(
     port: int, token: str, body_for: Callable[[int], bytes], rate: float, duration: float
 ) -> list[Sample]:
@@ -350,7 +303,11 @@ def paced_post(
     samples: list[Sample] = []
 
     def run() -> None:
-        client = PostClient(port, token, CLIENT_TIMEOUT)
+        client = Client(
+            port,
+            CLIENT_TIMEOUT,
+            {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
         try:
             while True:
                 with lock:
@@ -359,7 +316,7 @@ def paced_post(
                     return
                 due = start + index / rate
                 time.sleep(max(0.0, due - time.monotonic()))
-                sample = client.post(body_for(index), due)
+                sample = client.send("POST", PATH, due, body_for(index))
                 with lock:
                     samples.append(sample)
         finally:

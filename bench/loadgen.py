@@ -46,20 +46,24 @@ class Sample:
 class Client:
     """One keep-alive connection to 127.0.0.1:`port`, reopened after any failure."""
 
-    def __init__(self, port: int, timeout: float) -> None:
+    def __init__(self, port: int, timeout: float, headers: dict[str, str] | None = None) -> None:
         self.port = port
         self.timeout = timeout
+        self.headers = headers or {}
         self._conn: http.client.HTTPConnection | None = None
         self.stale_retries = 0
 
     def get(self, path: str, due: float) -> Sample:
-        """GET `path`; a connection the server closed while idle is retried once, as any
+        return self.send("GET", path, due)
+
+    def send(self, method: str, path: str, due: float, body: bytes | None = None) -> Sample:
+        """One request; a connection the server closed while idle is retried once, as any
         HTTP client does (gunicorn closes idle keep-alives and recycles workers)."""
         sent = time.monotonic()
         for attempt in range(2):
             reused = self._conn is not None
             try:
-                status = self._request(path)
+                status = self._request(method, path, body)
                 return Sample(path, due, sent, time.monotonic() - sent, status)
             except STALE_CONNECTION_ERRORS as exc:
                 self.close()
@@ -76,10 +80,10 @@ class Client:
             return Sample(path, due, sent, None, None, error)
         raise AssertionError("unreachable")
 
-    def _request(self, path: str) -> int:
+    def _request(self, method: str, path: str, body: bytes | None) -> int:
         if self._conn is None:
             self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-        self._conn.request("GET", path)
+        self._conn.request(method, path, body=body, headers=self.headers)
         response = self._conn.getresponse()
         response.read()
         if response.will_close:
