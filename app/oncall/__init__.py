@@ -1,0 +1,1 @@
+"""On-call: rotations, schedules, overrides, and who is on call when (issue 5)."""
