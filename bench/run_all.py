@@ -23,7 +23,14 @@ from pathlib import Path
 from common import SUMMARY_ENV, Figure, fmt, print_table
 
 BENCH = Path(__file__).resolve().parent
-BENCHMARKS = ("preflight_time", "web_start", "tarpit_exit", "health_load", "ingest_load")
+BENCHMARKS = (
+    "preflight_time",
+    "web_start",
+    "tarpit_exit",
+    "health_load",
+    "ingest_load",
+    "oncall_compute",
+)
 BENCHMARK_TIMEOUT = 300.0  # seconds one benchmark may run before it is stopped
 CLEANUP_GRACE = 30.0  # seconds a stopped benchmark gets to stop what it started
 
