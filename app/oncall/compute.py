@@ -138,6 +138,9 @@ def check_temporary_schedule(temporary: TemporarySchedule) -> None:
         raise ValueError(
             f"temporary schedule end {end.isoformat()} must be after its start {start.isoformat()}"
         )
+    for shift in temporary.shifts:
+        _utc(shift.start, "temporary schedule shift start")
+        _utc(shift.end, "temporary schedule shift end")
 
 
 def check_rule(rule: Rule, rotations: Mapping[str, Rotation]) -> None:
