@@ -82,6 +82,6 @@ def test_api_answers_generated_requests_within_its_contract(
     if case.path_parameters and case.meta is not None and case.meta.generation.mode.is_positive:
         with db_conn.transaction():  # one commit per example, not one per row
             existing = seed(db_conn, case.operation.path)
-        for name in case.path_parameters:
-            case.path_parameters[name] = existing[name]
+        for name in case.path_parameters:  # on-call ids are not seeded yet: those stay 404
+            case.path_parameters[name] = existing.get(name, case.path_parameters[name])
     case.call_and_validate(app=web_app, headers=admin_headers, checks=CHECKS)
