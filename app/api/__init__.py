@@ -18,11 +18,27 @@ read < write < admin.
 | /services/<id>/alerts/acknowledge, …/close (bulk)  | POST                       | write |
 | /alerts, /alerts/<id>                              | GET                        | read  |
 | /alerts/<id>/acknowledge, …/close, …/escalate      | POST                       | write |
+| /rotations, /rotations/<id>, …/on-call             | GET                        | read  |
+| /rotations, /rotations/<id>                        | POST, PATCH, DELETE        | write |
+| /rotations/<id>/advance, …/active                  | POST                       | write |
+| /schedules, /schedules/<id>, …/shifts, …/on-call   | GET                        | read  |
+| /schedules, /schedules/<id>                        | POST, PATCH, DELETE        | write |
+| /schedules/<id>/rules[/<rule_id>]                  | GET                        | read  |
+| /schedules/<id>/rules[/<rule_id>]                  | POST, PATCH, DELETE        | write |
+| /schedules/<id>/overrides[/<override_id>]          | GET                        | read  |
+| /schedules/<id>/overrides[/<override_id>]          | POST, DELETE               | write |
+| /schedules/<id>/temporary-schedules[/<temp_id>]    | GET                        | read  |
+| /schedules/<id>/temporary-schedules[/<temp_id>]    | POST, DELETE               | write |
+| /schedules/<id>/calendar-subscriptions[/<sub_id>]  | POST, DELETE (revokes)     | write |
+| /users/<id>/calendar-subscriptions[/<sub_id>]      | POST, DELETE (revokes)     | write |
+| /users/<id>/on-call-next                           | GET                        | read  |
 | /api-keys, /api-keys/<id>                          | GET, POST, DELETE (revokes)| admin |
 
 The OpenAPI document is public: it describes shapes, holds no data, and tooling fetches it
 without a key. tests/integration/test_api_auth.py walks the url_map and holds every other
-route to this table.
+route to this table. Calendar feeds are served outside /api/v1, at `/calendar/<token>.ics`:
+calendar clients send no API key, so the subscription token in the URL is the credential
+(stored hashed, revocable; see app.api.schedules).
 
 Conventions: ids are strings; times are RFC 3339 UTC; lists answer
 `{"items": [...], "next_cursor": str | null}` (pass `cursor=<next_cursor>`, `limit` 1..200,
@@ -46,6 +62,8 @@ from app.api import (  # noqa: F401
     heartbeat_monitors,
     integration_keys,
     openapi,
+    rotations,
+    schedules,
     services,
     users,
 )
