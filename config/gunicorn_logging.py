@@ -82,8 +82,9 @@ class StructlogGunicornLogger(Logger):
         """Logs go to stderr only; nothing to reopen."""
 
 
-# Paths whose last segment is a secret: a heartbeat monitor's id is its check-in credential.
-_SECRET_PATH = re.compile(r"^(/(?:api/v2|v1/api)/heartbeat/)[^/]+")
+# Paths whose last segment is a secret: a heartbeat monitor's id is its check-in credential,
+# a calendar feed's token (`/calendar/<token>.ics`) is its subscription's.
+_SECRET_PATH = re.compile(r"^(/(?:api/v2|v1/api)/heartbeat/|/calendar/)[^/]+")
 
 
 def redact_path(path: str) -> str:

@@ -47,4 +47,5 @@ def test_access_paths_hide_heartbeat_monitor_ids():
     monitor = "0b6c7c4e-2f4b-4d53-8c43-1f0e7a9d2c11"
     assert redact_path(f"/api/v2/heartbeat/{monitor}") == "/api/v2/heartbeat/<id>"
     assert redact_path(f"/v1/api/heartbeat/{monitor}") == "/v1/api/heartbeat/<id>"
+    assert redact_path("/calendar/klc_0b6c_secret.ics") == "/calendar/<id>"
     assert redact_path("/api/v2/generic/incoming") == "/api/v2/generic/incoming"
