@@ -1,0 +1,181 @@
+"""Calendar subscriptions: a token URL serving the shifts as iCalendar, revocable, never logged."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+import structlog
+from icalendar import Calendar
+
+from app import directory
+from app.oncall import compute, store
+from tests.support.api import Api
+
+PUBLIC_URL = "https://klaxon.example.com"
+
+
+@pytest.fixture
+def web_app(settings_for: Callable[..., Any]) -> Any:
+    from app import create_app
+
+    app = create_app(settings_for(KLAXON_PUBLIC_URL=PUBLIC_URL))
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["klaxon"].stop()
+
+
+@pytest.fixture
+def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
+    return Api(client, make_api_key("write"))
+
+
+@pytest.fixture
+def users(db_conn: psycopg.Connection[Any]) -> list[str]:
+    return [
+        directory.create_user(db_conn, f"user {n}", f"c{n}-{uuid.uuid4().hex[:6]}@example.com")[
+            "id"
+        ]
+        for n in range(2)
+    ]
+
+
+def created(response: Any) -> dict[str, Any]:
+    assert response.status_code == 201, response.get_json()
+    return dict(response.get_json())
+
+
+def rotating_schedule(api: Api, users: list[str], name: str = "Payments") -> dict[str, Any]:
+    """A daily 09:00 Berlin rotation of both users, all day, every day."""
+    schedule = created(api.post("/schedules", json={"name": name, "time_zone": "Europe/Berlin"}))
+    rotation = created(
+        api.post(
+            "/rotations",
+            json={
+                "name": f"{name} rotation",
+                "type": "daily",
+                "start": "2026-01-05T09:00:00+01:00",
+                "time_zone": "Europe/Berlin",
+                "participants": users,
+            },
+        )
+    )
+    rule = {"target_type": "rotation", "target_id": rotation["id"]}
+    created(api.post(f"/schedules/{schedule['id']}/rules", json=rule))
+    return schedule
+
+
+def feed(client: Any, url: str) -> Any:
+    return client.get(urlsplit(url).path)
+
+
+def events(response: Any) -> list[Any]:
+    assert response.status_code == 200, response.data[:200]
+    assert response.mimetype == "text/calendar"
+    return list(Calendar.from_ical(response.data).walk("VEVENT"))
+
+
+def test_schedule_feed_round_trips_the_shifts(
+    api: Api, client: Any, users: list[str], db_conn: psycopg.Connection[Any]
+) -> None:
+    schedule = rotating_schedule(api, users)
+    subscription = created(api.post(f"/schedules/{schedule['id']}/calendar-subscriptions"))
+    assert subscription["url"].startswith(f"{PUBLIC_URL}/calendar/klc_")
+    assert subscription["url"].endswith(".ics") and subscription["schedule_id"] == schedule["id"]
+    found = events(feed(client, subscription["url"]))
+    value = store.load_schedule(db_conn, schedule["id"])
+    assert value is not None
+    rotations = store.load_rotations(db_conn, store.rotation_ids_of(value))
+    first = min(event.decoded("dtstart") for event in found)
+    last = max(event.decoded("dtend") for event in found)
+    expected = compute.schedule_shifts(value, rotations, first, last)
+    assert 55 <= len(found) <= 65  # one a day for about 60 days
+    assert [(e.decoded("dtstart"), e.decoded("dtend")) for e in found] == [
+        (s.start, s.end) for s in expected
+    ]
+    assert all(e.decoded("dtstart").utcoffset() == timedelta(0) for e in found)
+    assert {str(e["summary"]) for e in found} == {"On call: Payments"}
+    assert len({str(e["uid"]) for e in found}) == len(found)
+
+
+def test_uids_are_stable_across_refreshes(api: Api, client: Any, users: list[str]) -> None:
+    schedule = rotating_schedule(api, users)
+    url = created(api.post(f"/schedules/{schedule['id']}/calendar-subscriptions"))["url"]
+    first = {str(e["uid"]): e.decoded("dtstart") for e in events(feed(client, url))}
+    second = {str(e["uid"]): e.decoded("dtstart") for e in events(feed(client, url))}
+    assert first == second
+
+
+def test_user_feed_shows_only_their_shifts_across_schedules(
+    api: Api, client: Any, users: list[str]
+) -> None:
+    rotating_schedule(api, users, "Payments")
+    other = created(api.post("/schedules", json={"name": "Search", "time_zone": "UTC"}))
+    soon = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    override = {
+        "kind": "add",
+        "add_user_id": users[0],
+        "start": soon.isoformat(),
+        "end": (soon + timedelta(hours=3)).isoformat(),
+    }
+    created(api.post(f"/schedules/{other['id']}/overrides", json=override))
+    url = created(api.post(f"/users/{users[0]}/calendar-subscriptions"))["url"]
+    found = events(feed(client, url))
+    summaries = [str(e["summary"]) for e in found]
+    assert summaries.count("On call: Search") == 1
+    assert 25 <= summaries.count("On call: Payments") <= 35  # every other day
+    search = next(e for e in found if str(e["summary"]) == "On call: Search")
+    assert search.decoded("dtstart") == soon
+
+
+def test_revoked_and_unknown_tokens_are_404(api: Api, client: Any, users: list[str]) -> None:
+    schedule = rotating_schedule(api, users)
+    subscription = created(api.post(f"/schedules/{schedule['id']}/calendar-subscriptions"))
+    path = f"/schedules/{schedule['id']}/calendar-subscriptions/{subscription['id']}"
+    assert api.delete(path).status_code == 204
+    assert feed(client, subscription["url"]).status_code == 404
+    assert (
+        api.delete(f"/users/{users[0]}/calendar-subscriptions/{subscription['id']}").status_code
+        == 404
+    )
+    token = urlsplit(subscription["url"]).path.removeprefix("/calendar/").removesuffix(".ics")
+    key_id, _, secret = token.removeprefix("klc_").partition("_")
+    for bad in (f"klc_{key_id}_wrong", f"klc_{uuid.uuid4().hex}_{secret}", "nonsense"):
+        assert client.get(f"/calendar/{bad}.ics").status_code == 404
+    user_feed = created(api.post(f"/users/{users[0]}/calendar-subscriptions"))
+    revoke = f"/users/{users[0]}/calendar-subscriptions/{user_feed['id']}"
+    assert api.delete(revoke).status_code == 204
+    assert feed(client, user_feed["url"]).status_code == 404
+
+
+def test_subscriptions_for_unknown_owners_are_404(api: Api) -> None:
+    assert api.post(f"/schedules/{uuid.uuid4()}/calendar-subscriptions").status_code == 404
+    assert api.post(f"/users/{uuid.uuid4()}/calendar-subscriptions").status_code == 404
+
+
+def test_feed_tokens_stay_out_of_the_logs(
+    api: Api, client: Any, users: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    schedule = rotating_schedule(api, users)
+    caplog.set_level(logging.DEBUG)
+    with structlog.testing.capture_logs() as logged:
+        url = created(api.post(f"/schedules/{schedule['id']}/calendar-subscriptions"))["url"]
+        assert feed(client, url).status_code == 200
+    secret = urlsplit(url).path.rsplit("_", 1)[1].removesuffix(".ics")
+    assert secret not in repr(logged) + caplog.text
+
+
+def test_only_a_hash_of_the_token_is_stored(
+    api: Api, users: list[str], db_conn: psycopg.Connection[Any]
+) -> None:
+    url = created(api.post(f"/users/{users[0]}/calendar-subscriptions"))["url"]
+    secret = urlsplit(url).path.rsplit("_", 1)[1].removesuffix(".ics")
+    row = db_conn.execute("SELECT secret_hash FROM calendar_subscriptions").fetchone()
+    assert row is not None and secret.encode() not in bytes(row["secret_hash"])
+    assert len(bytes(row["secret_hash"])) == 32  # SHA-256
