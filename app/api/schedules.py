@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import psycopg
+import structlog
 from flask import Response
 from flask.blueprints import BlueprintSetupState
 from pydantic import Field, model_validator
@@ -46,6 +47,7 @@ from app.oncall.model import Schedule as ScheduleValue
 from app.oncall.model import Shift as ShiftValue
 
 TAG = "schedules"
+log = structlog.get_logger(__name__)
 T = TypeVar("T")
 ONE = "/schedules/<uuid:schedule_id>"
 DEFAULT_SHIFTS_RANGE = timedelta(days=7)  # `GET …/shifts` without start/end: the next week
@@ -276,6 +278,18 @@ def _computed(work: Callable[..., T], *args: Any) -> T:
         return work(*args)
     except ValueError as exc:
         raise ValidationFailed(f"invalid request: {exc}") from None
+
+
+def _shifts_or_none(
+    schedule: ScheduleValue, rotations: dict[str, Any], start: datetime, end: datetime
+) -> list[ShiftValue]:
+    """The schedule's shifts, or none (logged) when it cannot be computed — e.g. a rotation of
+    it lost its last participant: one broken schedule must not blank a user's whole feed."""
+    try:
+        return compute.schedule_shifts(schedule, rotations, start, end)
+    except ValueError as exc:
+        log.warning("oncall_schedule_skipped", schedule_id=schedule.id, reason=str(exc))
+        return []
 
 
 def _load(conn: psycopg.Connection[Any], schedule_id: UUID) -> tuple[ScheduleValue, dict[str, Any]]:
@@ -536,9 +550,7 @@ def user_next_shift(user_id: UUID) -> UserNextShift:
             raise NotFound(f"no user with id {user_id}")
         for schedule_id in store.schedule_ids_for_user(conn, str(user_id)):
             schedule, rotations = _load(conn, UUID(schedule_id))
-            shifts = _computed(
-                compute.schedule_shifts, schedule, rotations, now, now + NEXT_SHIFT_HORIZON
-            )
+            shifts = _shifts_or_none(schedule, rotations, now, now + NEXT_SHIFT_HORIZON)
             shift = compute.next_shift_for(str(user_id), shifts, now)
             if shift is not None:
                 found.append((shift.start, shift.end, schedule_id))
@@ -615,7 +627,7 @@ def _feed_shifts(
     for schedule_id in schedule_ids:
         row = store.get_schedule(conn, schedule_id)
         schedule, rotations = _load(conn, UUID(schedule_id))
-        for shift in _computed(compute.schedule_shifts, schedule, rotations, start, end):
+        for shift in _shifts_or_none(schedule, rotations, start, end):
             if user_id is None or shift.user_id == user_id:
                 feed.append(ical.FeedShift(schedule_id, row["name"] if row else "", shift))
     return feed

@@ -179,3 +179,31 @@ def test_only_a_hash_of_the_token_is_stored(
     row = db_conn.execute("SELECT secret_hash FROM calendar_subscriptions").fetchone()
     assert row is not None and secret.encode() not in bytes(row["secret_hash"])
     assert len(bytes(row["secret_hash"])) == 32  # SHA-256
+
+
+def test_a_schedule_that_cannot_be_computed_does_not_blank_a_users_feed(
+    api: Api, client: Any, users: list[str], db_conn: psycopg.Connection[Any]
+) -> None:
+    broken = rotating_schedule(api, [users[1]], "Broken")  # loses its only participant below
+    soon = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    other = created(api.post("/schedules", json={"name": "Working", "time_zone": "UTC"}))
+    span = {"start": soon.isoformat(), "end": (soon + timedelta(hours=1)).isoformat()}
+    created(
+        api.post(
+            f"/schedules/{other['id']}/overrides",
+            json={"kind": "add", "add_user_id": users[0], **span},
+        )
+    )
+    created(
+        api.post(
+            f"/schedules/{broken['id']}/overrides",
+            json={"kind": "add", "add_user_id": users[0], **span},
+        )
+    )
+    directory.delete_user(db_conn, users[1])
+    shifts = api.get(f"/schedules/{broken['id']}/shifts")
+    assert shifts.status_code == 422 and "no participants" in shifts.get_json()["error"]
+    url = created(api.post(f"/users/{users[0]}/calendar-subscriptions"))["url"]
+    assert [str(e["summary"]) for e in events(feed(client, url))] == ["On call: Working"]
+    next_shift = api.get(f"/users/{users[0]}/on-call-next").get_json()["shift"]
+    assert next_shift["schedule_id"] == other["id"]
