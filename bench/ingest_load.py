@@ -25,8 +25,6 @@ import json
 import os
 import resource
 import secrets
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -52,12 +50,11 @@ from common import (
     wait_for_200,
 )
 from loadgen import (
-    WRK_GRACE,
     Client,
     Sample,
     WrkResult,
     _run_threads,
-    parse_wrk,
+    run_wrk,
     summarize,
     wrk_available,
 )
@@ -192,31 +189,18 @@ def run_wrk_post(
     """wrk with the Lua body generator; killed if it overruns."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA)
-    args = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--latency",
-        "-s",
-        script.name,
-        f"http://127.0.0.1:{port}{PATH}",
-        "--",
-        mode,
-        token,
-        secrets.token_hex(4),
-    ]
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True
-    )
     try:
-        output, _ = proc.communicate(timeout=seconds + WRK_GRACE)
+        return run_wrk(
+            port,
+            PATH,
+            threads,
+            connections,
+            seconds,
+            script=script.name,
+            script_args=(mode, token, secrets.token_hex(4)),
+        )
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
         Path(script.name).unlink(missing_ok=True)
-    return parse_wrk(output)
 
 
 def wrk_phase(

@@ -233,17 +233,22 @@ def wrk_available() -> bool:
 
 
 def run_wrk(
-    port: int, path: str, threads: int = 2, connections: int = 10, seconds: int = 10
+    port: int,
+    path: str,
+    threads: int = 2,
+    connections: int = 10,
+    seconds: int = 10,
+    script: str | None = None,
+    script_args: Sequence[str] = (),
 ) -> WrkResult:
-    """`wrk -t -c -d --latency` against `path`; the wrk process is killed if it overruns."""
-    args = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--latency",
-        f"http://127.0.0.1:{port}{path}",
-    ]
+    """`wrk -t -c -d --latency` against `path`, optionally with a Lua `script` (and its
+    arguments); the wrk process is killed if it overruns."""
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        args += ["-s", script]
+    args.append(f"http://127.0.0.1:{port}{path}")
+    if script_args:
+        args += ["--", *script_args]
     proc = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True
     )
