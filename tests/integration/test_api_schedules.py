@@ -12,7 +12,7 @@ import pytest
 
 from app import directory
 from app.oncall import compute, store
-from tests.support.api import Api
+from tests.support.api import Api, created
 
 
 @pytest.fixture
@@ -28,11 +28,6 @@ def users(db_conn: psycopg.Connection[Any]) -> list[str]:
         ]
         for n in range(3)
     ]
-
-
-def created(response: Any) -> dict[str, Any]:
-    assert response.status_code == 201, response.get_json()
-    return dict(response.get_json())
 
 
 def new_schedule(api: Api, **fields: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from icalendar import Calendar
 
 from app import directory
 from app.oncall import compute, store
-from tests.support.api import Api
+from tests.support.api import Api, created
 
 PUBLIC_URL = "https://klaxon.example.com"
 
@@ -44,11 +44,6 @@ def users(db_conn: psycopg.Connection[Any]) -> list[str]:
         ]
         for n in range(2)
     ]
-
-
-def created(response: Any) -> dict[str, Any]:
-    assert response.status_code == 201, response.get_json()
-    return dict(response.get_json())
 
 
 def rotating_schedule(api: Api, users: list[str], name: str = "Payments") -> dict[str, Any]:

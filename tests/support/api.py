@@ -68,3 +68,9 @@ class Api:
             if cursor is None:
                 return items
         raise AssertionError("pagination did not end")
+
+
+def created(response: Any) -> dict[str, Any]:
+    """The body of a 201 answer (the test fails with the body otherwise)."""
+    assert response.status_code == 201, response.get_json()
+    return dict(response.get_json())
