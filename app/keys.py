@@ -52,24 +52,16 @@ def verify_api_key(conn: psycopg.Connection[Any], token: str) -> ApiKey | None:
     if parsed is None:
         return None
     key_id, secret = parsed
-    row = (
-        conn.execute(
-            f"""
-        UPDATE api_keys SET last_used_at = now()
-        WHERE id = %s AND revoked_at IS NULL
-          AND (last_used_at IS NULL OR last_used_at < now() - interval '{LAST_USED_RESOLUTION} s')
-        RETURNING id::text AS id, name, scope, secret_hash
-        """,
-            (key_id,),
-        ).fetchone()
-        or conn.execute(
-            "SELECT id::text AS id, name, scope, secret_hash FROM api_keys "
-            "WHERE id = %s AND revoked_at IS NULL",
-            (key_id,),
-        ).fetchone()
-    )
+    row = conn.execute(
+        "SELECT id::text AS id, name, scope, secret_hash, "
+        "last_used_at < now() - make_interval(secs => %s) OR last_used_at IS NULL AS stale "
+        "FROM api_keys WHERE id = %s AND revoked_at IS NULL",
+        (LAST_USED_RESOLUTION, key_id),
+    ).fetchone()
     if row is None or not tokens.secret_matches(row["secret_hash"], secret):
         return None
+    if row["stale"]:
+        conn.execute("UPDATE api_keys SET last_used_at = now() WHERE id = %s", (key_id,))
     return ApiKey(row["id"], row["name"], row["scope"])
 
 
@@ -96,7 +88,7 @@ def verify_integration_key(conn: psycopg.Connection[Any], token: str) -> Integra
     key_id, secret = parsed
     row = conn.execute(
         "SELECT id::text AS id, service_id::text AS service_id, type, secret_hash, "
-        "last_used_at < now() - interval '%s s' OR last_used_at IS NULL AS stale "
+        "last_used_at < now() - make_interval(secs => %s) OR last_used_at IS NULL AS stale "
         "FROM integration_keys WHERE id = %s AND revoked_at IS NULL",
         (LAST_USED_RESOLUTION, key_id),
     ).fetchone()
