@@ -7,11 +7,15 @@ variable, what is wrong with the value and the expected form; processes turn it 
 from __future__ import annotations
 
 import os
+import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
+
+T = TypeVar("T")
 
 # Defaults, each with its unit and reason.
 DEFAULT_PORT = 5000  # honcho's base port for the first Procfile entry
@@ -23,12 +27,77 @@ DEFAULT_WORKER_TTL = 30  # seconds; RQ heartbeat budget, so /healthz sees a dead
 DEFAULT_QUEUE_WARN_AGE = 60.0  # seconds; /healthz warns when a queued job waits longer
 DEFAULT_BOOT_TIMEOUT = 30.0  # seconds a gunicorn worker may take to load the app
 DEFAULT_WEB_CONCURRENCY = 2  # gunicorn worker processes: one per core on a 2-core dyno
+DEFAULT_MINUTE_SECONDS = 60.0  # a policy's or rule's "minute"; tests and demos shorten it
+DEFAULT_SEND_TIMEOUT = 10.0  # seconds one provider call may take (connect + answer)
+DEFAULT_MAX_ATTEMPTS = 5  # sends of one message before it is failed for good
+DEFAULT_MESSAGE_GRACE = 15.0  # seconds a queued message may wait before its job is checked
+DEFAULT_DELIVERY_BATCH = 20  # messages per delivery job: amortises RQ's per-job cost
+DEFAULT_LINK_TTL = 3 * 86400  # seconds an acknowledge/close link stays valid
+# Per contact method: at most N messages per W seconds (SMS and voice cost money and annoy).
+DEFAULT_THROTTLES = "sms=6/60,voice=3/300,email=30/60,slack=30/60,webhook=600/60"
+# Per provider: messages per second at most (0: unlimited). Twilio's default account allows ~1
+# SMS/s per number; Slack's chat.postMessage allows ~1/s per channel.
+DEFAULT_PROVIDER_RATES = "webhook=0,smtp=50,twilio=10,slack=20"
+DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
+DEFAULT_SLACK_API_URL = "https://slack.com/api"
+DEST_TYPES = ("email", "sms", "voice", "webhook", "slack")
+PROVIDERS = ("webhook", "smtp", "twilio", "slack")
 
 MIGRATE_MODES = ("auto", "check")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("json", "console")
 POSTGRES_SCHEMES = ("postgres", "postgresql")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """At most `count` messages per `window` seconds."""
+
+    count: int
+    window: float
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    url: str = field(repr=False)  # smtp://[user:pass@]host[:port][?starttls=true] or smtps://
+    sender: str  # SMTP_FROM
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str
+    auth_token: str = field(repr=False)
+    from_number: str  # E.164
+    api_url: str
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    bot_token: str = field(repr=False)
+    api_url: str
+    signing_secret: str | None = field(default=None, repr=False)  # interactive buttons
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How notifications are timed, retried, throttled and sent."""
+
+    minute_seconds: float = DEFAULT_MINUTE_SECONDS
+    send_timeout: float = DEFAULT_SEND_TIMEOUT
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    message_grace: float = DEFAULT_MESSAGE_GRACE
+    batch: int = DEFAULT_DELIVERY_BATCH
+    link_ttl: int = DEFAULT_LINK_TTL
+    throttles: Mapping[str, Throttle] = field(default_factory=dict)  # by dest type
+    provider_rates: Mapping[str, float] = field(default_factory=dict)  # by provider; 0: none
+    smtp: SmtpSettings | None = None
+    twilio: TwilioSettings | None = None
+    slack: SlackSettings | None = None
+
+    def configured(self, provider: str) -> bool:
+        """Whether `provider` can send: webhooks always can, the others need credentials."""
+        return provider == "webhook" or getattr(self, provider) is not None
 
 
 class ConfigError(ValueError):
@@ -62,6 +131,7 @@ class Settings:
     web_concurrency: int
     instance: str
     dev: bool = False
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
 
     def redacted(self) -> dict[str, object]:
         """The settings with credentials removed, safe to log."""
@@ -76,6 +146,8 @@ class Settings:
             "public_url": self.public_url,
             "engine_cycle": self.engine_cycle,
             "instance": self.instance,
+            "minute_seconds": self.delivery.minute_seconds,
+            "providers": [p for p in PROVIDERS if self.delivery.configured(p)],
         }
 
 
@@ -133,7 +205,79 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         web_concurrency=reader.integer("WEB_CONCURRENCY", DEFAULT_WEB_CONCURRENCY, 1, 64),
         instance=instance_name(env),
         dev=dev,
+        delivery=_delivery(reader),
     )
+
+
+def _delivery(reader: _Reader) -> DeliverySettings:
+    return DeliverySettings(
+        minute_seconds=reader.seconds("KLAXON_MINUTE_SECONDS", DEFAULT_MINUTE_SECONDS),
+        send_timeout=reader.seconds("KLAXON_SEND_TIMEOUT", DEFAULT_SEND_TIMEOUT),
+        max_attempts=reader.integer("KLAXON_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, 1, 50),
+        message_grace=reader.seconds("KLAXON_MESSAGE_GRACE", DEFAULT_MESSAGE_GRACE),
+        batch=reader.integer("KLAXON_DELIVERY_BATCH", DEFAULT_DELIVERY_BATCH, 1, 500),
+        link_ttl=reader.integer("KLAXON_LINK_TTL", DEFAULT_LINK_TTL, 60, 30 * 86400),
+        throttles=reader.throttles("KLAXON_THROTTLE", DEFAULT_THROTTLES),
+        provider_rates=reader.rates("KLAXON_PROVIDER_RATE", DEFAULT_PROVIDER_RATES),
+        smtp=_smtp(reader),
+        twilio=_twilio(reader),
+        slack=_slack(reader),
+    )
+
+
+def _smtp(reader: _Reader) -> SmtpSettings | None:
+    url = reader.url(
+        "SMTP_URL",
+        ("smtp", "smtps"),
+        "smtp://user:pass@host:587?starttls=true or smtps://user:pass@host:465",
+        default="",
+    )
+    if not url:
+        return None
+    sender = reader.raw("SMTP_FROM") or ""
+    if "@" not in sender or any(ch in sender for ch in "\r\n"):
+        raise ConfigError(
+            "SMTP_FROM",
+            "is not set" if not sender else f"{sender!r} is not an address",
+            "the From address of notification emails, e.g. Klaxon <klaxon@example.com>",
+        )
+    return SmtpSettings(url=url, sender=sender)
+
+
+def _twilio(reader: _Reader) -> TwilioSettings | None:
+    sid = reader.raw("TWILIO_ACCOUNT_SID") or ""
+    token = reader.raw("TWILIO_AUTH_TOKEN") or ""
+    number = reader.raw("TWILIO_FROM_NUMBER") or ""
+    if not (sid or token or number):
+        return None
+    for name, value, form in (
+        ("TWILIO_ACCOUNT_SID", sid, "your account SID (AC…)"),
+        ("TWILIO_AUTH_TOKEN", token, "your account's auth token"),
+        ("TWILIO_FROM_NUMBER", number, "the sending number in E.164 form, e.g. +15551234567"),
+    ):
+        if not value:
+            raise ConfigError(name, "is not set (the other TWILIO_ settings are)", form)
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", number):
+        raise ConfigError(
+            "TWILIO_FROM_NUMBER", f"{number!r} is not an E.164 number", "e.g. +15551234567"
+        )
+    api_url = reader.url(
+        "TWILIO_API_URL",
+        ("http", "https"),
+        "https://api.twilio.com",
+        default=DEFAULT_TWILIO_API_URL,
+    )
+    return TwilioSettings(sid, token, number, api_url.rstrip("/"))
+
+
+def _slack(reader: _Reader) -> SlackSettings | None:
+    token = reader.raw("SLACK_BOT_TOKEN") or ""
+    if not token:
+        return None
+    api_url = reader.url(
+        "SLACK_API_URL", ("http", "https"), "https://slack.com/api", default=DEFAULT_SLACK_API_URL
+    )
+    return SlackSettings(token, api_url.rstrip("/"), reader.raw("SLACK_SIGNING_SECRET") or None)
 
 
 def _default_log_format() -> str:
@@ -212,6 +356,61 @@ class _Reader:
                 name, f"{value!r} is out of range", "seconds, more than 0, at most 3600"
             )
         return number
+
+    def throttles(self, name: str, default: str) -> dict[str, Throttle]:
+        """`type=count/seconds,…`, e.g. `sms=6/60`; types not named keep their default."""
+        form = (
+            f"comma-separated type=count/seconds with types {', '.join(DEST_TYPES)}, e.g. sms=6/60"
+        )
+        return dict(self._pairs(name, default, DEST_TYPES, form, self._throttle))
+
+    def rates(self, name: str, default: str) -> dict[str, float]:
+        """`provider=per_second,…`; 0 means unlimited."""
+        form = (
+            "comma-separated provider=messages_per_second with providers "
+            f"{', '.join(PROVIDERS)}, e.g. twilio=10"
+        )
+        return dict(self._pairs(name, default, PROVIDERS, form, self._rate))
+
+    def _pairs(
+        self,
+        name: str,
+        default: str,
+        keys: tuple[str, ...],
+        form: str,
+        parse: Callable[[str], T | None],
+    ) -> Iterable[tuple[str, T]]:
+        merged: dict[str, T] = {}
+        for source in (default, self.raw(name) or ""):
+            for item in filter(None, (part.strip() for part in source.split(","))):
+                key, sep, value = item.partition("=")
+                key = key.strip().lower()
+                if not sep or key not in keys:
+                    raise ConfigError(name, f"{item!r} is not understood", form)
+                parsed = parse(value.strip())
+                if parsed is None:
+                    raise ConfigError(name, f"{item!r} has a bad value", form)
+                merged[key] = parsed
+        return merged.items()
+
+    @staticmethod
+    def _throttle(value: str) -> Throttle | None:
+        count, sep, window = value.partition("/")
+        try:
+            throttle = Throttle(int(count), float(window))
+        except ValueError:
+            return None
+        if not sep or throttle.count < 1 or not 0 < throttle.window <= 86400:
+            return None
+        return throttle
+
+    @staticmethod
+    def _rate(value: str) -> float | None:
+        try:
+            rate = float(value)
+        except ValueError:
+            return None
+        return rate if 0 <= rate <= 10000 else None
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         value = self.raw(name)

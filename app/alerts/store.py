@@ -193,6 +193,11 @@ def request_escalation(conn: psycopg.Connection[Any], alert_id: int, actor: Acto
     row = conn.execute(
         """
         WITH target AS (SELECT id FROM alerts WHERE id = %(id)s AND status <> 'closed'),
+        forced AS (
+            -- the escalation module fires the next step now, even on an acknowledged alert
+            UPDATE alert_escalations SET next_step_at = now(), forced = true, held = false
+            WHERE alert_id IN (SELECT id FROM target)
+        ),
         logged AS (
             INSERT INTO alert_logs (alert_id, event, actor_type, actor_id)
             SELECT id, 'escalation_requested', %(actor_type)s, %(actor_id)s FROM target

@@ -1,0 +1,1 @@
+"""Outgoing messages: the durable Postgres state machine every notification goes through."""

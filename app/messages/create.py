@@ -1,0 +1,110 @@
+"""Writing outgoing-message rows: the one way anything asks for a notification to be sent.
+
+A row is written (and committed) before any RQ job exists for it; the engine's dispatch module
+queues it, so a Redis flush or a dead worker delays a message but never loses it. Every row has
+a `dedup_key`, and inserts use ON CONFLICT DO NOTHING: a producer that runs twice (a crash
+between its insert and its bookkeeping, an engine failover) cannot make a second message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+# Which provider carries each kind of destination.
+PROVIDER_FOR = {
+    "email": "smtp",
+    "sms": "twilio",
+    "voice": "twilio",
+    "webhook": "webhook",
+    "slack": "slack",
+}
+
+_FOR_CONTACT_METHOD = """
+WITH made AS (
+    INSERT INTO outgoing_messages (kind, contact_method_id, dest_type, provider, user_id,
+                                   alert_id, payload, dedup_key, max_attempts)
+    SELECT %(kind)s, cm.id, cm.type,
+           CASE cm.type WHEN 'email' THEN 'smtp' WHEN 'sms' THEN 'twilio'
+                        WHEN 'voice' THEN 'twilio' ELSE cm.type END,
+           cm.user_id, %(alert_id)s, %(payload)s, %(dedup_key)s, %(max_attempts)s
+    FROM contact_methods cm WHERE cm.id = %(destination)s
+    ON CONFLICT (dedup_key) DO NOTHING
+    RETURNING id
+)
+SELECT id, pg_notify('klaxon_events', json_build_object('message_id', id)::text) FROM made
+"""
+
+_FOR_CHANNEL = """
+WITH made AS (
+    INSERT INTO outgoing_messages (kind, channel_id, dest_type, provider, alert_id,
+                                   schedule_id, payload, dedup_key, max_attempts)
+    SELECT %(kind)s, ch.id, ch.type, ch.type, %(alert_id)s, %(schedule_id)s, %(payload)s,
+           %(dedup_key)s, %(max_attempts)s
+    FROM notification_channels ch WHERE ch.id = %(destination)s
+    ON CONFLICT (dedup_key) DO NOTHING
+    RETURNING id
+)
+SELECT id, pg_notify('klaxon_events', json_build_object('message_id', id)::text) FROM made
+"""
+
+
+def to_contact_method(
+    conn: psycopg.Connection[Any],
+    kind: str,
+    contact_method_id: str,
+    dedup_key: str,
+    *,
+    max_attempts: int,
+    alert_id: int | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> int | None:
+    """Queue a message to one contact method; its id, or None if `dedup_key` already exists
+    (or the contact method does not). The engine is woken on commit."""
+    row = conn.execute(
+        _FOR_CONTACT_METHOD,
+        {
+            "kind": kind,
+            "destination": contact_method_id,
+            "alert_id": alert_id,
+            "payload": Jsonb(dict(payload or {})),
+            "dedup_key": dedup_key,
+            "max_attempts": max_attempts,
+        },
+    ).fetchone()
+    return None if row is None else int(_first(row))
+
+
+def to_channel(
+    conn: psycopg.Connection[Any],
+    kind: str,
+    channel_id: str,
+    dedup_key: str,
+    *,
+    max_attempts: int,
+    alert_id: int | None = None,
+    schedule_id: str | None = None,
+    payload: Mapping[str, Any] | None = None,
+) -> int | None:
+    """Queue a message to a notification channel; like `to_contact_method`."""
+    row = conn.execute(
+        _FOR_CHANNEL,
+        {
+            "kind": kind,
+            "destination": channel_id,
+            "alert_id": alert_id,
+            "schedule_id": schedule_id,
+            "payload": Jsonb(dict(payload or {})),
+            "dedup_key": dedup_key,
+            "max_attempts": max_attempts,
+        },
+    ).fetchone()
+    return None if row is None else int(_first(row))
+
+
+def _first(row: Any) -> Any:
+    """Column 0 of a tuple row or a dict row (callers use either row factory)."""
+    return row["id"] if isinstance(row, Mapping) else row[0]

@@ -1,0 +1,1 @@
+"""Notification providers: one small interface (`base.Provider`), one module per provider."""
