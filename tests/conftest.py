@@ -221,3 +221,13 @@ def make_api_key(db_conn: psycopg.Connection[Any]) -> Callable[[str], str]:
         return str(keys.create_api_key(db_conn, f"test-{scope}", scope)["key"])
 
     return make
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[Any]:
+    """A local webhook receiver (tests.support.fakes.webhook) that records what it gets."""
+    from tests.support.fakes.webhook import WebhookReceiver
+
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()

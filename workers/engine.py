@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from app import db
 from app.bounded import DeadlineExceeded, SingleFlight
+from app.database import Database
 from app.heartbeat import Heartbeat, write_heartbeat
 from app.listener import EVENTS_CHANNEL, Listener
 from app.process_checks import checks_for
@@ -40,37 +41,47 @@ ENGINE_LOCK_KEY = 0x6B6C6E45
 STANDBY_POLL = 1.0  # seconds between a standby's attempts to take the lead
 RECONNECT_BACKOFF_MAX = 10.0  # seconds; cap on waits between failed database connects
 EXIT_SECOND_SIGNAL = 1
+# Shortest wait between cycles (seconds): work "due now" that a module could not finish (a
+# throttle, a lock held elsewhere) must not turn the loop into a busy spin.
+MIN_WAIT = 0.05
 
 
 @dataclass(frozen=True)
 class ModuleContext:
     settings: Settings
     redis: Redis
+    database: Database  # the engine's pool; modules take a transaction each time they run
 
 
 @dataclass(frozen=True)
 class EngineModule:
-    """One unit of engine work, run once per cycle under its own timeout."""
+    """One unit of engine work, run once per cycle under its own timeout.
+
+    `run` may return how many seconds until it next has work due (e.g. an escalation step or a
+    retry), so the engine wakes for it instead of waiting for its tick; None means "no idea".
+    """
 
     name: str
-    run: Callable[[ModuleContext], None]
+    run: Callable[[ModuleContext], float | None]
     timeout: float
 
 
-# The escalation, notification-rule and heartbeat-monitor modules join this list.
-DEFAULT_MODULES: tuple[EngineModule, ...] = ()
+def default_modules() -> tuple[EngineModule, ...]:
+    """The modules of workers.engine_modules, in the order a cycle runs them."""
+    from workers.engine_modules import MODULES
+
+    return MODULES
 
 
 class Engine:
     """Owns the leader lock, the listener and the cycle loop; `stop()` ends `run()` promptly."""
 
-    def __init__(
-        self, settings: Settings, modules: Sequence[EngineModule] = DEFAULT_MODULES
-    ) -> None:
+    def __init__(self, settings: Settings, modules: Sequence[EngineModule] | None = None) -> None:
         self.settings = settings
         self.redis = make_redis(settings.redis_url, settings.check_timeout, retries=True)
-        self._context = ModuleContext(settings, self.redis)
-        self._modules = list(modules)
+        self.database = Database(settings, application_name="klaxon-engine")
+        self._context = ModuleContext(settings, self.redis, self.database)
+        self._modules = list(default_modules() if modules is None else modules)
         self._flights = {
             m.name: SingleFlight(
                 functools.partial(m.run, self._context), m.timeout, 0.0, f"engine-{m.name}"
@@ -108,6 +119,7 @@ class Engine:
                     self._lead(conn)
         finally:
             self.listener.stop()
+            self.database.close()
             self.redis.close()
         log.info("engine_stopped", cycles=self.cycles)
         return 0
@@ -158,10 +170,10 @@ class Engine:
                 if not self._still_leader(conn):
                     return
                 started = time.time()
-                self._run_modules()
+                due_in = self._run_modules()
                 self.cycles += 1
                 self._beat(leader_since, started)
-                self._wake.wait(self.settings.engine_cycle)
+                self._wake.wait(min(self.settings.engine_cycle, max(due_in, MIN_WAIT)))
                 self._wake.clear()
         finally:
             self.is_leader = False
@@ -175,11 +187,15 @@ class Engine:
             log.warning("engine_leadership_lost", error=db.describe_error(exc))
             return False
 
-    def _run_modules(self) -> None:
+    def _run_modules(self) -> float:
+        """Run every module once; the seconds until the soonest work any of them has due."""
+        due_in = self.settings.engine_cycle
         for module in self._modules:
             started = time.monotonic()
             try:
-                self._flights[module.name].result()
+                module_due = self._flights[module.name].result()
+                if module_due is not None:
+                    due_in = min(due_in, module_due)
             except DeadlineExceeded as exc:
                 log.error("engine_module_timeout", module=module.name, error=str(exc))
             except Exception:
@@ -190,6 +206,7 @@ class Engine:
                     module=module.name,
                     duration_ms=round((time.monotonic() - started) * 1000, 1),
                 )
+        return due_in
 
     def _beat(self, leader_since: float, cycle_started: float) -> None:
         beat = Heartbeat(
