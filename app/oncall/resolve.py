@@ -1,0 +1,52 @@
+"""Who an escalation target puts on call at an instant: the bridge between policies and on-call.
+
+Used by the engine when a step fires (it pages whoever is on call at that moment) and by the API
+("who is on call for this service"). Connections must use the dict row factory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import structlog
+
+from app.oncall import compute, store
+
+log = structlog.get_logger(__name__)
+
+
+def schedule_on_call(conn: psycopg.Connection[Any], schedule_id: str, at: datetime) -> list[str]:
+    """User ids the schedule has on call at `at` (empty when it cannot be computed, logged)."""
+    schedule = store.load_schedule(conn, schedule_id)
+    if schedule is None:
+        return []
+    rotations = store.load_rotations(conn, store.rotation_ids_of(schedule))
+    try:
+        return sorted(compute.on_call_now(schedule, rotations, at))
+    except ValueError as exc:  # e.g. a rotation lost its last participant
+        log.warning("schedule_not_computable", schedule_id=schedule_id, error=str(exc))
+        return []
+
+
+def rotation_on_call(conn: psycopg.Connection[Any], rotation_id: str, at: datetime) -> list[str]:
+    """The user the rotation has on call at `at` (empty before its start or with no one)."""
+    rotation = store.load_rotations(conn, [rotation_id]).get(rotation_id)
+    if rotation is None or not rotation.participants:
+        return []
+    user = compute.rotation_on_call_at(rotation, at)
+    return [] if user is None else [user]
+
+
+def target_on_call(
+    conn: psycopg.Connection[Any], target_type: str, target_id: str, at: datetime
+) -> list[str]:
+    """User ids a step target engages at `at`; channels engage no user (empty)."""
+    if target_type == "user":
+        return [target_id]
+    if target_type == "schedule":
+        return schedule_on_call(conn, target_id, at)
+    if target_type == "rotation":
+        return rotation_on_call(conn, target_id, at)
+    return []
