@@ -30,6 +30,7 @@ BENCHMARKS = (
     "health_load",
     "ingest_load",
     "oncall_compute",
+    "page_latency",
 )
 BENCHMARK_TIMEOUT = 300.0  # seconds one benchmark may run before it is stopped
 CLEANUP_GRACE = 30.0  # seconds a stopped benchmark gets to stop what it started
