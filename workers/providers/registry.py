@@ -1,0 +1,36 @@
+"""The providers this process can send through: webhook always, the others when configured."""
+
+from __future__ import annotations
+
+from config.settings import Settings
+from workers.providers.base import Provider
+from workers.providers.webhook import WebhookProvider
+
+# Which provider sends each contact method / channel type.
+PROVIDER_FOR_DEST = {
+    "webhook": "webhook",
+    "email": "smtp",
+    "sms": "twilio",
+    "voice": "twilio",
+    "slack": "slack",
+}
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    """Providers by name ("webhook", "smtp", "twilio", "slack"), only those configured."""
+    providers: dict[str, Provider] = {"webhook": WebhookProvider()}
+    delivery = settings.delivery
+    # Imported only when configured: a webhook-only deployment never loads smtplib & co.
+    if delivery.smtp is not None:
+        from workers.providers.smtp import SmtpProvider
+
+        providers["smtp"] = SmtpProvider(delivery.smtp, settings.public_url)
+    if delivery.twilio is not None:
+        from workers.providers.twilio import TwilioProvider
+
+        providers["twilio"] = TwilioProvider(delivery.twilio, settings.public_url)
+    if delivery.slack is not None:
+        from workers.providers.slack import SlackProvider
+
+        providers["slack"] = SlackProvider(delivery.slack)
+    return providers
