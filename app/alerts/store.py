@@ -129,8 +129,8 @@ WITH changed AS (
     WHERE {where} AND status = ANY(%(from)s)
     RETURNING id
 ), logged AS (
-    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, message)
-    SELECT id, %(to)s, %(actor_type)s, %(actor_id)s, %(message)s FROM changed
+    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, message, meta)
+    SELECT id, %(to)s, %(actor_type)s, %(actor_id)s, %(message)s, %(meta)s FROM changed
 )
 SELECT id, pg_notify('klaxon_events',
                      json_build_object('alert_id', id, 'event', %(to)s)::text)
@@ -148,6 +148,7 @@ def _transition(
     to: str,
     actor: Actor,
     message: str = "",
+    meta: Mapping[str, Any] | None = None,
 ) -> list[int]:
     rows = conn.execute(
         _TRANSITION.format(where=where),
@@ -158,14 +159,24 @@ def _transition(
             "actor_type": actor.type,
             "actor_id": actor.id,
             "message": message,
+            "meta": Jsonb(dict(meta or {})),
         },
     ).fetchall()
     return [int(r["id"]) for r in rows]
 
 
-def set_status(conn: psycopg.Connection[Any], alert_id: int, to: str, actor: Actor) -> bool:
-    """Acknowledge or close one alert; False when it was already there (or beyond)."""
-    return bool(_transition(conn, "id = %(id)s", {"id": alert_id}, to, actor))
+def set_status(
+    conn: psycopg.Connection[Any],
+    alert_id: int,
+    to: str,
+    actor: Actor,
+    meta: Mapping[str, Any] | None = None,
+) -> bool:
+    """Acknowledge or close one alert; False when it was already there (or beyond).
+
+    `meta` lands on the log entry: how the actor acted, e.g. {"via": "sms", "link": true}.
+    """
+    return bool(_transition(conn, "id = %(id)s", {"id": alert_id}, to, actor, meta=meta))
 
 
 def set_status_by_dedup(
