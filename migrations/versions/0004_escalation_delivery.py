@@ -247,6 +247,7 @@ CREATE TABLE outgoing_messages (
     not_before timestamptz NOT NULL DEFAULT now(),  -- retry backoff and throttles defer this
     enqueued_at timestamptz,  -- last time an RQ job was queued for it
     enqueue_count integer NOT NULL DEFAULT 0,  -- part of its RQ job id
+    job_id text,  -- the RQ job queued for it; NULL: none (never queued, or a retry is due)
     claimed_until timestamptz,  -- while sending: past this the engine takes it back
     claimed_by text,
     provider_message_id text,
