@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.admin import register_admin
     from app.api import api_blueprint
     from app.errors import register_error_handlers
+    from app.http_actions import actions_blueprint
     from app.http_health import health_blueprint
     from app.http_ingest import ingest_blueprint
     from app.runtime import WebRuntime
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health_blueprint)
     app.register_blueprint(ingest_blueprint)
     app.register_blueprint(api_blueprint)
+    app.register_blueprint(actions_blueprint)
     register_admin(app)
     return app
 

@@ -83,8 +83,9 @@ class StructlogGunicornLogger(Logger):
 
 
 # Paths whose last segment is a secret: a heartbeat monitor's id is its check-in credential,
-# a calendar feed's token (`/calendar/<token>.ics`) is its subscription's.
-_SECRET_PATH = re.compile(r"^(/(?:api/v2|v1/api)/heartbeat/|/calendar/)[^/]+")
+# a calendar feed's token (`/calendar/<token>.ics`) is its subscription's, an acknowledge/close
+# link's token (`/actions/<token>`) acts on an alert.
+_SECRET_PATH = re.compile(r"^(/(?:api/v2|v1/api)/heartbeat/|/calendar/|/actions/)[^/]+")
 
 
 def redact_path(path: str) -> str:
