@@ -133,9 +133,12 @@ def list_services(
     ).fetchall()
 
 
-def get_service(conn: psycopg.Connection[Any], service_id: str) -> dict[str, Any] | None:
+def get_service(
+    conn: psycopg.Connection[Any], service_id: str, lock: bool = False
+) -> dict[str, Any] | None:
     row = conn.execute(
-        f"SELECT {SERVICE_COLUMNS} FROM services WHERE id = %s", (service_id,)
+        f"SELECT {SERVICE_COLUMNS} FROM services WHERE id = %s" + (" FOR UPDATE" if lock else ""),
+        (service_id,),
     ).fetchone()
     return dict(row) if row else None
 
@@ -143,7 +146,8 @@ def get_service(conn: psycopg.Connection[Any], service_id: str) -> dict[str, Any
 def update_service(
     conn: psycopg.Connection[Any], service_id: str, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """Apply `changes` (name, description, maintenance_until); None if there is no such service."""
+    """Apply `changes` (name, description, maintenance_until, escalation_policy_id); None if
+    there is no such service."""
     return _update(conn, "services", SERVICE_COLUMNS, "id = %(id)s", {"id": service_id}, changes)
 
 

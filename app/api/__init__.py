@@ -32,6 +32,18 @@ read < write < admin.
 | /schedules/<id>/calendar-subscriptions[/<sub_id>]  | POST, DELETE (revokes)     | write |
 | /users/<id>/calendar-subscriptions[/<sub_id>]      | POST, DELETE (revokes)     | write |
 | /users/<id>/on-call-next                           | GET                        | read  |
+| /users/<id>/contact-methods[/<cm_id>]              | GET                        | read  |
+| /users/<id>/contact-methods[/<cm_id>]              | POST, PATCH, DELETE        | write |
+| /users/<id>/contact-methods/<cm_id>/send-verification, …/verify, …/test | POST  | write |
+| /users/<id>/notification-rules[/<rule_id>]         | GET                        | read  |
+| /users/<id>/notification-rules[/<rule_id>]         | POST, DELETE               | write |
+| /notification-channels, /notification-channels/<id> | GET                       | read  |
+| /notification-channels, /notification-channels/<id> | POST, PATCH, DELETE       | write |
+| /notification-channels/<id>/test                   | POST                       | write |
+| /escalation-policies, /escalation-policies/<id>    | GET                        | read  |
+| /escalation-policies, /escalation-policies/<id>    | POST, PATCH, DELETE        | write |
+| /services/<id>/on-call                             | GET                        | read  |
+| /messages, /messages/<id>                          | GET                        | read  |
 | /api-keys, /api-keys/<id>                          | GET, POST, DELETE (revokes)| admin |
 
 The OpenAPI document is public: it describes shapes, holds no data, and tooling fetches it
@@ -59,8 +71,13 @@ from __future__ import annotations
 from app.api import (  # noqa: F401
     alerts,
     api_keys,
+    channels,
+    contact_methods,
+    escalation_policies,
     heartbeat_monitors,
     integration_keys,
+    messages,
+    notification_rules,
     openapi,
     rotations,
     schedules,

@@ -27,7 +27,9 @@ from flask.blueprints import BlueprintSetupState
 from pydantic import Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from app import policies
 from app.api import pagination
+from app.api.delivery_schemas import invalid
 from app.api.routing import NotFound, api_blueprint, endpoint, settings, transaction
 from app.api.schemas import (
     Description,
@@ -68,16 +70,23 @@ OverrideKind = Literal["add", "remove", "replace"]
 # ---- schemas -------------------------------------------------------------------------------------
 
 
+NOTICE_CHANNEL = "a notification channel told who is on call at each shift change"
+
+
 class ScheduleCreate(Input):
     name: Name
     description: Description = ""
     time_zone: TimeZone
+    notice_channel_id: UUID | None = Field(None, description=NOTICE_CHANNEL)
 
 
 class SchedulePatch(Patch):
+    NULLABLE = frozenset({"notice_channel_id"})
+
     name: Name | SkipJsonSchema[None] = None
     description: Description | SkipJsonSchema[None] = None
     time_zone: TimeZone | SkipJsonSchema[None] = None
+    notice_channel_id: UUID | None = Field(None, description=NOTICE_CHANNEL + " (null: none)")
 
 
 class Schedule(Output):
@@ -85,6 +94,7 @@ class Schedule(Output):
     name: str
     description: str
     time_zone: str
+    notice_channel_id: str | None = Field(description=NOTICE_CHANNEL)
     created_at: OutTime
     updated_at: OutTime
 
@@ -265,7 +275,23 @@ def require_schedule(conn: psycopg.Connection[Any], schedule_id: UUID) -> dict[s
     row = store.get_schedule(conn, str(schedule_id))
     if row is None:
         raise NotFound(f"no schedule with id {schedule_id}")
-    return row
+    return _with_notice_channels(conn, [row])[0]
+
+
+def _with_notice_channels(
+    conn: psycopg.Connection[Any], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    channels = policies.notice_channels(conn, [row["id"] for row in rows])
+    return [{**row, "notice_channel_id": channels.get(row["id"])} for row in rows]
+
+
+def _set_notice_channel(
+    conn: psycopg.Connection[Any], schedule_id: str, channel_id: UUID | None
+) -> None:
+    """Point the schedule's on-call notices at a channel (422 if it does not exist) or nowhere."""
+    if channel_id is not None and not policies.channel_exists(conn, str(channel_id)):
+        raise invalid("notice_channel_id", f"no notification channel with id {channel_id}")
+    policies.set_notice_channel(conn, schedule_id, None if channel_id is None else str(channel_id))
 
 
 def _not_found(what: str, item_id: UUID, schedule_id: UUID) -> NotFound:
@@ -312,7 +338,7 @@ def list_schedules(query: PageQuery) -> SchedulePage:
     """List schedules, oldest first."""
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
-        rows = store.list_schedules(conn, after, query.limit + 1)
+        rows = _with_notice_channels(conn, store.list_schedules(conn, after, query.limit + 1))
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, Schedule.model_validate
     )
@@ -324,6 +350,9 @@ def create_schedule(json: ScheduleCreate) -> tuple[Schedule, int]:
     """Create a schedule; its name must be unique (case-insensitively)."""
     with transaction() as conn:
         row = store.create_schedule(conn, json.name, json.time_zone, json.description)
+        if json.notice_channel_id is not None:
+            _set_notice_channel(conn, row["id"], json.notice_channel_id)
+        row = require_schedule(conn, UUID(row["id"]))
     return Schedule.model_validate(row), 201
 
 
@@ -336,11 +365,17 @@ def get_schedule(schedule_id: UUID) -> Schedule:
 
 @endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Schedule)
 def update_schedule(schedule_id: UUID, json: SchedulePatch) -> Schedule:
-    """Change a schedule's name, description or time zone."""
+    """Change a schedule's name, description, time zone or notice channel."""
+    changes = json.changes()
+    notice = "notice_channel_id" in changes
+    channel_id = changes.pop("notice_channel_id", None)
     with transaction() as conn:
-        row = store.update_schedule(conn, str(schedule_id), json.changes())
-    if row is None:
-        raise NotFound(f"no schedule with id {schedule_id}")
+        row = store.update_schedule(conn, str(schedule_id), changes)
+        if row is None:
+            raise NotFound(f"no schedule with id {schedule_id}")
+        if notice:
+            _set_notice_channel(conn, str(schedule_id), channel_id)
+        row = require_schedule(conn, schedule_id)
     return Schedule.model_validate(row)
 
 

@@ -201,14 +201,16 @@ class ServiceCreate(Input):
     maintenance_until: Time | None = Field(
         None, description="alerts are held back until this time (a maintenance window)"
     )
+    escalation_policy_id: uuid.UUID | None = Field(None, description="who is paged, and when")
 
 
 class ServicePatch(Patch):
-    NULLABLE = frozenset({"maintenance_until"})
+    NULLABLE = frozenset({"maintenance_until", "escalation_policy_id"})
 
     name: Name | SkipJsonSchema[None] = None
     description: Description | SkipJsonSchema[None] = None
     maintenance_until: Time | None = None
+    escalation_policy_id: uuid.UUID | None = Field(None, description="null: page no one")
 
 
 class IntegrationKeyCreate(Input):
@@ -274,7 +276,7 @@ class Service(Output):
     id: str
     name: str
     description: str
-    escalation_policy_id: str | None = Field(description="set by escalation policies (later)")
+    escalation_policy_id: str | None = Field(description="the escalation policy paging its alerts")
     maintenance_until: OutTime | None
     created_at: OutTime
     updated_at: OutTime

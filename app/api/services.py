@@ -7,9 +7,10 @@ from uuid import UUID
 
 import psycopg
 
-from app import directory
+from app import directory, policies
 from app.alerts import store
 from app.api import pagination
+from app.api.delivery_schemas import invalid
 from app.api.routing import NotFound, actor, endpoint, transaction
 from app.api.schemas import BulkResult, PageQuery, Service, ServiceCreate, ServicePage, ServicePatch
 
@@ -23,6 +24,19 @@ def require_service(conn: psycopg.Connection[Any], service_id: UUID) -> dict[str
     if row is None:
         raise NotFound(f"no service with id {service_id}")
     return row
+
+
+def _apply_policy(
+    conn: psycopg.Connection[Any], service_id: str, old: str | None, new: UUID | None
+) -> None:
+    """Check a new escalation policy exists (422 naming the field); when the service gets one
+    or changes it, its never-escalated triggered alerts become due at once."""
+    if new is None:
+        return
+    if not policies.lock_policy(conn, str(new)):
+        raise invalid("escalation_policy_id", f"no escalation policy with id {new}")
+    if str(new) != old:
+        policies.restart_waiting_alerts(conn, service_id)
 
 
 @endpoint("/services", "GET", "read", TAG, HTTP_200=ServicePage)
@@ -42,8 +56,10 @@ def create_service(json: ServiceCreate) -> tuple[Service, int]:
     """Create a service; its name must be unique (case-insensitively)."""
     with transaction() as conn:
         row = directory.create_service(conn, json.name, json.description)
-        if json.maintenance_until is not None:
-            changes = {"maintenance_until": json.maintenance_until}
+        _apply_policy(conn, row["id"], None, json.escalation_policy_id)
+        changes = json.model_dump(include={"maintenance_until", "escalation_policy_id"})
+        changes = {key: value for key, value in changes.items() if value is not None}
+        if changes:
             row = directory.update_service(conn, row["id"], changes) or row
     return Service.model_validate(row), 201
 
@@ -57,9 +73,18 @@ def get_service(service_id: UUID) -> Service:
 
 @endpoint("/services/<uuid:service_id>", "PATCH", "write", TAG, HTTP_200=Service)
 def update_service(service_id: UUID, json: ServicePatch) -> Service:
-    """Change a service's name, description or maintenance window (null ends it)."""
+    """Change a service's name, description, maintenance window (null ends it) or escalation
+    policy (null: none). Setting or changing the policy makes its triggered alerts that never
+    fired a step due at once."""
+    changes = json.changes()
     with transaction() as conn:
-        row = directory.update_service(conn, str(service_id), json.changes())
+        if "escalation_policy_id" in changes:
+            current = directory.get_service(conn, str(service_id), lock=True)
+            if current is None:
+                raise NotFound(f"no service with id {service_id}")
+            new = changes["escalation_policy_id"]
+            _apply_policy(conn, str(service_id), current["escalation_policy_id"], new)
+        row = directory.update_service(conn, str(service_id), changes)
     if row is None:
         raise NotFound(f"no service with id {service_id}")
     return Service.model_validate(row)

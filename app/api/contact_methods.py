@@ -1,0 +1,234 @@
+"""/api/v1/users/<id>/contact-methods: how a person is reached, and proving the address works.
+
+A new contact method (or one whose address changed) is unverified: a six-digit code goes out
+through the method itself, and `POST …/verify {"code"}` confirms it. Codes expire after 15
+minutes, allow 5 wrong guesses, and a new one may be requested once a minute. The engine pages
+only verified, enabled, not-STOPped methods. A type whose provider has no credentials configured
+is refused (422 naming the env vars to set), so nobody adds a method that can never be reached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import structlog
+
+from app import directory, people
+from app.api import pagination
+from app.api.delivery_schemas import (
+    ContactMethod,
+    ContactMethodCreate,
+    ContactMethodCreated,
+    ContactMethodPage,
+    ContactMethodPatch,
+    MessageQueued,
+    VerifyCode,
+    check_address,
+    dump,
+    invalid,
+)
+from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
+from app.api.schemas import ErrorBody, PageQuery
+from app.errors import ApiError, Conflict, NotFound
+from app.messages import create
+from app.messages.create import PROVIDER_FOR
+
+TAG = "contact methods"
+MANY = "/users/<uuid:user_id>/contact-methods"
+ONE = MANY + "/<uuid:cm_id>"
+log = structlog.get_logger(__name__)
+
+CONSTRAINT_FIELDS["contact_methods_destination"] = "address"
+# The env vars that configure each provider, for the 422 that says what to set.
+PROVIDER_ENV = {
+    "smtp": "SMTP_URL and SMTP_FROM",
+    "twilio": "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER",
+    "slack": "SLACK_BOT_TOKEN",
+}
+
+
+class TooSoon(ApiError):
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, {"retry_after": retry_after})
+        # Per instance: the error handler copies these onto the response.
+        self.headers = {"Retry-After": str(retry_after)}  # type: ignore[misc]
+
+
+def require_user(conn: psycopg.Connection[Any], user_id: UUID) -> None:
+    if directory.get_user(conn, str(user_id)) is None:
+        raise NotFound(f"no user with id {user_id}")
+
+
+def require_method(
+    conn: psycopg.Connection[Any], user_id: UUID, cm_id: UUID, lock: bool = False
+) -> dict[str, Any]:
+    row = people.get_contact_method(conn, str(user_id), str(cm_id), lock)
+    if row is None:
+        raise NotFound(f"no contact method with id {cm_id} for user {user_id}")
+    return row
+
+
+def _require_provider(kind: str) -> None:
+    provider = PROVIDER_FOR[kind]
+    if not settings().delivery.configured(provider):
+        raise invalid(
+            "type",
+            f"{kind} needs the {provider} provider, which is not configured: "
+            f"set {PROVIDER_ENV[provider]}",
+        )
+
+
+def _send_code(conn: psycopg.Connection[Any], cm_id: str) -> int:
+    config = settings()
+    return people.send_code(conn, config.secret_key, cm_id, config.delivery.max_attempts)
+
+
+@endpoint(MANY, "GET", "read", TAG, HTTP_200=ContactMethodPage)
+def list_contact_methods(user_id: UUID, query: PageQuery) -> ContactMethodPage:
+    """List the user's contact methods, oldest first."""
+    after = pagination.decode_time_cursor(query.cursor)
+    with transaction() as conn:
+        require_user(conn, user_id)
+        rows = people.list_contact_methods(conn, str(user_id), after, query.limit + 1)
+    items, next_cursor = pagination.page(
+        rows, query.limit, pagination.time_cursor, ContactMethod.model_validate
+    )
+    return ContactMethodPage(items=items, next_cursor=next_cursor)
+
+
+@endpoint(MANY, "POST", "write", TAG, HTTP_201=ContactMethodCreated)
+def create_contact_method(
+    user_id: UUID, json: ContactMethodCreate
+) -> tuple[ContactMethodCreated, int]:
+    """Add a contact method (unverified) and send it a verification code. Webhooks get a
+    signing secret, shown only here. The same type and address twice: 409."""
+    check_address(json.type, json.address)
+    _require_provider(json.type)
+    with transaction() as conn:
+        require_user(conn, user_id)
+        row = people.create_contact_method(
+            conn, str(user_id), json.name, json.type, json.address, json.status_updates
+        )
+        message_id = _send_code(conn, row["id"])
+    log.info("contact_method_created", contact_method_id=row["id"], type=json.type,
+             verification_message_id=message_id)  # fmt: skip
+    return ContactMethodCreated.model_validate(row), 201
+
+
+@endpoint(ONE, "GET", "read", TAG, HTTP_200=ContactMethod)
+def get_contact_method(user_id: UUID, cm_id: UUID) -> ContactMethod:
+    """Get one contact method."""
+    with transaction() as conn:
+        return ContactMethod.model_validate(require_method(conn, user_id, cm_id))
+
+
+@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=ContactMethod)
+def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) -> ContactMethod:
+    """Rename, disable/enable, opt in/out of status updates, or change the address (which makes
+    the method unverified again and sends a new code)."""
+    changes = dump(json)
+    with transaction() as conn:
+        current = require_method(conn, user_id, cm_id, lock=True)
+        address_changed = changes.get("address", current["address"]) != current["address"]
+        if not address_changed:
+            changes.pop("address", None)
+        else:
+            check_address(current["type"], changes["address"])
+            _require_provider(current["type"])
+        row = people.update_contact_method(conn, str(user_id), str(cm_id), changes)
+        assert row is not None  # locked above
+        if address_changed:
+            _send_code(conn, str(cm_id))
+    return ContactMethod.model_validate(row)
+
+
+@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None)
+def delete_contact_method(user_id: UUID, cm_id: UUID) -> tuple[str, int]:
+    """Delete a contact method with its notification rules."""
+    with transaction() as conn:
+        if not people.delete_contact_method(conn, str(user_id), str(cm_id)):
+            raise NotFound(f"no contact method with id {cm_id} for user {user_id}")
+    return "", 204
+
+
+@endpoint(
+    ONE + "/send-verification",
+    "POST",
+    "write",
+    TAG,
+    HTTP_202=MessageQueued,
+    HTTP_409=ErrorBody,
+    HTTP_429=ErrorBody,
+)
+def send_verification(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
+    """Send a new code (the old one stops working). At most one a minute (429, Retry-After);
+    an already verified method: 409."""
+    with transaction() as conn:
+        method = require_method(conn, user_id, cm_id, lock=True)
+        if method["verified"]:
+            raise Conflict(f"contact method {cm_id} is already verified")
+        age = people.last_code_age(conn, str(cm_id))
+        if age is not None and age < people.RESEND_AFTER:
+            wait = max(1, int((people.RESEND_AFTER - age).total_seconds() + 0.999))
+            raise TooSoon(f"a code was sent less than a minute ago; retry in {wait} s", wait)
+        message_id = _send_code(conn, str(cm_id))
+    return MessageQueued(message_id=str(message_id)), 202
+
+
+@endpoint(ONE + "/verify", "POST", "write", TAG, HTTP_200=ContactMethod)
+def verify_contact_method(user_id: UUID, cm_id: UUID, json: VerifyCode) -> ContactMethod:
+    """Confirm the code the method received. Wrong code: 422 (5 tries per code); expired, used
+    up or never sent: 409 (request a new one); already verified: 200, nothing changes."""
+    with transaction() as conn:
+        method = require_method(conn, user_id, cm_id, lock=True)
+        if method["verified"]:
+            return ContactMethod.model_validate(method)
+        verdict = people.check_code(conn, settings().secret_key, str(cm_id), json.code)
+        method = require_method(conn, user_id, cm_id)
+    # Out of the transaction: a wrong guess is counted (committed) before it is refused.
+    log.info("contact_method_verification", contact_method_id=str(cm_id), outcome=verdict.outcome)
+    resend = (
+        f"request a new one: POST /api/v1/users/{user_id}/contact-methods/{cm_id}/send-verification"
+    )
+    if verdict.outcome == "wrong":
+        raise invalid("code", f"wrong code; {verdict.attempts_left} attempts left")
+    if verdict.outcome == "void":
+        raise Conflict(f"too many wrong codes: this code is void; {resend}")
+    if verdict.outcome == "expired":
+        raise Conflict(f"the code has expired; {resend}")
+    if verdict.outcome == "none":
+        raise Conflict(f"no code is pending; {resend}")
+    return ContactMethod.model_validate(method)
+
+
+@endpoint(ONE + "/test", "POST", "write", TAG, HTTP_202=MessageQueued, HTTP_409=ErrorBody)
+def test_contact_method(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
+    """Queue a test message to the method (409 if it is unverified, disabled or STOPped)."""
+    with transaction() as conn:
+        method = require_method(conn, user_id, cm_id)
+        for flag, problem in (
+            (not method["verified"], "is not verified"),
+            (method["disabled"], "is disabled"),
+            (method["stopped"], "replied STOP"),
+        ):
+            if flag:
+                raise Conflict(f"contact method {cm_id} {problem}; nothing can be sent to it")
+        message_id = _queue_test(conn, str(cm_id))
+    return MessageQueued(message_id=str(message_id)), 202
+
+
+def _queue_test(conn: psycopg.Connection[Any], cm_id: str) -> int:
+    message_id = create.to_contact_method(
+        conn,
+        "test",
+        cm_id,
+        dedup_key=f"test:{cm_id}:{uuid4().hex}",
+        max_attempts=settings().delivery.max_attempts,
+    )
+    assert message_id is not None
+    return message_id

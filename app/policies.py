@@ -1,0 +1,299 @@
+"""Escalation policies (steps and their targets) and notification channels, in Postgres.
+
+A policy's steps are replaced as a whole: the old rows are deleted and the new ones inserted in
+one transaction, positions 0..n-1. The engine reads a policy as it stands each time a step
+fires, so a replacement applies to open alerts from their next step on. Connections must use the
+dict row factory.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from app.directory import _keyset, _update
+
+POLICY_COLUMNS = "id::text AS id, name, description, repeat_count, created_at, updated_at"
+CHANNEL_COLUMNS = "id::text AS id, name, type, address, status_updates, created_at, updated_at"
+_KEYSET = "(created_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)"
+# target type -> (its column in escalation_step_targets, the table its id lives in)
+TARGET_TABLES = {
+    "user": ("user_id", "users"),
+    "schedule": ("schedule_id", "schedules"),
+    "rotation": ("rotation_id", "rotations"),
+    "channel": ("channel_id", "notification_channels"),
+}
+
+Steps = Sequence[dict[str, Any]]  # [{"delay_minutes": int, "targets": [{"type", "id"}]}]
+
+
+# ---- targets -----------------------------------------------------------------------------------
+
+
+def missing_targets(conn: psycopg.Connection[Any], steps: Steps) -> list[tuple[int, int]]:
+    """(step index, target index) of every target whose id does not exist. The rows found are
+    locked (FOR KEY SHARE) so they cannot vanish before the caller's commit."""
+    wanted: dict[str, set[str]] = {kind: set() for kind in TARGET_TABLES}
+    for step in steps:
+        for target in step["targets"]:
+            wanted[target["type"]].add(str(target["id"]))
+    found: dict[str, set[str]] = {}
+    for kind, ids in wanted.items():
+        table = TARGET_TABLES[kind][1]
+        rows = conn.execute(
+            f"SELECT id::text AS id FROM {table} WHERE id = ANY(%s::uuid[]) FOR KEY SHARE",
+            (sorted(ids),),
+        ).fetchall()
+        found[kind] = {row["id"] for row in rows}
+    return [
+        (i, j)
+        for i, step in enumerate(steps)
+        for j, target in enumerate(step["targets"])
+        if str(target["id"]) not in found[target["type"]]
+    ]
+
+
+def _replace_steps(conn: psycopg.Connection[Any], policy_id: str, steps: Steps) -> None:
+    conn.execute("DELETE FROM escalation_steps WHERE policy_id = %s", (policy_id,))
+    for position, step in enumerate(steps):
+        row = conn.execute(
+            "INSERT INTO escalation_steps (policy_id, position, delay_minutes) "
+            "VALUES (%s, %s, %s) RETURNING id",
+            (policy_id, position, step["delay_minutes"]),
+        ).fetchone()
+        assert row is not None
+        for target in step["targets"]:
+            column = TARGET_TABLES[target["type"]][0]
+            conn.execute(
+                f"INSERT INTO escalation_step_targets (step_id, target_type, {column}) "
+                "VALUES (%s, %s, %s)",
+                (row["id"], target["type"], str(target["id"])),
+            )
+
+
+_STEPS = """
+SELECT s.policy_id::text AS policy_id, s.id::text AS id, s.position, s.delay_minutes,
+       coalesce(json_agg(json_build_object(
+           'type', t.target_type,
+           'id', coalesce(t.user_id, t.schedule_id, t.rotation_id, t.channel_id)::text,
+           'name', coalesce(u.name, sc.name, r.name, ch.name)) ORDER BY t.id)
+           FILTER (WHERE t.id IS NOT NULL), '[]') AS targets
+FROM escalation_steps s
+LEFT JOIN escalation_step_targets t ON t.step_id = s.id
+LEFT JOIN users u ON u.id = t.user_id
+LEFT JOIN schedules sc ON sc.id = t.schedule_id
+LEFT JOIN rotations r ON r.id = t.rotation_id
+LEFT JOIN notification_channels ch ON ch.id = t.channel_id
+WHERE s.policy_id = ANY(%s::uuid[])
+GROUP BY s.id
+ORDER BY s.policy_id, s.position
+"""
+
+
+def _with_steps(conn: psycopg.Connection[Any], policies: list[dict[str, Any]]) -> None:
+    """Attach each policy's steps (in order, with their targets) as `steps`."""
+    by_id = {p["id"]: p for p in policies}
+    for policy in policies:
+        policy["steps"] = []
+    for step in conn.execute(_STEPS, (list(by_id),)).fetchall():
+        by_id[step["policy_id"]]["steps"].append(dict(step))
+
+
+# ---- policies ----------------------------------------------------------------------------------
+
+
+def create_policy(
+    conn: psycopg.Connection[Any], fields: dict[str, Any], steps: Steps
+) -> dict[str, Any]:
+    row = conn.execute(
+        "INSERT INTO escalation_policies (name, description, repeat_count) VALUES "
+        f"(%(name)s, %(description)s, %(repeat_count)s) RETURNING {POLICY_COLUMNS}",
+        fields,
+    ).fetchone()
+    assert row is not None
+    _replace_steps(conn, row["id"], steps)
+    policy = get_policy(conn, row["id"])
+    assert policy is not None
+    return policy
+
+
+def get_policy(
+    conn: psycopg.Connection[Any], policy_id: str, lock: bool = False
+) -> dict[str, Any] | None:
+    row = conn.execute(
+        f"SELECT {POLICY_COLUMNS} FROM escalation_policies WHERE id = %s"
+        + (" FOR UPDATE" if lock else ""),
+        (policy_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    policy = dict(row)
+    _with_steps(conn, [policy])
+    return policy
+
+
+def list_policies(
+    conn: psycopg.Connection[Any], after: tuple[str, str] | None, limit: int
+) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        f"SELECT {POLICY_COLUMNS} FROM escalation_policies WHERE {_KEYSET} "
+        "ORDER BY created_at, id LIMIT %(limit)s",
+        _keyset(after, limit),
+    ).fetchall()
+    policies = [dict(r) for r in rows]
+    _with_steps(conn, policies)
+    return policies
+
+
+def update_policy(
+    conn: psycopg.Connection[Any],
+    policy_id: str,
+    changes: dict[str, Any],
+    steps: Steps | None,
+) -> dict[str, Any] | None:
+    """Apply `changes` (name, description, repeat_count) and, if given, replace every step."""
+    row = _update(
+        conn, "escalation_policies", POLICY_COLUMNS, "id = %(id)s", {"id": policy_id}, changes
+    )
+    if row is None:
+        return None
+    if steps is not None:
+        _replace_steps(conn, policy_id, steps)
+    return get_policy(conn, policy_id)
+
+
+def services_using(conn: psycopg.Connection[Any], policy_id: str) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT id::text AS id, name FROM services WHERE escalation_policy_id = %s ORDER BY name",
+        (policy_id,),
+    ).fetchall()
+
+
+def delete_policy(conn: psycopg.Connection[Any], policy_id: str) -> bool:
+    return conn.execute("DELETE FROM escalation_policies WHERE id = %s", (policy_id,)).rowcount > 0
+
+
+def lock_policy(conn: psycopg.Connection[Any], policy_id: str) -> bool:
+    """Whether the policy exists; if so it cannot be deleted before the caller commits."""
+    row = conn.execute(
+        "SELECT 1 FROM escalation_policies WHERE id = %s FOR KEY SHARE", (policy_id,)
+    ).fetchone()
+    return row is not None
+
+
+def restart_waiting_alerts(conn: psycopg.Connection[Any], service_id: str) -> int:
+    """Alerts of the service that are triggered and never fired a step become due now (an alert
+    raised while the service had no policy is paged as soon as it gets one); the engine is
+    woken on commit. How many alerts were made due."""
+    due = conn.execute(
+        """
+        UPDATE alert_escalations e SET next_step_at = now()
+          FROM alerts a
+         WHERE a.id = e.alert_id AND e.service_id = %s
+           AND a.status = 'triggered' AND e.last_step_at IS NULL AND NOT e.held
+        """,
+        (service_id,),
+    ).rowcount
+    if due:
+        conn.execute(
+            "SELECT pg_notify('klaxon_events', json_build_object("
+            "'service_id', %s::text, 'event', 'escalation_policy_changed')::text)",
+            (service_id,),
+        )
+    return due
+
+
+# ---- notification channels ---------------------------------------------------------------------
+
+
+def create_channel(conn: psycopg.Connection[Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """Insert a channel; webhooks get a signing secret (in the result only)."""
+    secret = secrets.token_urlsafe(32) if fields["type"] == "webhook" else None
+    row = conn.execute(
+        "INSERT INTO notification_channels (name, type, address, status_updates, signing_secret) "
+        "VALUES (%(name)s, %(type)s, %(address)s, %(status_updates)s, %(secret)s) "
+        f"RETURNING {CHANNEL_COLUMNS}",
+        {**fields, "secret": secret},
+    ).fetchone()
+    assert row is not None
+    return {**row, "signing_secret": secret}
+
+
+def get_channel(
+    conn: psycopg.Connection[Any], channel_id: str, lock: bool = False
+) -> dict[str, Any] | None:
+    row = conn.execute(
+        f"SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE id = %s"
+        + (" FOR UPDATE" if lock else ""),
+        (channel_id,),
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def channel_exists(conn: psycopg.Connection[Any], channel_id: str) -> bool:
+    """Whether the channel exists; if so it stays until the caller commits."""
+    row = conn.execute(
+        "SELECT 1 FROM notification_channels WHERE id = %s FOR KEY SHARE", (channel_id,)
+    ).fetchone()
+    return row is not None
+
+
+def list_channels(
+    conn: psycopg.Connection[Any], after: tuple[str, str] | None, limit: int
+) -> list[dict[str, Any]]:
+    return conn.execute(
+        f"SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE {_KEYSET} "
+        "ORDER BY created_at, id LIMIT %(limit)s",
+        _keyset(after, limit),
+    ).fetchall()
+
+
+def update_channel(
+    conn: psycopg.Connection[Any], channel_id: str, changes: dict[str, Any]
+) -> dict[str, Any] | None:
+    return _update(
+        conn, "notification_channels", CHANNEL_COLUMNS, "id = %(id)s", {"id": channel_id}, changes
+    )
+
+
+def delete_channel(conn: psycopg.Connection[Any], channel_id: str) -> bool:
+    return (
+        conn.execute("DELETE FROM notification_channels WHERE id = %s", (channel_id,)).rowcount > 0
+    )
+
+
+# ---- schedules' on-call notice channel ---------------------------------------------------------
+
+
+def notice_channels(
+    conn: psycopg.Connection[Any], schedule_ids: list[str]
+) -> dict[str, str | None]:
+    """schedule id -> its notice channel id (or None)."""
+    rows = conn.execute(
+        "SELECT id::text AS id, notice_channel_id::text AS channel_id FROM schedules "
+        "WHERE id = ANY(%s::uuid[])",
+        (schedule_ids,),
+    ).fetchall()
+    return {row["id"]: row["channel_id"] for row in rows}
+
+
+def set_notice_channel(
+    conn: psycopg.Connection[Any], schedule_id: str, channel_id: str | None
+) -> None:
+    conn.execute(
+        "UPDATE schedules SET notice_channel_id = %s, updated_at = now() WHERE id = %s",
+        (channel_id, schedule_id),
+    )
+
+
+# ---- who is on call for a service --------------------------------------------------------------
+
+
+def user_names(conn: psycopg.Connection[Any], user_ids: set[str]) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT id::text AS id, name FROM users WHERE id = ANY(%s::uuid[])", (sorted(user_ids),)
+    ).fetchall()
+    return {row["id"]: row["name"] for row in rows}
