@@ -231,3 +231,33 @@ def webhook_receiver() -> Iterator[Any]:
     receiver = WebhookReceiver().start()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    """A local SMTP server with AUTH (tests.support.fakes.smtp) that records what it gets."""
+    from tests.support.fakes.smtp import FakeSmtp
+
+    server = FakeSmtp().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[Any]:
+    """A local fake of Twilio's REST API (tests.support.fakes.twilio) that records requests."""
+    from tests.support.fakes.twilio import FakeTwilio
+
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[Any]:
+    """A local fake of Slack's Web API (tests.support.fakes.slack) that records requests."""
+    from tests.support.fakes.slack import FakeSlack
+
+    server = FakeSlack().start()
+    yield server
+    server.stop()
