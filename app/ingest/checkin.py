@@ -1,7 +1,9 @@
 """Heartbeat monitor check-ins (`POST /api/v2/heartbeat/<id>`): the monitor's id is its secret.
 
-A check-in records the time and marks the monitor healthy; the engine owns expiry (raising and
-closing the heartbeat alert), and is woken by the NOTIFY sent with the change.
+A check-in records the time and marks the monitor healthy; the engine owns expiry (raising the
+heartbeat alert), and is woken by the NOTIFY sent with the change. The check-in closes the
+monitor's open heartbeat alert (actor heartbeat/<monitor id>) and clears `alert_id` in the same
+statement, so the web's one-statement autocommit path stays atomic.
 """
 
 from __future__ import annotations
@@ -11,13 +13,31 @@ from typing import Any
 
 import psycopg
 
+# `old` locks the monitor first: a concurrent expiry (the engine) is either seen whole (its
+# alert is closed here) or waits for this check-in (and then finds the monitor healthy again).
 _CHECKIN = """
-WITH monitor AS (
-    UPDATE heartbeat_monitors SET last_checkin_at = now(), state = 'healthy'
-    WHERE id = %(id)s
-    RETURNING id, state, last_checkin_at
+WITH old AS (
+    SELECT id, alert_id FROM heartbeat_monitors WHERE id = %(id)s FOR UPDATE
+), monitor AS (
+    UPDATE heartbeat_monitors m
+    SET last_checkin_at = now(), state = 'healthy', alert_id = NULL
+    FROM old WHERE m.id = old.id
+    RETURNING m.id, m.state, m.last_checkin_at, old.alert_id
+), closed AS (
+    UPDATE alerts SET status = 'closed', closed_at = now(), updated_at = now()
+    WHERE id = (SELECT alert_id FROM monitor) AND status <> 'closed'
+    RETURNING id
+), logged AS (
+    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, message)
+    SELECT closed.id, 'closed', 'heartbeat', monitor.id::text, 'heartbeat monitor checked in'
+    FROM closed, monitor
+), closed_notice AS (
+    SELECT pg_notify('klaxon_events',
+                     json_build_object('alert_id', id, 'event', 'closed')::text)
+    FROM closed
 )
 SELECT id::text AS id, state, last_checkin_at,
+       (SELECT count(*) FROM closed_notice) AS closed_alerts,
        pg_notify('klaxon_events', json_build_object(
            'heartbeat_monitor_id', id, 'event', 'heartbeat_checkin')::text)
 FROM monitor

@@ -1,0 +1,55 @@
+"""The loop every engine module shares: bounded batches, each its own transaction.
+
+A batch locks at most `batch` rows (`FOR UPDATE SKIP LOCKED`), acts on them and commits, so a
+second engine (a leader that has not noticed it lost its lock) works on other rows, and a crash
+loses at most one uncommitted batch, which the next pass redoes. A module keeps taking batches
+while they come back full, within a time budget well inside its timeout; if work is left over
+it says so (due in 0 s) and the engine comes straight back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from workers.engine import ModuleContext
+
+Conn = psycopg.Connection[Any]
+
+
+def run_batches(
+    ctx: ModuleContext,
+    one_batch: Callable[[Conn], int],
+    due_in: Callable[[Conn], float | None],
+    batch: int,
+    budget: float,
+) -> float | None:
+    """Run `one_batch` (returns rows handled) until a batch is not full or `budget` seconds
+    have passed; then the seconds until the module's next due work (0 if work is left)."""
+    deadline = time.monotonic() + budget
+    while True:
+        with ctx.database.transaction() as conn:
+            handled = one_batch(conn)
+        if handled < batch:
+            break
+        if time.monotonic() >= deadline:
+            return 0.0
+    with ctx.database.transaction() as conn:
+        return due_in(conn)
+
+
+def seconds_until(conn: Conn, sql: str) -> float | None:
+    """Run `sql` (one row, one column: an interval from now, or NULL); seconds, at least 0."""
+    row = conn.execute(sql).fetchone()
+    value = None if row is None else next(iter(row.values()))
+    if value is None:
+        return None
+    return max(0.0, float(value.total_seconds()))
+
+
+def columns(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str, Any]:
+    """Rows as one list per named column: the parameters of an `unnest(...)` statement."""
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
