@@ -12,7 +12,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from app.api.schemas import (
@@ -98,7 +105,7 @@ class ContactMethodCreate(Input):
     name: Name
     type: ContactType
     address: Address = Field(description="per type: email, E.164 number, URL, Slack member id")
-    status_updates: bool = Field(False, description="also send acknowledge/close notices")
+    status_updates: StrictBool = Field(False, description="also send acknowledge/close notices")
 
 
 class ContactMethodPatch(Patch):
@@ -106,8 +113,8 @@ class ContactMethodPatch(Patch):
     address: Address | SkipJsonSchema[None] = Field(
         None, description="a new address is unverified until its new code is confirmed"
     )
-    disabled: bool | SkipJsonSchema[None] = None
-    status_updates: bool | SkipJsonSchema[None] = None
+    disabled: StrictBool | SkipJsonSchema[None] = None
+    status_updates: StrictBool | SkipJsonSchema[None] = None
 
 
 class VerifyCode(Input):
@@ -149,7 +156,7 @@ class MessageQueued(Output):
 
 class NotificationRuleCreate(Input):
     contact_method_id: UUID = Field(description="one of this user's contact methods")
-    delay_minutes: int = Field(ge=0, le=MAX_DELAY, description="after the user is engaged")
+    delay_minutes: StrictInt = Field(ge=0, le=MAX_DELAY, description="after the user is engaged")
 
 
 class NotificationRule(Output):
@@ -172,13 +179,13 @@ class ChannelCreate(Input):
     name: Name
     type: ChannelType
     address: Address = Field(description="webhook URL, or Slack channel id / #name")
-    status_updates: bool = Field(True, description="also post acknowledge/close notices")
+    status_updates: StrictBool = Field(True, description="also post acknowledge/close notices")
 
 
 class ChannelPatch(Patch):
     name: Name | SkipJsonSchema[None] = None
     address: Address | SkipJsonSchema[None] = None
-    status_updates: bool | SkipJsonSchema[None] = None
+    status_updates: StrictBool | SkipJsonSchema[None] = None
 
 
 class Channel(Output):
@@ -211,7 +218,7 @@ class TargetIn(Input):
 
 
 class StepIn(Input):
-    delay_minutes: int = Field(
+    delay_minutes: StrictInt = Field(
         ge=1, le=MAX_DELAY, description="minutes from this step firing to the next one"
     )
     targets: list[TargetIn] = Field(min_length=1, max_length=MAX_TARGETS)
@@ -226,7 +233,8 @@ class StepIn(Input):
 
 Steps = Annotated[list[StepIn], Field(max_length=MAX_STEPS, description="in firing order")]
 RepeatCount = Annotated[
-    int, Field(ge=0, le=20, description="how many more times the steps run after the first pass")
+    StrictInt,
+    Field(ge=0, le=20, description="how many more times the steps run after the first pass"),
 ]
 
 
