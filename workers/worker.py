@@ -20,6 +20,8 @@ from rq import Queue, Worker
 from app.process_checks import checks_for
 from app.redis_client import make_redis
 from app.startup import load_or_exit, preflight_or_exit
+from workers import delivery  # noqa: F401 - loaded once here, so each forked job starts warm
+from workers.providers import registry  # noqa: F401 - likewise: providers and their libraries
 from workers.queues import ALL_QUEUES
 
 log = structlog.get_logger(__name__)

@@ -1,0 +1,301 @@
+"""The outgoing-message state machine's SQL: claim, record, retry, take back, dispatch.
+
+Every transition is one conditional statement. A worker claims a row with
+`UPDATE … WHERE status = 'pending'` (no row back: someone else has it, so a message queued
+twice is sent once) and records the outcome only while the claim is still its own
+(`claimed_by` and `attempts` match), so a send the engine already took back cannot overwrite
+the retry's result. The schema's trigger refuses any backward move and writes the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+TAKEN_BACK_ERROR = "worker stopped mid-send (its claim expired); sending again"
+TAKE_BACK_LIMIT = 500  # rows per engine cycle; the rest are taken back next cycle
+
+_CLAIM = """
+WITH claimed AS (
+    UPDATE outgoing_messages
+       SET status = 'sending', attempts = attempts + 1,
+           claimed_until = now() + make_interval(secs => %(claim)s),
+           claimed_by = %(worker)s, updated_at = now()
+     WHERE id = ANY(%(ids)s) AND status = 'pending' AND not_before <= now()
+    RETURNING *
+)
+SELECT c.id, c.kind, c.dest_type, c.provider, c.user_id::text AS user_id, c.alert_id,
+       c.schedule_id::text AS schedule_id, c.payload, c.attempts, c.max_attempts,
+       c.contact_method_id::text AS contact_method_id, c.channel_id::text AS channel_id,
+       c.created_at,
+       coalesce(cm.address, ch.address) AS address,
+       coalesce(cm.signing_secret, ch.signing_secret) AS signing_secret,
+       coalesce(cm.name, ch.name) AS dest_name,
+       cm.verified_at, coalesce(cm.disabled, false) AS disabled, cm.stopped_at,
+       a.summary, a.details, a.status AS alert_status, a.service_id::text AS service_id,
+       a.created_at AS alert_created_at, s.name AS service_name, sch.name AS schedule_name
+FROM claimed c
+LEFT JOIN contact_methods cm ON cm.id = c.contact_method_id
+LEFT JOIN notification_channels ch ON ch.id = c.channel_id
+LEFT JOIN alerts a ON a.id = c.alert_id
+LEFT JOIN services s ON s.id = a.service_id
+LEFT JOIN schedules sch ON sch.id = c.schedule_id
+ORDER BY c.id
+"""
+
+_OWN = "id = %(id)s AND status = 'sending' AND claimed_by = %(worker)s AND attempts = %(attempt)s"
+
+# The verification code is scrubbed once sent: only its hash is needed to confirm it.
+_SENT = f"""
+WITH done AS (
+    UPDATE outgoing_messages
+       SET status = %(status)s, provider_message_id = %(provider_message_id)s,
+           sent_at = now(), delivered_at = CASE WHEN %(delivered)s THEN now() END,
+           claimed_until = NULL, last_error = NULL, updated_at = now(),
+           payload = CASE WHEN kind = 'verification' THEN payload - 'code' ELSE payload END
+     WHERE {_OWN}
+    RETURNING id, kind, alert_id, dest_type, user_id
+), logged AS (
+    INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
+    SELECT alert_id, 'notification_sent', 'system', %(log_message)s,
+           jsonb_build_object('message_id', id, 'dest_type', dest_type, 'user_id', user_id)
+    FROM done WHERE kind = 'alert' AND alert_id IS NOT NULL
+)
+SELECT id FROM done
+"""
+
+_FAILED_LOG = """
+    INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
+    SELECT alert_id, 'notification_failed', 'system', last_error,
+           jsonb_build_object('message_id', id, 'dest_type', dest_type, 'user_id', user_id,
+                              'error', last_error)
+    FROM done WHERE status = 'failed' AND kind = 'alert' AND alert_id IS NOT NULL
+"""
+
+# A failed send: back to pending after `delay` seconds, or failed for good when it was
+# permanent or the last attempt. job_id is cleared: no job is live, dispatch queues it when due.
+_FAILURE = f"""
+WITH decided AS (
+    SELECT id, (%(permanent)s OR attempts >= max_attempts) AS give_up
+    FROM outgoing_messages WHERE {_OWN} FOR UPDATE
+), done AS (
+    UPDATE outgoing_messages m
+       SET status = CASE WHEN d.give_up THEN 'failed' ELSE 'pending' END,
+           last_error = %(error)s,
+           not_before = CASE WHEN d.give_up THEN m.not_before
+                             ELSE now() + make_interval(secs => %(delay)s) END,
+           failed_at = CASE WHEN d.give_up THEN now() END,
+           claimed_until = NULL, job_id = NULL, updated_at = now()
+      FROM decided d WHERE m.id = d.id
+    RETURNING m.id, m.status, m.kind, m.alert_id, m.dest_type, m.user_id, m.last_error
+), logged AS ({_FAILED_LOG})
+SELECT id, status FROM done
+"""
+
+_TAKE_BACK = f"""
+WITH stuck AS (
+    SELECT id, attempts >= max_attempts AS give_up FROM outgoing_messages
+    WHERE status = 'sending' AND claimed_until < now()
+    ORDER BY claimed_until LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), done AS (
+    UPDATE outgoing_messages m
+       SET status = CASE WHEN s.give_up THEN 'failed' ELSE 'pending' END,
+           last_error = %(error)s, not_before = now(),
+           failed_at = CASE WHEN s.give_up THEN now() END,
+           claimed_until = NULL, job_id = NULL, updated_at = now()
+      FROM stuck s WHERE m.id = s.id
+    RETURNING m.id, m.status, m.kind, m.alert_id, m.dest_type, m.user_id, m.last_error,
+              m.claimed_by
+), logged AS ({_FAILED_LOG})
+SELECT id, status FROM done
+"""
+
+
+def claim(
+    conn: psycopg.Connection[Any], ids: Sequence[int], worker: str, claim_seconds: float
+) -> list[dict[str, Any]]:
+    """Claim the still-pending, due messages among `ids` for `worker`; their rows joined with
+    everything needed to render them. Ids missing from the answer are someone else's (or not
+    due, or already done): the caller must not send them."""
+    cur = conn.execute(_CLAIM, {"ids": list(ids), "worker": worker, "claim": claim_seconds})
+    return [dict(row) for row in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Whose send a record applies to: the claim must still be this one."""
+
+    message_id: int
+    worker: str
+    attempt: int
+
+    def params(self) -> dict[str, Any]:
+        return {"id": self.message_id, "worker": self.worker, "attempt": self.attempt}
+
+
+def record_sent(
+    conn: psycopg.Connection[Any],
+    owner: Claim,
+    *,
+    delivered: bool,
+    provider_message_id: str | None,
+    log_message: str,
+) -> bool:
+    """Record an accepted send; False if the claim was no longer ours (taken back)."""
+    row = conn.execute(
+        _SENT,
+        {
+            **owner.params(),
+            "status": "delivered" if delivered else "sent",
+            "delivered": delivered,
+            "provider_message_id": provider_message_id,
+            "log_message": log_message,
+        },
+    ).fetchone()
+    return row is not None
+
+
+def record_failure(
+    conn: psycopg.Connection[Any], owner: Claim, *, error: str, permanent: bool, delay: float
+) -> str | None:
+    """Record a failed send: the new status ('pending' for a retry after `delay` seconds, or
+    'failed'), or None if the claim was no longer ours. A retry wakes the engine."""
+    row = conn.execute(
+        _FAILURE,
+        {**owner.params(), "error": error[:2000], "permanent": permanent, "delay": delay},
+    ).fetchone()
+    if row is None:
+        return None
+    status = str(_col(row, "status", 1))
+    if status == "pending":
+        wake_engine(conn, owner.message_id)
+    return status
+
+
+def wake_engine(conn: psycopg.Connection[Any], message_id: int) -> None:
+    """NOTIFY the engine (delivered on commit): a message has new work due."""
+    conn.execute(
+        "SELECT pg_notify('klaxon_events', json_build_object('message_id', %s::bigint)::text)",
+        (message_id,),
+    )
+
+
+def take_back_stuck(conn: psycopg.Connection[Any]) -> list[tuple[int, str]]:
+    """Messages left `sending` past their claim (the worker died mid-send) go back to
+    `pending`, or to `failed` when that was their last attempt: [(id, new status)]."""
+    rows = conn.execute(
+        _TAKE_BACK, {"limit": TAKE_BACK_LIMIT, "error": TAKEN_BACK_ERROR}
+    ).fetchall()
+    return [(int(_col(r, "id", 0)), str(_col(r, "status", 1))) for r in rows]
+
+
+# ------------------------------------------------------------------------------- dispatch
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A due pending message that may need a job."""
+
+    id: int
+    dest_type: str
+    provider: str
+    destination: str  # contact method or channel id
+    attempts: int
+    enqueue_count: int
+    job_id: str | None  # the job queued last time, if any (older than the grace period)
+    enqueued_at: datetime | None
+
+
+_CANDIDATES = """
+SELECT id, dest_type, provider, coalesce(contact_method_id, channel_id)::text AS destination,
+       attempts, enqueue_count, job_id, enqueued_at
+FROM outgoing_messages
+WHERE status = 'pending' AND not_before <= now()
+  AND (job_id IS NULL OR enqueued_at < now() - make_interval(secs => %(grace)s))
+ORDER BY job_id IS NOT NULL, not_before, id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+"""
+
+
+def due_candidates(conn: psycopg.Connection[Any], grace: float, limit: int) -> list[Candidate]:
+    """Due pending messages with no job, or whose job was queued more than `grace` seconds
+    ago (it may be gone: Redis flushed, engine died between commit and enqueue), locked for
+    this transaction; never-queued ones first."""
+    rows = conn.execute(_CANDIDATES, {"grace": grace, "limit": limit}).fetchall()
+    return [Candidate(**dict(row)) for row in rows]
+
+
+_USAGE = """
+SELECT t.dest::text AS destination, count(m.id) AS used, min(m.enqueued_at) AS oldest
+FROM unnest(%(dests)s::uuid[], %(windows)s::float8[]) AS t(dest, win)
+LEFT JOIN outgoing_messages m
+       ON (m.contact_method_id = t.dest OR m.channel_id = t.dest)
+      AND m.enqueued_at >= now() - make_interval(secs => t.win)
+      AND m.id <> ALL(%(exclude)s)
+GROUP BY t.dest
+"""
+
+
+def throttle_usage(
+    conn: psycopg.Connection[Any],
+    windows: dict[str, float],
+    exclude: Sequence[int],
+) -> dict[str, tuple[int, datetime | None]]:
+    """For each destination, how many messages were queued to it within its window (not
+    counting `exclude`), and the oldest of those enqueue times."""
+    if not windows:
+        return {}
+    rows = conn.execute(
+        _USAGE,
+        {"dests": list(windows), "windows": list(windows.values()), "exclude": list(exclude)},
+    ).fetchall()
+    return {str(r["destination"]): (int(r["used"]), r["oldest"]) for r in rows}
+
+
+def defer(conn: psycopg.Connection[Any], until: dict[int, datetime]) -> None:
+    """Push messages' not_before forward (a destination throttle is full)."""
+    if until:
+        conn.execute(
+            "UPDATE outgoing_messages m SET not_before = t.at, updated_at = now() "
+            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS t(id, at) WHERE m.id = t.id",
+            (list(until), list(until.values())),
+        )
+
+
+def mark_enqueued(conn: psycopg.Connection[Any], job_ids: dict[int, str]) -> None:
+    """Note the job each message is about to be queued in (committed before it is queued)."""
+    if job_ids:
+        conn.execute(
+            "UPDATE outgoing_messages m SET enqueued_at = now(), "
+            "enqueue_count = m.enqueue_count + 1, job_id = t.job_id, updated_at = now() "
+            "FROM unnest(%s::bigint[], %s::text[]) AS t(id, job_id) WHERE m.id = t.id",
+            (list(job_ids), list(job_ids.values())),
+        )
+
+
+_NEXT_DUE = """
+SELECT extract(epoch FROM (SELECT min(not_before) FROM outgoing_messages
+                           WHERE status = 'pending' AND job_id IS NULL) - now()) AS due,
+       extract(epoch FROM (SELECT min(enqueued_at) FROM outgoing_messages
+                           WHERE status = 'pending' AND job_id IS NOT NULL)
+                          + make_interval(secs => %(grace)s) - now()) AS grace,
+       extract(epoch FROM (SELECT min(claimed_until) FROM outgoing_messages
+                           WHERE status = 'sending') - now()) AS claim
+"""
+
+
+def next_due(conn: psycopg.Connection[Any], grace: float) -> dict[str, float | None]:
+    """Seconds until the soonest not_before of an unqueued message ('due'), grace expiry of a
+    queued one ('grace') and claim expiry of a send ('claim'); None where there is none."""
+    row = conn.execute(_NEXT_DUE, {"grace": grace}).fetchone()
+    assert row is not None
+    return {k: None if row[k] is None else float(row[k]) for k in ("due", "grace", "claim")}
+
+
+def _col(row: Any, name: str, index: int) -> Any:
+    return row[name] if isinstance(row, dict) else row[index]

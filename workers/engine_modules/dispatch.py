@@ -1,0 +1,249 @@
+"""Engine module `dispatch`: queue RQ delivery jobs for due pending messages.
+
+Each cycle (woken at once by the NOTIFY every message insert sends):
+
+1. Messages left `sending` past their claim (a worker killed mid-send) go back to `pending`,
+   or to `failed` on their last attempt.
+2. Due `pending` messages with no live job are picked with `FOR UPDATE SKIP LOCKED`: those never
+   queued (or due for a retry), and those queued more than KLAXON_MESSAGE_GRACE ago whose job
+   is gone from Redis (flushed, or the engine died between commit and enqueue) — checked with
+   one pipelined HGET of the jobs' status.
+3. Throttles: per destination (KLAXON_THROTTLE, count per window over what was queued to it in
+   the window; the excess is deferred through not_before) and per provider
+   (KLAXON_PROVIDER_RATE, messages per second; the excess waits for a later cycle).
+4. Messages are grouped into jobs of up to KLAXON_DELIVERY_BATCH; each row records its job id
+   and the transaction COMMITS before the jobs are queued, so a row always exists before its
+   job. A crash between commit and enqueue is repaired by step 2 after the grace period.
+
+Job ids carry the first message id, its attempt and enqueue count (`klaxon-msg-<id>-<attempt>-
+<enqueue count>`), so a retry is never blocked by an old job's key.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from redis import Redis
+from rq import Queue
+
+from app.messages import store
+from config.settings import DeliverySettings
+from workers.engine import EngineModule, ModuleContext
+from workers.queues import NOTIFY_QUEUE
+
+log = structlog.get_logger(__name__)
+
+NAME = "dispatch"
+TIMEOUT = 10.0  # seconds one dispatch run may take before the engine logs it as stuck
+CANDIDATE_LIMIT = 2000  # messages looked at per cycle; more wait for the next (soon) cycle
+JOB_MARGIN = 10  # seconds a job may run beyond its sends' budget before RQ kills it
+FAILURE_TTL = 86400  # seconds a failed job stays in RQ's failed registry for inspection
+LIVE_STATUSES = {b"queued", b"deferred", b"scheduled"}
+# A job marked started this long after it was queued (seconds, beyond the grace period) is
+# presumed dead (its horse was killed before it claimed anything): RQ only notices much later.
+STARTED_LIMIT = 120.0
+RECHECK_FLOOR = 1.0  # seconds; shortest wait before re-checking jobs that were still alive
+
+
+def job_id(first: store.Candidate) -> str:
+    """The RQ job id of a batch led by `first`, unique per attempt and enqueue."""
+    return f"klaxon-msg-{first.id}-{first.attempts + 1}-{first.enqueue_count + 1}"
+
+
+@dataclass
+class ProviderBuckets:
+    """Token buckets (tokens = messages) per provider, refilled at KLAXON_PROVIDER_RATE/s with
+    at most one second of burst. Kept in the leading engine's memory: a new leader starts full,
+    which at worst allows one extra second's worth."""
+
+    rates: dict[str, float]
+    tokens: dict[str, float] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
+
+    def refill(self) -> None:
+        now = time.monotonic()
+        for provider, rate in self.rates.items():
+            if rate > 0:
+                burst = max(rate, 1.0)
+                held = self.tokens.get(provider, burst)
+                self.tokens[provider] = min(burst, held + (now - self.at) * rate)
+        self.at = now
+
+    def take(self, provider: str) -> bool:
+        if self.rates.get(provider, 0) <= 0:
+            return True
+        if self.tokens.get(provider, 0.0) >= 1.0:
+            self.tokens[provider] -= 1.0
+            return True
+        return False
+
+    def wait(self, provider: str) -> float:
+        """Seconds until `provider` has a token again."""
+        rate = self.rates.get(provider, 0)
+        return 0.0 if rate <= 0 else max(0.0, (1.0 - self.tokens.get(provider, 0.0)) / rate)
+
+
+class Dispatcher:
+    """The dispatch module's state (provider buckets) and one run per engine cycle."""
+
+    def __init__(self) -> None:
+        self._buckets: ProviderBuckets | None = None
+
+    def run(self, ctx: ModuleContext) -> float | None:
+        delivery = ctx.settings.delivery
+        if self._buckets is None:
+            self._buckets = ProviderBuckets(dict(delivery.provider_rates))
+        self._buckets.refill()
+        with ctx.database.transaction() as conn:
+            taken = store.take_back_stuck(conn)
+        for message_id, status in taken:
+            log.warning("message_taken_back", message_id=message_id, status=status)
+        jobs, wait_for = self._plan(ctx, delivery)
+        if jobs:
+            self._enqueue(ctx.redis, jobs, delivery)
+        with ctx.database.transaction() as conn:
+            due = store.next_due(conn, delivery.message_grace)
+        return _soonest(due, wait_for)
+
+    def _plan(
+        self, ctx: ModuleContext, delivery: DeliverySettings
+    ) -> tuple[list[tuple[str, list[int]]], float | None]:
+        """Pick, throttle and group due messages; committed before returning (row before job)."""
+        assert self._buckets is not None
+        wait_for: float | None = None
+        with ctx.database.transaction() as conn:
+            candidates = store.due_candidates(conn, delivery.message_grace, CANDIDATE_LIMIT)
+            if len(candidates) >= CANDIDATE_LIMIT:
+                wait_for = 0.0
+            candidates = _without_live_jobs(ctx.redis, candidates)
+            candidates = self._destination_throttle(conn, candidates, delivery)
+            chosen: list[store.Candidate] = []
+            for c in candidates:
+                if self._buckets.take(c.provider):
+                    chosen.append(c)
+                else:
+                    wait = self._buckets.wait(c.provider)
+                    wait_for = wait if wait_for is None else min(wait_for, wait)
+            jobs = _group(chosen, delivery.batch)
+            store.mark_enqueued(conn, {m: jid for jid, ids in jobs for m in ids})
+        return jobs, wait_for
+
+    def _destination_throttle(
+        self, conn: Any, candidates: list[store.Candidate], delivery: DeliverySettings
+    ) -> list[store.Candidate]:
+        """The candidates within their destination's throttle; the rest are deferred."""
+        windows = {
+            c.destination: delivery.throttles[c.dest_type].window
+            for c in candidates
+            if c.dest_type in delivery.throttles
+        }
+        usage = store.throttle_usage(conn, windows, [c.id for c in candidates])
+        now = _db_now(conn)
+        allowed: list[store.Candidate] = []
+        deferred: dict[int, datetime] = {}
+        taken: dict[str, int] = defaultdict(int)
+        for c in candidates:
+            limit = delivery.throttles.get(c.dest_type)
+            if limit is None:
+                allowed.append(c)
+                continue
+            used, oldest = usage.get(c.destination, (0, None))
+            if used + taken[c.destination] < limit.count:
+                taken[c.destination] += 1
+                allowed.append(c)
+            else:
+                deferred[c.id] = (oldest or now) + timedelta(seconds=limit.window)
+        if deferred:
+            store.defer(conn, deferred)
+            log.info("messages_throttled", count=len(deferred))
+        return allowed
+
+    def _enqueue(
+        self, redis: Redis, jobs: list[tuple[str, list[int]]], delivery: DeliverySettings
+    ) -> None:
+        from workers.delivery import MAX_THREADS
+
+        queue = Queue(NOTIFY_QUEUE, connection=redis)
+        data = []
+        for jid, ids in jobs:
+            rounds = math.ceil(len(ids) / MAX_THREADS)
+            data.append(
+                Queue.prepare_data(
+                    "workers.delivery.deliver",
+                    args=(ids,),
+                    job_id=jid,
+                    timeout=int(rounds * delivery.send_timeout + JOB_MARGIN),
+                    result_ttl=0,  # a finished job's key must vanish: dispatch reads "gone"
+                    failure_ttl=FAILURE_TTL,
+                    description=f"deliver messages {ids[0]}..{ids[-1]} ({len(ids)})",
+                )
+            )
+        with redis.pipeline() as pipe:
+            queue.enqueue_many(data, pipeline=pipe)
+            pipe.execute()
+        log.info("messages_enqueued", jobs=len(jobs), messages=sum(len(ids) for _, ids in jobs))
+
+
+def _without_live_jobs(redis: Redis, candidates: list[store.Candidate]) -> list[store.Candidate]:
+    """Drop candidates whose earlier job is still queued or running (one pipelined round trip)."""
+    queued = [c for c in candidates if c.job_id is not None]
+    if not queued:
+        return candidates
+    with redis.pipeline(transaction=False) as pipe:
+        for c in queued:
+            pipe.hget(f"rq:job:{c.job_id}", "status")
+        statuses = pipe.execute()
+    live: set[int] = set()
+    for c, status in zip(queued, statuses, strict=True):
+        if status in LIVE_STATUSES or (status == b"started" and _recent(c)):
+            live.add(c.id)
+    gone = len(queued) - len(live)
+    if gone:
+        log.warning("message_jobs_gone", count=gone)
+    return [c for c in candidates if c.id not in live]
+
+
+def _recent(c: store.Candidate) -> bool:
+    if c.enqueued_at is None:
+        return False
+    age = (datetime.now(c.enqueued_at.tzinfo) - c.enqueued_at).total_seconds()
+    return age < STARTED_LIMIT
+
+
+def _group(chosen: list[store.Candidate], batch: int) -> list[tuple[str, list[int]]]:
+    """Jobs of up to `batch` messages, each named for its first message."""
+    jobs = []
+    for start in range(0, len(chosen), batch):
+        part = chosen[start : start + batch]
+        jobs.append((job_id(part[0]), [c.id for c in part]))
+    return jobs
+
+
+def _db_now(conn: Any) -> datetime:
+    row = conn.execute("SELECT now() AS now").fetchone()
+    return row["now"]
+
+
+def _soonest(due: dict[str, float | None], wait_for: float | None) -> float | None:
+    """Seconds until the next work: a not_before, a claim expiry, a grace expiry (floored, so
+    jobs that were still alive are not re-checked in a spin), or a provider token."""
+    values = []
+    # Due-now rows left behind were held by a provider rate: its token wait says when to look.
+    if due["due"] is not None and (due["due"] > 0 or wait_for is None):
+        values.append(max(due["due"], 0.0))
+    if due["claim"] is not None:
+        values.append(max(due["claim"], 0.0))
+    if due["grace"] is not None:
+        values.append(max(due["grace"], RECHECK_FLOOR))
+    if wait_for is not None:
+        values.append(wait_for)
+    return min(values) if values else None
+
+
+MODULE = EngineModule(name=NAME, run=Dispatcher().run, timeout=TIMEOUT)
