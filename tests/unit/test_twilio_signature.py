@@ -40,3 +40,9 @@ def test_missing_or_garbage_signature_is_invalid():
 def test_repeated_names_contribute_every_value_in_order():
     one_order = [("A", "2"), ("A", "1"), ("B", "x")]
     assert signature("t", "https://x/", one_order) == signature("t", "https://x/A1A2Bx", [])
+
+
+def test_the_tests_reference_signer_agrees_with_twilios_example():
+    from tests.support.inbound import twilio_sign
+
+    assert twilio_sign(DOC_TOKEN, DOC_URL, dict(DOC_PARAMS)) == DOC_SIGNATURE
