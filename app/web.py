@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.http_actions import actions_blueprint
     from app.http_health import health_blueprint
     from app.http_ingest import ingest_blueprint
+    from app.http_slack import slack_blueprint
     from app.http_twilio import twilio_blueprint
     from app.runtime import WebRuntime
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_blueprint)
     app.register_blueprint(actions_blueprint)
     app.register_blueprint(twilio_blueprint)
+    app.register_blueprint(slack_blueprint)
     register_admin(app)
     return app
 
