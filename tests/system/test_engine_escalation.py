@@ -1,0 +1,43 @@
+"""The real `klaxon engine`: a new alert's first page is written within about a second, woken by
+the alert's NOTIFY (the engine's tick is 30 s away, so the tick cannot explain it)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+from redis import Redis
+
+from tests.support import engine_world as w
+from tests.support.wait import wait_until
+
+pytestmark = pytest.mark.system
+
+
+def test_a_new_alert_is_paged_within_a_second_by_notify(
+    klaxon_env, database_url, redis_url, make_service, start_engine
+):
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+        alice, alice_method = w.reachable_user(conn)
+        service = make_service()["id"]
+        w.use_policy(conn, service, w.policy(conn, [(5, [("user", alice)])]))
+
+        engine = start_engine({**klaxon_env, "KLAXON_ENGINE_CYCLE": "30"})
+        client = Redis.from_url(redis_url)
+        wait_until(lambda: client.get("klaxon:engine:heartbeat"), 15, "the first cycle")
+        cycles = json.loads(client.get("klaxon:engine:heartbeat") or "{}")["cycles"]
+
+        inserted = time.monotonic()
+        alert_id = w.alert(conn, service)
+        wait_until(lambda: w.messages(conn, alert_id), 5, "the first page's message row")
+        elapsed = time.monotonic() - inserted
+
+        assert elapsed < 1.5, f"first page took {elapsed:.2f}s"
+        assert w.engagements(conn, alert_id)[alice]["seq"] == 1
+        [message] = w.messages(conn, alert_id)
+        assert (message["kind"], message["contact_method_id"]) == ("alert", alice_method)
+        assert json.loads(client.get("klaxon:engine:heartbeat") or "{}")["cycles"] > cycles
+        assert engine.alive()
