@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.http_ingest import ingest_blueprint
     from app.http_slack import slack_blueprint
     from app.http_twilio import twilio_blueprint
+    from app.metrics import register_metrics
     from app.runtime import WebRuntime
 
     settings = settings or load_settings()
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(actions_blueprint)
     app.register_blueprint(twilio_blueprint)
     app.register_blueprint(slack_blueprint)
+    register_metrics(app, settings)
     register_admin(app)
     return app
 
