@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import json
 import os
+import socketserver
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -15,6 +17,7 @@ from tests.support.fakes.webhook import Behaviour
 from tests.support.net import Tarpit, closed_port
 from workers.providers import http
 from workers.providers.base import AlertView, Delivery, DeliveryError, Links, Sent
+from workers.providers.registry import build_providers
 from workers.providers.webhook import WebhookProvider
 
 SECRET = "whsec-test-secret"
@@ -235,4 +238,60 @@ def test_payload_is_json_with_the_documented_keys(webhook_receiver):
         "links",
         "extra",
         "sent_at",
+    }
+
+
+class _Drip(socketserver.BaseRequestHandler):
+    """Answers 200 with a long body, one byte every 0.1 s."""
+
+    stop = threading.Event()
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        for _ in range(1000):
+            if self.stop.wait(0.1):
+                return
+            try:
+                self.request.sendall(b"x")
+            except OSError:
+                return
+
+
+def test_a_receiver_dripping_its_answer_cannot_hold_a_send_past_its_timeout():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Drip)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as caught:
+            WebhookProvider().send(alert_delivery(url), timeout=1.0)
+        assert time.monotonic() - started < 1.8
+        assert caught.value.permanent is False
+        assert "did not answer within 1s" in str(caught.value)
+    finally:
+        _Drip.stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_registry_builds_webhook_always_and_others_only_when_configured(settings_for):
+    assert set(build_providers(settings_for())) == {"webhook"}
+    configured = settings_for(
+        SMTP_URL="smtp://mail.example.com:587?starttls=true",
+        SMTP_FROM="klaxon@example.com",
+        TWILIO_ACCOUNT_SID="AC123",
+        TWILIO_AUTH_TOKEN="token",
+        TWILIO_FROM_NUMBER="+15551234567",
+        SLACK_BOT_TOKEN="xoxb-1",
+    )
+    providers = build_providers(configured)
+    assert {name: p.name for name, p in providers.items()} == {
+        "webhook": "webhook",
+        "smtp": "smtp",
+        "twilio": "twilio",
+        "slack": "slack",
     }

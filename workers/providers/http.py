@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import urllib3
@@ -27,6 +28,8 @@ POOL_CONNECTIONS = 16  # kept-alive connections per host (threads beyond it open
 # Statuses that mean "try again later": timeout, too early, rate-limited, server errors.
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 MAX_RETRY_AFTER = 3600.0  # seconds; a larger hint is clamped, not obeyed blindly
+MAX_BODY = 64 * 1024  # bytes of an answer read: providers need a small JSON document at most
+READ_CHUNK = 8 * 1024
 
 _lock = threading.Lock()
 _pools: dict[int, urllib3.PoolManager] = {}
@@ -62,6 +65,13 @@ def where(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    data: bytes  # at most MAX_BODY bytes
+
+
 def request(
     method: str,
     url: str,
@@ -70,40 +80,81 @@ def request(
     body: bytes | None = None,
     fields: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
-) -> urllib3.BaseHTTPResponse:
-    """One request without retries or redirects; network failures become transient errors."""
-    all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+) -> Response:
+    """One request without retries or redirects, answered within `timeout`; network failures
+    and timeouts become transient DeliveryErrors."""
+    deadline = time.monotonic() + timeout
     try:
-        if fields is not None:
-            return pool().request(
-                method,
-                url,
-                fields=dict(fields),
-                encode_multipart=False,
-                headers=all_headers,
-                timeout=timeout_for(timeout),
-                redirect=False,
-                retries=False,
-            )
-        return pool().request(
-            method,
-            url,
-            body=body,
-            headers=all_headers,
-            timeout=timeout_for(timeout),
-            redirect=False,
-            retries=False,
-        )
+        response = _send(method, url, timeout, body, fields, headers)
+        return Response(response.status, response.headers, _read(response, deadline))
     except urllib3.exceptions.NewConnectionError:  # before TimeoutError: it subclasses it
         raise DeliveryError(
             f"cannot reach {where(url)}: connection refused or unreachable", permanent=False
         ) from None
-    except urllib3.exceptions.TimeoutError:
+    except (urllib3.exceptions.TimeoutError, TimeoutError):
         raise DeliveryError(
             f"{where(url)} did not answer within {timeout:g}s", permanent=False
         ) from None
     except urllib3.exceptions.HTTPError as exc:
         raise DeliveryError(f"cannot reach {where(url)}: {_reason(exc)}", permanent=False) from None
+
+
+def _send(
+    method: str,
+    url: str,
+    timeout: float,
+    body: bytes | None,
+    fields: Mapping[str, str] | None,
+    headers: Mapping[str, str] | None,
+) -> urllib3.BaseHTTPResponse:
+    all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+    limits = timeout_for(timeout)
+    # preload_content=False: the answer is read by _read, under the deadline.
+    if fields is not None:  # a urlencoded form (Twilio)
+        return pool().request(
+            method,
+            url,
+            fields=dict(fields),
+            encode_multipart=False,
+            headers=all_headers,
+            timeout=limits,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+        )
+    return pool().request(
+        method,
+        url,
+        body=body,
+        headers=all_headers,
+        timeout=limits,
+        redirect=False,
+        retries=False,
+        preload_content=False,
+    )
+
+
+def _read(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
+    """Up to MAX_BODY bytes of the answer, by `deadline`: a peer that drips its answer a byte
+    at a time cannot hold a send past its timeout. The connection goes back to the pool only
+    when the answer was read whole."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size < MAX_BODY:
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            chunk = response.read1(READ_CHUNK)  # what has arrived: no waiting for a full chunk
+            if not chunk:
+                response.release_conn()
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+    except BaseException:
+        response.close()
+        raise
+    response.close()  # too big to drain: drop the connection instead
+    return b"".join(chunks)[:MAX_BODY]
 
 
 def _reason(exc: urllib3.exceptions.HTTPError) -> str:

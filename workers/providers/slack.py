@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import urllib3
-
 from config.settings import SlackSettings
 from workers.providers import formatting, http
 from workers.providers.base import Delivery, DeliveryError, ProviderCheckFailed, Sent
@@ -66,7 +64,7 @@ class SlackProvider:
 
     def _call(
         self, method: str, payload: dict[str, Any], timeout: float
-    ) -> tuple[urllib3.BaseHTTPResponse, dict[str, Any]]:
+    ) -> tuple[http.Response, dict[str, Any]]:
         response = http.request(
             "POST",
             f"{self.api_url}/{method}",

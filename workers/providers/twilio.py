@@ -105,7 +105,7 @@ def _twilio_message(body: dict[str, Any]) -> str:
     return str(message or "")
 
 
-def _error(what: str, response: urllib3.BaseHTTPResponse, body: dict[str, Any]) -> DeliveryError:
+def _error(what: str, response: http.Response, body: dict[str, Any]) -> DeliveryError:
     status = response.status
     detail = _twilio_message(body)
     said = f"Twilio answered {status}" + (f" ({detail})" if detail else "")
