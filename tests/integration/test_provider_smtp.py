@@ -203,6 +203,39 @@ def test_starttls_then_login(tls_smtp_server):
     assert tls_smtp_server.logins == [USER, USER]
 
 
+def test_implicit_tls_smtps(tmp_path, monkeypatch):
+    cert, key = make_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    server = FakeSmtp(tls_cert=(cert, key), implicit_tls=True).start()
+    try:
+        url = server.url()
+        assert url.startswith("smtps://")
+        smtp = provider(url)
+        smtp.check(timeout=5)
+        smtp.send(delivery(), timeout=5)
+        [mail] = server.wait_for(1)
+        assert mail.rcpt_tos == ["oncall@example.org"]
+        assert server.logins == [USER, USER]
+    finally:
+        server.stop()
+
+
+def test_untrusted_certificate_fails_permanently_and_the_check_says_so(tmp_path):
+    cert, key = make_certificate(tmp_path)  # SSL_CERT_FILE not set: not trusted
+    server = FakeSmtp(tls_cert=(cert, key)).start()
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            provider(server.url()).send(delivery(), timeout=5)
+        assert caught.value.permanent is True
+        assert "certificate" in str(caught.value)
+        with pytest.raises(ProviderCheckFailed) as failed:
+            provider(server.url()).check(timeout=5)
+        assert "certificate" in str(failed.value)
+    finally:
+        server.stop()
+    assert server.received() == []
+
+
 def test_starttls_required_but_not_offered_is_permanent(smtp_server):
     with pytest.raises(DeliveryError) as caught:
         provider(smtp_server.url() + "?starttls=true").send(delivery(), timeout=5)

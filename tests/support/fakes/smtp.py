@@ -89,6 +89,7 @@ class FakeSmtp:
 
     users: dict[str, str] = field(default_factory=lambda: {USER: PASSWORD})
     tls_cert: tuple[Path, Path] | None = None  # (cert, key): offer STARTTLS, require it
+    implicit_tls: bool = False  # with tls_cert: TLS from the first byte (smtps://) instead
     behaviour: SmtpBehaviour = field(default_factory=SmtpBehaviour)
     messages: list[Mail] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
@@ -119,6 +120,7 @@ class FakeSmtp:
         if self.tls_cert is not None:
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(*self.tls_cert)
+        starttls = None if self.implicit_tls else tls
         last: Exception | None = None
         for _ in range(5):  # a free port can be taken between finding and binding it
             controller = Controller(
@@ -127,9 +129,10 @@ class FakeSmtp:
                 port=closed_port(),
                 server_hostname="fake-smtp.test",
                 authenticator=self._authenticate,
-                auth_require_tls=tls is not None,
-                tls_context=tls,
-                require_starttls=tls is not None,
+                auth_require_tls=starttls is not None,
+                tls_context=starttls,
+                require_starttls=starttls is not None,
+                ssl_context=tls if self.implicit_tls else None,
                 ready_timeout=10,
             )
             try:
@@ -154,7 +157,8 @@ class FakeSmtp:
         if user is not None:
             secret = self.users.get(user, "") if password is None else password
             auth = f"{quote(user, safe='')}:{quote(secret, safe='')}@"
-        query = "?starttls=true" if self.tls_cert is not None else ""
+        query = "?starttls=true" if self.tls_cert is not None and not self.implicit_tls else ""
+        scheme = "smtps" if self.implicit_tls else scheme
         return f"{scheme}://{auth}127.0.0.1:{self.port}{query}"
 
     def received(self) -> list[Mail]:
