@@ -12,7 +12,11 @@ import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+# Twilio's opt-out and opt-in keywords: Twilio blocks a number that sent one of the first set,
+# so Klaxon must stop trying it too (and resume on the second).
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+)
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 _ACTIONS = {"a": "acknowledge", "ack": "acknowledge", "c": "close", "close": "close"}
