@@ -14,9 +14,12 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+import structlog
 
 from app.escalation.policy import Step
 from app.oncall import resolve
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,16 @@ class Resolver:
     def users_of(self, target_type: str, target_id: str) -> tuple[str, ...]:
         key = (target_type, target_id)
         if key not in self._cache:
-            found = resolve.target_on_call(self._conn, target_type, target_id, self._at)
+            try:
+                found = resolve.target_on_call(self._conn, target_type, target_id, self._at)
+            except ValueError as exc:  # a target that cannot be computed must not stall a batch
+                log.warning(
+                    "escalation_target_not_computable",
+                    target_type=target_type,
+                    target_id=target_id,
+                    error=str(exc),
+                )
+                found = []
             self._cache[key] = tuple(found)
         return self._cache[key]
 

@@ -39,5 +39,10 @@ def test_a_new_alert_is_paged_within_a_second_by_notify(
         assert w.engagements(conn, alert_id)[alice]["seq"] == 1
         [message] = w.messages(conn, alert_id)
         assert (message["kind"], message["contact_method_id"]) == ("alert", alice_method)
-        assert json.loads(client.get("klaxon:engine:heartbeat") or "{}")["cycles"] > cycles
+        # The cycle that wrote it records its heartbeat once all its modules are done.
+        wait_until(
+            lambda: json.loads(client.get("klaxon:engine:heartbeat") or "{}")["cycles"] > cycles,
+            2,
+            "the woken cycle's heartbeat",
+        )
         assert engine.alive()

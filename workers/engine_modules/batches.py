@@ -23,12 +23,13 @@ Conn = psycopg.Connection[Any]
 def run_batches(
     ctx: ModuleContext,
     one_batch: Callable[[Conn], int],
-    due_in: Callable[[Conn], float | None],
+    due_in: Callable[[Conn], float | None] | None,
     batch: int,
     budget: float,
 ) -> float | None:
     """Run `one_batch` (returns rows handled) until a batch is not full or `budget` seconds
-    have passed; then the seconds until the module's next due work (0 if work is left)."""
+    have passed; then the seconds until the module's next due work (0 if work is left; None
+    when the module cannot tell, i.e. `due_in` is None)."""
     deadline = time.monotonic() + budget
     while True:
         with ctx.database.transaction() as conn:
@@ -37,6 +38,8 @@ def run_batches(
             break
         if time.monotonic() >= deadline:
             return 0.0
+    if due_in is None:
+        return None
     with ctx.database.transaction() as conn:
         return due_in(conn)
 

@@ -106,9 +106,7 @@ def one_batch(conn: psycopg.Connection[Any], settings: Settings, batch: int = BA
 
 
 def run(ctx: ModuleContext) -> float | None:
-    return run_batches(
-        ctx, lambda conn: one_batch(conn, ctx.settings), lambda _conn: None, BATCH, BUDGET
-    )
+    return run_batches(ctx, lambda conn: one_batch(conn, ctx.settings), None, BATCH, BUDGET)
 
 
 MODULE = EngineModule("status_updates", run, TIMEOUT)
