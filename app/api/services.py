@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+import structlog
 
 from app import directory, policies
 from app.alerts import store
@@ -15,6 +16,7 @@ from app.api.routing import NotFound, actor, endpoint, transaction
 from app.api.schemas import BulkResult, PageQuery, Service, ServiceCreate, ServicePage, ServicePatch
 
 TAG = "services"
+log = structlog.get_logger(__name__)
 ALERTS = "/services/<uuid:service_id>/alerts"  # bulk actions on a service's open alerts
 
 
@@ -36,7 +38,9 @@ def _apply_policy(
     if not policies.lock_policy(conn, str(new)):
         raise invalid("escalation_policy_id", f"no escalation policy with id {new}")
     if str(new) != old:
-        policies.restart_waiting_alerts(conn, service_id)
+        restarted = policies.restart_waiting_alerts(conn, service_id)
+        log.info("service_escalation_policy_set", service_id=service_id,
+                 escalation_policy_id=str(new), alerts_made_due=restarted)  # fmt: skip
 
 
 @endpoint("/services", "GET", "read", TAG, HTTP_200=ServicePage)
