@@ -28,6 +28,8 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 TRUE_WORDS = ("1", "true", "yes", "on")
+QUIT_WAIT = 1.0  # seconds at most for the server's answer to QUIT, within the deadline
+QUIT_MIN = 0.05  # seconds: with less left, the connection is just closed
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,10 @@ class SmtpProvider:
         finally:
             # QUIT is a courtesy: a short wait, and no error if the server is gone.
             with contextlib.suppress(Exception):
-                if client.sock is not None:
-                    client.sock.settimeout(min(1.0, deadline.timeout))
-                client.quit()
+                left = deadline.end - time.monotonic()
+                if client.sock is not None and left > QUIT_MIN:
+                    client.sock.settimeout(min(QUIT_WAIT, left))
+                    client.quit()
             client.close()
 
     def message(self, delivery: Delivery) -> EmailMessage:
