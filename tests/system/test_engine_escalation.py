@@ -46,3 +46,5 @@ def test_a_new_alert_is_paged_within_a_second_by_notify(
             "the woken cycle's heartbeat",
         )
         assert engine.alive()
+        failed = [e for e in engine.log_events() if e.get("event") == "engine_module_failed"]
+        assert failed == []

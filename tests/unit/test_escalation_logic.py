@@ -182,3 +182,8 @@ def test_notice_boundaries_ignore_the_clipped_horizon():
     assert notices.seconds_to(NOW + timedelta(minutes=2), NOW, cap) == 120
     assert notices.announced(None) is None
     assert notices.announced(["b", "a"]) == ["a", "b"]
+
+
+def test_a_forced_escalation_of_an_exhausted_alert_fires_the_last_step_again():
+    d = decide(due(step_index=2, repeats_done=1, forced=True), policy(5, 5, repeat=1), NOW, MINUTE)
+    assert (d.action, d.fired_index, d.repeat, d.next_step_at) == (FIRE, 1, 1, None)
