@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+from app import policies
 from app.alerts.store import Actor, request_escalation, set_status
 from tests.support import engine_world as w
 from tests.support.engine_world import _make_ctx  # noqa: F401 - the make_ctx fixture
@@ -245,13 +246,9 @@ def test_no_policy_is_logged_once_and_escalates_once_a_policy_is_set(db_conn, ct
     [logged] = w.log_events(db_conn, alert_id, "no_escalation_policy")
     assert logged["actor_type"] == "engine" and "no escalation policy" in logged["message"]
 
-    # What the API does when a service gets a policy: its open alerts become due now.
+    # What the API does when a service gets a policy: its waiting alerts become due now.
     w.use_policy(db_conn, service, w.policy(db_conn, [(5, [("user", alice)])]))
-    db_conn.execute(
-        "UPDATE alert_escalations SET next_step_at = now() WHERE service_id = %s "
-        "AND next_step_at IS NOT NULL",
-        (service,),
-    )
+    assert policies.restart_waiting_alerts(db_conn, service) == 1
     escalation.run(ctx)
     assert set(w.engagements(db_conn, alert_id)) == {alice}
 
