@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import json
 import os
+import select
+import signal
 import socketserver
 import threading
 import time
@@ -216,9 +218,12 @@ def test_connections_are_reused_and_the_pool_is_per_process(webhook_receiver):
         os._exit(0)
     os.close(write_end)
     try:
-        answer = os.read(read_end, 16)
+        ready, _, _ = select.select([read_end], [], [], 10)
+        answer = os.read(read_end, 16) if ready else b"no answer from the child"
     finally:
         os.close(read_end)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     assert answer == b"fresh"
 

@@ -35,6 +35,15 @@ _lock = threading.Lock()
 _pools: dict[int, urllib3.PoolManager] = {}
 
 
+def _after_fork_in_child() -> None:
+    # A thread of the parent may have held the lock at the fork: the child gets a fresh one.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def pool() -> urllib3.PoolManager:
     """This process's pool manager, made on first use (after any fork)."""
     pid = os.getpid()
