@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from config.settings import SmtpSettings
-from tests.support.fakes.smtp import PASSWORD, USER, FakeSmtp, SmtpBehaviour, make_certificate
+from tests.support.fakes.smtp import USER, FakeSmtp, SmtpBehaviour, make_certificate
 from tests.support.net import Tarpit, closed_port
 from workers.providers.base import AlertView, Delivery, DeliveryError, Links, ProviderCheckFailed
 from workers.providers.smtp import SmtpProvider, parse_url
@@ -250,4 +250,3 @@ def test_url_parsing():
     target = parse_url("smtp://mail.example.com:587?starttls=true")
     assert (target.port, target.starttls, target.username) == (587, True, None)
     assert parse_url("smtp://mail.example.com").port == 25
-    assert PASSWORD != ""
