@@ -178,8 +178,8 @@ class Batch:
             )
             if not done:
                 break
-            for future in done:
-                self._record(futures[future], future.result())
+            # Every send that finished meanwhile is recorded in one statement (one commit).
+            self._record_all([(futures[f], f.result()) for f in done])
         for future in pending:
             log.error(
                 "delivery_send_overran", message_id=futures[future]["id"], budget=self.send_budget
@@ -244,57 +244,85 @@ class Batch:
     # ---------------------------------------------------------------- recording
 
     def _record(self, row: dict[str, Any], outcome: Outcome) -> None:
-        owner = store.Claim(int(row["id"]), self.worker, int(row["attempts"]))
-        mlog = log.bind(
-            message_id=owner.message_id,
-            kind=row["kind"],
-            dest_type=row["dest_type"],
-            provider=row["provider"],
-            attempt=owner.attempt,
-            duration_ms=outcome.duration_ms,
+        self._record_all([(row, outcome)])
+
+    def _record_all(self, results: list[tuple[dict[str, Any], Outcome]]) -> None:
+        """Record outcomes: accepted sends together, failures one by one (rare, and each
+        decides its own retry)."""
+        accepted = [(row, o) for row, o in results if o.sent is not None]
+        if accepted:
+            self._record_accepted(accepted)
+        for row, outcome in results:
+            if outcome.sent is None:
+                self._record_failure(row, outcome)
+
+    def _record_accepted(self, accepted: list[tuple[dict[str, Any], Outcome]]) -> None:
+        records = [
+            store.Accepted(
+                owner=self._owner(row),
+                delivered=o.sent.delivered,
+                provider_message_id=o.sent.provider_message_id,
+                log_message=f"{row['dest_type']} notification sent to {row['dest_name']}",
+            )
+            for row, o in accepted
+            if o.sent is not None
+        ]
+        try:
+            recorded = self._with_db(lambda c: store.record_sent(c, records))
+        except (psycopg.Error, OSError) as exc:
+            recorded = None
+            error = db.describe_error(exc)
+        for row, outcome in accepted:
+            mlog = self._log_for(row, outcome)
+            if recorded is None:
+                # The claim expires and the engine takes the message back: delayed, not lost.
+                self.counts["lost"] += 1
+                mlog.error("message_outcome_not_recorded", error=error)
+            elif int(row["id"]) in recorded:
+                self.counts["sent"] += 1
+                assert outcome.sent is not None
+                mlog.info("message_sent", delivered=outcome.sent.delivered)
+            else:
+                self.counts["lost"] += 1
+                mlog.warning("message_claim_lost")
+
+    def _record_failure(self, row: dict[str, Any], outcome: Outcome) -> None:
+        owner = self._owner(row)
+        mlog = self._log_for(row, outcome)
+        delay = (
+            0.0 if outcome.permanent else backoff(self.settings, owner.attempt, outcome.retry_after)
         )
         try:
-            status = self._store_outcome(row, owner, outcome)
+            status = self._with_db(
+                lambda c: store.record_failure(
+                    c, owner, error=outcome.error, permanent=outcome.permanent, delay=delay
+                )
+            )
         except (psycopg.Error, OSError) as exc:
-            # The claim expires and the engine takes the message back: delayed, never lost.
             self.counts["lost"] += 1
             mlog.error("message_outcome_not_recorded", error=db.describe_error(exc))
             return
         if status is None:
             self.counts["lost"] += 1
-            mlog.warning("message_claim_lost", error=outcome.error or None)
-        elif status in ("sent", "delivered"):
-            self.counts["sent"] += 1
-            mlog.info("message_sent", status=status)
+            mlog.warning("message_claim_lost", error=outcome.error)
         elif status == "pending":
             self.counts["retry"] += 1
-            mlog.warning("message_send_failed", error=outcome.error, retry=True)
+            mlog.warning("message_send_failed", error=outcome.error, retry_in=round(delay, 3))
         else:
             self.counts["failed"] += 1
             mlog.error("message_failed", error=outcome.error, permanent=outcome.permanent)
 
-    def _store_outcome(
-        self, row: dict[str, Any], owner: store.Claim, outcome: Outcome
-    ) -> str | None:
-        sent = outcome.sent
-        if sent is not None:
-            ok = self._with_db(
-                lambda c: store.record_sent(
-                    c,
-                    owner,
-                    delivered=sent.delivered,
-                    provider_message_id=sent.provider_message_id,
-                    log_message=f"{row['dest_type']} notification sent to {row['dest_name']}",
-                )
-            )
-            return ("delivered" if sent.delivered else "sent") if ok else None
-        delay = (
-            0.0 if outcome.permanent else backoff(self.settings, owner.attempt, outcome.retry_after)
-        )
-        return self._with_db(
-            lambda c: store.record_failure(
-                c, owner, error=outcome.error, permanent=outcome.permanent, delay=delay
-            )
+    def _owner(self, row: dict[str, Any]) -> store.Claim:
+        return store.Claim(int(row["id"]), self.worker, int(row["attempts"]))
+
+    def _log_for(self, row: dict[str, Any], outcome: Outcome) -> Any:
+        return log.bind(
+            message_id=int(row["id"]),
+            kind=row["kind"],
+            dest_type=row["dest_type"],
+            provider=row["provider"],
+            attempt=int(row["attempts"]),
+            duration_ms=outcome.duration_ms,
         )
 
 

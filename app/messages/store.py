@@ -49,19 +49,27 @@ ORDER BY c.id
 
 _OWN = "id = %(id)s AND status = 'sending' AND claimed_by = %(worker)s AND attempts = %(attempt)s"
 
-# The verification code is scrubbed once sent: only its hash is needed to confirm it.
-_SENT = f"""
-WITH done AS (
-    UPDATE outgoing_messages
-       SET status = %(status)s, provider_message_id = %(provider_message_id)s,
-           sent_at = now(), delivered_at = CASE WHEN %(delivered)s THEN now() END,
+# Sends accepted, recorded together (one commit for all the sends of a batch that finished at
+# once). The verification code is scrubbed once sent: only its hash is needed to confirm it.
+_SENT = """
+WITH input AS (
+    SELECT * FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(delivered)s::bool[],
+                         %(provider_ids)s::text[], %(log_messages)s::text[])
+        AS t(id, attempt, delivered, provider_message_id, log_message)
+), done AS (
+    UPDATE outgoing_messages m
+       SET status = CASE WHEN i.delivered THEN 'delivered' ELSE 'sent' END,
+           provider_message_id = i.provider_message_id,
+           sent_at = now(), delivered_at = CASE WHEN i.delivered THEN now() END,
            claimed_until = NULL, last_error = NULL, updated_at = now(),
-           payload = CASE WHEN kind = 'verification' THEN payload - 'code' ELSE payload END
-     WHERE {_OWN}
-    RETURNING id, kind, alert_id, dest_type, user_id
+           payload = CASE WHEN m.kind = 'verification' THEN m.payload - 'code' ELSE m.payload END
+      FROM input i
+     WHERE m.id = i.id AND m.status = 'sending' AND m.claimed_by = %(worker)s
+       AND m.attempts = i.attempt
+    RETURNING m.id, m.kind, m.alert_id, m.dest_type, m.user_id, i.log_message
 ), logged AS (
     INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
-    SELECT alert_id, 'notification_sent', 'system', %(log_message)s,
+    SELECT alert_id, 'notification_sent', 'system', log_message,
            jsonb_build_object('message_id', id, 'dest_type', dest_type, 'user_id', user_id)
     FROM done WHERE kind = 'alert' AND alert_id IS NOT NULL
 )
@@ -137,26 +145,35 @@ class Claim:
         return {"id": self.message_id, "worker": self.worker, "attempt": self.attempt}
 
 
-def record_sent(
-    conn: psycopg.Connection[Any],
-    owner: Claim,
-    *,
-    delivered: bool,
-    provider_message_id: str | None,
-    log_message: str,
-) -> bool:
-    """Record an accepted send; False if the claim was no longer ours (taken back)."""
-    row = conn.execute(
+@dataclass(frozen=True)
+class Accepted:
+    """A send the provider accepted, to record."""
+
+    owner: Claim
+    delivered: bool
+    provider_message_id: str | None
+    log_message: str  # the alert log's line for an alert message
+
+
+def record_sent(conn: psycopg.Connection[Any], accepted: Sequence[Accepted]) -> set[int]:
+    """Record accepted sends in one statement; the ids recorded (the others' claims were no
+    longer theirs: the engine took them back). All must share one worker."""
+    if not accepted:
+        return set()
+    workers = {a.owner.worker for a in accepted}
+    assert len(workers) == 1, "one worker's sends at a time"
+    rows = conn.execute(
         _SENT,
         {
-            **owner.params(),
-            "status": "delivered" if delivered else "sent",
-            "delivered": delivered,
-            "provider_message_id": provider_message_id,
-            "log_message": log_message,
+            "worker": workers.pop(),
+            "ids": [a.owner.message_id for a in accepted],
+            "attempts": [a.owner.attempt for a in accepted],
+            "delivered": [a.delivered for a in accepted],
+            "provider_ids": [a.provider_message_id for a in accepted],
+            "log_messages": [a.log_message for a in accepted],
         },
-    ).fetchone()
-    return row is not None
+    ).fetchall()
+    return {int(_col(r, "id", 0)) for r in rows}
 
 
 def record_failure(
@@ -208,11 +225,13 @@ class Candidate:
     enqueue_count: int
     job_id: str | None  # the job queued last time, if any (older than the grace period)
     enqueued_at: datetime | None
+    waited: float  # seconds since it fell due
 
 
 _CANDIDATES = """
 SELECT id, dest_type, provider, coalesce(contact_method_id, channel_id)::text AS destination,
-       attempts, enqueue_count, job_id, enqueued_at
+       attempts, enqueue_count, job_id, enqueued_at,
+       extract(epoch FROM now() - not_before)::float8 AS waited
 FROM outgoing_messages
 WHERE status = 'pending' AND not_before <= now()
   AND (job_id IS NULL OR enqueued_at < now() - make_interval(secs => %(grace)s))

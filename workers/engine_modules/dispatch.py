@@ -30,6 +30,7 @@ from typing import Any
 
 import structlog
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 
 from app.messages import store
@@ -49,6 +50,13 @@ LIVE_STATUSES = {b"queued", b"deferred", b"scheduled"}
 # presumed dead (its horse was killed before it claimed anything): RQ only notices much later.
 STARTED_LIMIT = 120.0
 RECHECK_FLOOR = 1.0  # seconds; shortest wait before re-checking jobs that were still alive
+# Backpressure: while this many jobs already wait in the queue (workers are busy), a partial
+# batch is held back for up to HOLD_MAX seconds so it fills up. Bigger jobs amortise RQ's
+# per-job cost (a fork, a connection) exactly when that cost is the bottleneck; with the queue
+# empty every message goes out at once, so an idle system keeps its latency.
+BACKLOG_JOBS = 2
+HOLD_MAX = 0.5  # seconds a due message may be held back to fill a batch
+HOLD_RECHECK = 0.05  # seconds until a held-back partial batch is looked at again
 
 
 def job_id(first: store.Candidate) -> str:
@@ -82,6 +90,10 @@ class ProviderBuckets:
             self.tokens[provider] -= 1.0
             return True
         return False
+
+    def give_back(self, provider: str) -> None:
+        if self.rates.get(provider, 0) > 0:
+            self.tokens[provider] = self.tokens.get(provider, 0.0) + 1.0
 
     def wait(self, provider: str) -> float:
         """Seconds until `provider` has a token again."""
@@ -130,6 +142,11 @@ class Dispatcher:
                 else:
                     wait = self._buckets.wait(c.provider)
                     wait_for = wait if wait_for is None else min(wait_for, wait)
+            chosen, held = _hold_partial(ctx.redis, chosen, delivery.batch)
+            if held:
+                for c in held:
+                    self._buckets.give_back(c.provider)
+                wait_for = HOLD_RECHECK if wait_for is None else min(wait_for, HOLD_RECHECK)
             jobs = _group(chosen, delivery.batch)
             store.mark_enqueued(conn, {m: jid for jid, ids in jobs for m in ids})
         return jobs, wait_for
@@ -207,6 +224,26 @@ def _without_live_jobs(redis: Redis, candidates: list[store.Candidate]) -> list[
     if gone:
         log.warning("message_jobs_gone", count=gone)
     return [c for c in candidates if c.id not in live]
+
+
+def _hold_partial(
+    redis: Redis, chosen: list[store.Candidate], batch: int
+) -> tuple[list[store.Candidate], list[store.Candidate]]:
+    """(to queue, held back): with a backlog of jobs, a partial last batch waits to fill up,
+    unless one of its messages has waited HOLD_MAX already."""
+    partial = len(chosen) % batch
+    if not partial:
+        return chosen, []
+    tail = chosen[-partial:]
+    if max(c.waited for c in tail) >= HOLD_MAX or any(c.job_id for c in tail):
+        return chosen, []
+    try:
+        backlog = int(redis.llen(f"rq:queue:{NOTIFY_QUEUE}"))
+    except RedisError:
+        backlog = 0  # the enqueue will tell; the grace re-check repairs what it could not queue
+    if backlog < BACKLOG_JOBS:
+        return chosen, []
+    return chosen[:-partial], tail
 
 
 def _recent(c: store.Candidate) -> bool:
