@@ -94,10 +94,12 @@ def actions() -> Response:
     body = request.get_data(cache=True)
     _verify(runtime, body)
     payload = _payload(body)
-    slack_user = str((payload.get("user") or {}).get("id") or "")
+    user = payload.get("user")
+    slack_user = str(user.get("id") or "") if isinstance(user, dict) else ""
+    actions = payload.get("actions")
     pressed = [
         a
-        for a in payload.get("actions") or []
+        for a in (actions if isinstance(actions, list) else [])
         if isinstance(a, dict) and a.get("action_id") in ACTION_IDS
     ]
     if payload.get("type") != "block_actions" or not pressed:

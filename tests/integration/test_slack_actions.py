@@ -200,3 +200,27 @@ def test_both_signers_match_slacks_documented_example():
 
     assert slack_signature(DOC_SECRET, DOC_TIMESTAMP, DOC_BODY) == DOC_SIGNATURE
     assert sign(DOC_BODY, DOC_TIMESTAMP, DOC_SECRET) == DOC_SIGNATURE
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ('{"type": "block_actions", "user": "U1", "actions": "klaxon_close"}', 200),
+        ("[1, 2]", 400),
+        ("not json", 400),
+    ],
+    ids=["odd-shapes-ignored", "not-an-object", "not-json"],
+)
+def test_a_signed_but_malformed_payload_is_answered_without_a_500(slack_client, payload, status):
+    body = urlencode({"payload": payload}).encode()
+    timestamp = str(int(time.time()))
+    response = slack_client.post(
+        "/api/v2/slack/actions",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers={
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": sign(body, timestamp),
+        },
+    )
+    assert response.status_code == status
