@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -161,3 +164,65 @@ def test_a_hanging_redis_leaves_database_metrics_in(settings_for, db_conn, make_
     assert samples[("klaxon_metrics_source_up", (("source", "database"),))] == 1
     assert samples[("klaxon_alerts_created_total", (("source", "generic"),))] == 1
     assert "klaxon_queue_depth" not in names(samples)
+
+
+class CountingTarpit:
+    """Accepts connections, counts them, and never says a word (a hung Redis)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.sock.settimeout(0.1)
+        self.port = int(self.sock.getsockname()[1])
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+def test_a_scrape_storm_shares_one_read_per_source(settings_for, db_conn, make_service):
+    from app import create_app
+
+    store.raise_alert(db_conn, make_service()["id"], "x", source="generic")
+    pit = CountingTarpit()
+    app = create_app(
+        settings_for(REDIS_URL=f"redis://127.0.0.1:{pit.port}/0", KLAXON_CHECK_TIMEOUT="1")
+    )
+    try:
+        client_for = app.test_client
+
+        def one(_: int) -> tuple[float, dict]:
+            started = time.monotonic()
+            samples = scrape(client_for())
+            return time.monotonic() - started, samples
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            results = list(pool.map(one, range(20)))
+    finally:
+        app.extensions["klaxon"].stop()
+        connections = len(pit.accepted)
+        pit.close()
+
+    assert connections == 1  # twenty concurrent scrapes, one read of the hung Redis
+    for elapsed, samples in results:
+        assert elapsed < 2.0
+        assert samples[("klaxon_metrics_source_up", (("source", "redis"),))] == 0
+        assert samples[("klaxon_alerts_created_total", (("source", "generic"),))] == 1
