@@ -4,6 +4,7 @@ engine and worker processes beside them, access logs as operators read them."""
 from __future__ import annotations
 
 import http.client
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -140,3 +141,93 @@ def test_a_twilio_reply_through_gunicorn_acknowledges(web, db_conn, make_service
     assert store.get_alert(db_conn, alert_id)["status"] == "acknowledged"
     forged = {**headers, "X-Twilio-Signature": "AAAA" + signature[4:]}
     assert call(port, "POST", "/api/v2/twilio/sms", urlencode(params).encode(), forged)[0] == 403
+
+
+def test_an_sms_page_and_its_reply_close_the_loop(
+    klaxon_env, start_web, start_engine, start_worker, fake_twilio, db_conn, make_service
+):
+    """Engine pages by SMS through the worker (fake Twilio), the person replies `<code>a`, the
+    alert is acknowledged; Twilio's delivery receipt marks the message delivered."""
+    from tests.support.fakes.twilio import ACCOUNT_SID, FROM_NUMBER
+    from tests.support.fakes.twilio import AUTH_TOKEN as FAKE_TOKEN
+
+    env = {
+        **klaxon_env,
+        "KLAXON_PUBLIC_URL": PUBLIC_URL,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": FAKE_TOKEN,
+        "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        "TWILIO_API_URL": fake_twilio.base_url,
+    }
+    _, port = start_web(env)
+    start_engine(env)
+    start_worker(env)
+    number = "+15557770001"
+    user = make_user(db_conn)
+    method = make_contact_method(db_conn, user["id"], "sms", number)
+    service_id = _paging_service(db_conn, make_service, user["id"], method)
+
+    alert_id = make_alert(db_conn, service_id, "checkout errors")
+    (sent,) = fake_twilio.wait_for(1, "/Messages.json", timeout=20)
+    assert sent.form()["To"] == number
+    code = int(re.search(r"reply (\d+)a to ack", sent.form()["Body"]).group(1))
+
+    params = {"From": number, "To": FROM_NUMBER, "Body": f"{code} A"}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": twilio_sign(FAKE_TOKEN, f"{PUBLIC_URL}/api/v2/twilio/sms", params),
+    }
+    status, twiml, _ = call(port, "POST", "/api/v2/twilio/sms", urlencode(params).encode(), headers)
+    assert status == 200 and f"Acknowledged alert {code} (#{alert_id})" in twiml
+    alert = store.get_alert(db_conn, alert_id)
+    assert alert["status"] == "acknowledged"
+    assert alert["log"][-1]["actor_id"] == str(user["id"])
+    assert alert["log"][-1]["meta"]["via"] == "sms"
+
+    sid = wait_until(lambda: _sent_sid(db_conn, alert_id), 10, "the page recorded as sent")
+    receipt = {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID}
+    headers["X-Twilio-Signature"] = twilio_sign(
+        FAKE_TOKEN, f"{PUBLIC_URL}/api/v2/twilio/status", receipt
+    )
+    status, _, _ = call(port, "POST", "/api/v2/twilio/status", urlencode(receipt).encode(), headers)
+    assert status == 204
+    row = db_conn.execute(
+        "SELECT status FROM outgoing_messages WHERE provider_message_id = %s", (sid,)
+    ).fetchone()
+    assert row["status"] == "delivered"
+
+
+def _paging_service(db_conn, make_service, user_id, method_id) -> str:
+    """A service whose policy's one step pages `user_id`, whose rule texts `method_id` at once."""
+    db_conn.execute(
+        "INSERT INTO notification_rules (user_id, contact_method_id, delay_minutes) "
+        "VALUES (%s, %s, 0)",
+        (user_id, method_id),
+    )
+    policy = db_conn.execute(
+        "INSERT INTO escalation_policies (name) VALUES ('sms loop') RETURNING id"
+    ).fetchone()["id"]
+    step = db_conn.execute(
+        "INSERT INTO escalation_steps (policy_id, position, delay_minutes) "
+        "VALUES (%s, 0, 5) RETURNING id",
+        (policy,),
+    ).fetchone()["id"]
+    db_conn.execute(
+        "INSERT INTO escalation_step_targets (step_id, target_type, user_id) "
+        "VALUES (%s, 'user', %s)",
+        (step, user_id),
+    )
+    service_id = make_service()["id"]
+    db_conn.execute(
+        "UPDATE services SET escalation_policy_id = %s WHERE id = %s", (policy, service_id)
+    )
+    return str(service_id)
+
+
+def _sent_sid(db_conn, alert_id: int) -> str | None:
+    row = db_conn.execute(
+        "SELECT provider_message_id FROM outgoing_messages "
+        "WHERE alert_id = %s AND kind = 'alert' AND status = 'sent'",
+        (alert_id,),
+    ).fetchone()
+    return row["provider_message_id"] if row else None
