@@ -59,12 +59,54 @@ def seed(conn: psycopg.Connection[Any], path: str) -> dict[str, Any]:
     service = directory.create_service_with_key(conn, f"fuzz-{tag}", "http://localhost")
     api_key = keys.create_api_key(conn, f"fuzz-{tag}", "read")
     on_api_keys = path.startswith("/api/v1/api-keys")
+    user_id = directory.create_user(conn, "Fuzz", f"fuzz-{tag}@example.com")["id"]
     return {
         "service_id": service["id"],
         "key_id": api_key["id"] if on_api_keys else service["integration_key"]["id"],
         "monitor_id": directory.create_heartbeat_monitor(conn, service["id"], "job", 60)["id"],
-        "user_id": directory.create_user(conn, "Fuzz", f"fuzz-{tag}@example.com")["id"],
+        "user_id": user_id,
         "alert_id": store.raise_alert(conn, service["id"], f"fuzzed {tag}").alert_id,
+        **seed_delivery(conn, tag, user_id),
+    }
+
+
+def seed_delivery(conn: psycopg.Connection[Any], tag: str, user_id: str) -> dict[str, Any]:
+    """A contact method and rule of the seeded user, a channel, a policy and a message."""
+
+    def one(sql: str, *params: Any) -> Any:
+        row = conn.execute(sql, params).fetchone()
+        assert row is not None
+        return row["id"] if isinstance(row, dict) else row[0]
+
+    cm_id = one(
+        "INSERT INTO contact_methods (user_id, name, type, address, signing_secret) "
+        "VALUES (%s, 'hook', 'webhook', %s, 'secret') RETURNING id::text",
+        user_id,
+        f"https://hooks.example.com/{tag}",
+    )
+    channel_id = one(
+        "INSERT INTO notification_channels (name, type, address, signing_secret) "
+        "VALUES (%s, 'webhook', 'https://hooks.example.com/ch', 'secret') RETURNING id::text",
+        f"fuzz-{tag}",
+    )
+    return {
+        "cm_id": cm_id,
+        "rule_id": one(
+            "INSERT INTO notification_rules (user_id, contact_method_id, delay_minutes) "
+            "VALUES (%s, %s, 0) RETURNING id::text",
+            user_id,
+            cm_id,
+        ),
+        "channel_id": channel_id,
+        "policy_id": one(
+            "INSERT INTO escalation_policies (name) VALUES (%s) RETURNING id::text", f"fuzz-{tag}"
+        ),
+        "message_id": one(
+            "INSERT INTO outgoing_messages (kind, channel_id, dest_type, provider, dedup_key) "
+            "VALUES ('test', %s, 'webhook', 'webhook', %s) RETURNING id",
+            channel_id,
+            f"fuzz:{tag}",
+        ),
     }
 
 
