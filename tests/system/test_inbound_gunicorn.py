@@ -3,8 +3,12 @@ engine and worker processes beside them, access logs as operators read them."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.client
+import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -231,3 +235,57 @@ def _sent_sid(db_conn, alert_id: int) -> str | None:
         (alert_id,),
     ).fetchone()
     return row["provider_message_id"] if row else None
+
+
+def test_a_slack_page_and_its_button_close_the_loop(
+    klaxon_env, start_web, start_engine, start_worker, fake_slack, db_conn, make_service
+):
+    """Engine pages a Slack member through the worker (fake Slack); pressing the message's
+    Acknowledge button (a signed interactivity request) acknowledges the alert as that user."""
+    from tests.support.fakes.slack import MEMBER
+
+    signing_secret = "slack-signing-secret-for-the-loop"
+    env = {
+        **klaxon_env,
+        "KLAXON_PUBLIC_URL": PUBLIC_URL,
+        "SLACK_BOT_TOKEN": fake_slack.token,
+        "SLACK_API_URL": fake_slack.api_url,
+        "SLACK_SIGNING_SECRET": signing_secret,
+    }
+    _, port = start_web(env)
+    start_engine(env)
+    start_worker(env)
+    user = make_user(db_conn)
+    method = make_contact_method(db_conn, user["id"], "slack", MEMBER)
+    alert_id = make_alert(db_conn, _paging_service(db_conn, make_service, user["id"], method))
+
+    (posted,) = fake_slack.wait_for(1, "/chat.postMessage", timeout=20)
+    buttons = [
+        element
+        for block in posted.json()["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+    acknowledge = next(b for b in buttons if b["action_id"] == "klaxon_acknowledge")
+    payload = {
+        "type": "block_actions",
+        "user": {"id": MEMBER},
+        "actions": [{"action_id": "klaxon_acknowledge", "value": acknowledge["value"]}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    timestamp = str(int(time.time()))
+    base = f"v0:{timestamp}:".encode() + body
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0="
+        + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest(),
+    }
+
+    status, answer, _ = call(port, "POST", "/api/v2/slack/actions", body, headers)
+
+    assert status == 200 and json.loads(answer)["text"] == f"Acknowledged by <@{MEMBER}>"
+    alert = store.get_alert(db_conn, alert_id)
+    assert alert["status"] == "acknowledged"
+    assert alert["log"][-1]["actor_id"] == str(user["id"])
+    assert alert["log"][-1]["meta"] == {"via": "slack", "slack_user": MEMBER}
