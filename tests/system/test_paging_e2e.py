@@ -5,7 +5,6 @@ KLAXON_MINUTE_SECONDS so escalation timing is real but quick."""
 
 from __future__ import annotations
 
-import http.client
 import itertools
 import json
 import time
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.e2e import Http, raise_alert
 from tests.support.fakes.webhook import Received, WebhookReceiver
 from tests.support.procs import KlaxonProcess
 from tests.support.wait import wait_until
@@ -21,45 +21,7 @@ from tests.support.wait import wait_until
 pytestmark = pytest.mark.system
 
 MINUTE = 0.5  # seconds per policy/rule minute in these tests
-HTTP_TIMEOUT = 10.0
 PAGE_TIMEOUT = 20.0  # seconds a page may take to arrive, far beyond what it should
-
-
-class Http:
-    """JSON requests to a running web process."""
-
-    def __init__(self, port: int, token: str | None = None) -> None:
-        self.port = port
-        self.token = token
-
-    def call(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-    ) -> tuple[int, Any, dict[str, str]]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
-        sent = dict(headers or {})
-        if self.token and "Authorization" not in sent:
-            sent["Authorization"] = f"Bearer {self.token}"
-        data = None
-        if body is not None and not isinstance(body, bytes):
-            data = json.dumps(body).encode()
-            sent.setdefault("Content-Type", "application/json")
-        elif isinstance(body, bytes):
-            data = body
-        try:
-            conn.request(method, path, body=data, headers=sent)
-            response = conn.getresponse()
-            raw = response.read()
-            answer_headers = {k.lower(): v for k, v in response.getheaders()}
-        finally:
-            conn.close()
-        kind = answer_headers.get("content-type", "")
-        parsed: Any = json.loads(raw) if raw and "json" in kind else raw
-        return response.status, parsed, answer_headers
-
-    def api(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
-        status, parsed, _ = self.call(method, "/api/v1" + path, body)
-        assert status == expect, f"{method} {path}: {status} {parsed!r}"
-        return parsed
 
 
 def verified_webhook(
@@ -106,17 +68,6 @@ def system(
     start_engine(env)
     start_worker(env)
     return {"api": Http(port, make_api_key("admin")), "port": port, "env": env}
-
-
-def raise_alert(port: int, token: str, summary: str) -> int:
-    status, body, _ = Http(port).call(
-        "POST",
-        "/api/v2/generic/incoming",
-        {"summary": summary},
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-    )
-    assert status == 200, body
-    return int(body["AlertID"])
 
 
 def test_an_alert_escalates_step_by_step_with_repeats_then_stops(

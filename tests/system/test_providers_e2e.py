@@ -301,7 +301,9 @@ def sms_reply(w: World, body: str, token: str | None = None) -> tuple[int, str, 
     return twilio_post(w, "/api/v2/twilio/sms", params, token)
 
 
-def slack_press(w: World, action_id: str, value: str, timestamp: int) -> tuple[int, Any]:
+def slack_press(
+    w: World, action_id: str, value: str, timestamp: int, secret: str = SIGNING_SECRET
+) -> tuple[int, Any]:
     """A signed block_actions request, as Slack sends when someone presses a button."""
     payload = {
         "type": "block_actions",
@@ -311,7 +313,7 @@ def slack_press(w: World, action_id: str, value: str, timestamp: int) -> tuple[i
     }
     body = urlencode({"payload": json.dumps(payload)}).encode()
     base = f"v0:{timestamp}:".encode() + body
-    signature = "v0=" + hmac.new(SIGNING_SECRET.encode(), base, hashlib.sha256).hexdigest()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
     status, answer, _ = w.web.call(
         "POST",
         "/api/v2/slack/actions",
@@ -445,6 +447,7 @@ def test_sms_reply_acknowledges_stops_later_rules_and_close_notifies_opted_in_me
     )
 
     # The message log: every message of the alert, each with its history.
+    wait_until(lambda: not unsettled(w), PAGE_TIMEOUT, "every message sent")
     page = w.api.api("GET", f"/messages?alert_id={alert_id}")
     assert page["next_cursor"] is None
     messages = page["items"]
@@ -477,7 +480,6 @@ def test_sms_reply_acknowledges_stops_later_rules_and_close_notifies_opted_in_me
     assert sent_at["email"] < sent_at["sms"] and sent_at["slack"] < sent_at["sms"], sent_at
 
     # /metrics counts messages by provider and status as the fakes saw them.
-    wait_until(lambda: not unsettled(w), PAGE_TIMEOUT, "every message sent")
     twilio_requests = len(w.twilio.messages()) + len(w.twilio.calls())
 
     def consistent() -> bool:
@@ -506,16 +508,16 @@ def test_slack_buttons_and_the_voice_keypad_act_on_alerts(world: World) -> None:
     (post,) = wait_until(lambda: alert_posts(w, by_slack), PAGE_TIMEOUT, "Slack message")
     pressed = buttons(post)
 
-    # A replayed (stale) request is refused even though its signature is right.
-    status, body = slack_press(
-        w, "klaxon_acknowledge", pressed["klaxon_acknowledge"], int(time.time()) - 600
-    )
+    # A request signed with another secret is refused; so is a replayed (stale) one, even
+    # though its signature is right.
+    ack = pressed["klaxon_acknowledge"]
+    status, body = slack_press(w, "klaxon_acknowledge", ack, int(time.time()), "other-secret")
+    assert status == 403, body
+    status, body = slack_press(w, "klaxon_acknowledge", ack, int(time.time()) - 600)
     assert status == 403, body
     assert w.api.api("GET", f"/alerts/{by_slack}")["status"] == "triggered"
 
-    status, body = slack_press(
-        w, "klaxon_acknowledge", pressed["klaxon_acknowledge"], int(time.time())
-    )
+    status, body = slack_press(w, "klaxon_acknowledge", ack, int(time.time()))
     assert status == 200 and body["text"] == f"Acknowledged by <@{MEMBER}>", body
     assert w.api.api("GET", f"/alerts/{by_slack}")["status"] == "acknowledged"
     entry = log_entry(w, by_slack, "acknowledged")
