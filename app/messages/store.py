@@ -249,8 +249,10 @@ def due_candidates(conn: psycopg.Connection[Any], grace: float, limit: int) -> l
     return [Candidate(**dict(row)) for row in rows]
 
 
-_USAGE = """
-SELECT t.dest::text AS destination, count(m.id) AS used, min(m.enqueued_at) AS oldest
+_HISTORY = """
+SELECT t.dest::text AS destination,
+       coalesce(array_agg(extract(epoch FROM m.enqueued_at)::float8 ORDER BY m.enqueued_at)
+                FILTER (WHERE m.id IS NOT NULL), '{}') AS times
 FROM unnest(%(dests)s::uuid[], %(windows)s::float8[]) AS t(dest, win)
 LEFT JOIN outgoing_messages m
        ON (m.contact_method_id = t.dest OR m.channel_id = t.dest)
@@ -260,20 +262,18 @@ GROUP BY t.dest
 """
 
 
-def throttle_usage(
-    conn: psycopg.Connection[Any],
-    windows: dict[str, float],
-    exclude: Sequence[int],
-) -> dict[str, tuple[int, datetime | None]]:
-    """For each destination, how many messages were queued to it within its window (not
-    counting `exclude`), and the oldest of those enqueue times."""
+def throttle_history(
+    conn: psycopg.Connection[Any], windows: dict[str, float], exclude: Sequence[int]
+) -> dict[str, list[float]]:
+    """For each destination, when (Unix seconds, ascending) messages were queued to it within
+    its window, not counting `exclude`."""
     if not windows:
         return {}
     rows = conn.execute(
-        _USAGE,
+        _HISTORY,
         {"dests": list(windows), "windows": list(windows.values()), "exclude": list(exclude)},
     ).fetchall()
-    return {str(r["destination"]): (int(r["used"]), r["oldest"]) for r in rows}
+    return {str(r["destination"]): [float(t) for t in r["times"]] for r in rows}
 
 
 def defer(conn: psycopg.Connection[Any], until: dict[int, datetime]) -> None:

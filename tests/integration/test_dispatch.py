@@ -195,3 +195,35 @@ def test_a_scheduled_retry_wakes_the_engine(db_conn, database_url, rig_for, webh
         rig.work()
         notices = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
     assert notices == [f'{{"message_id" : {mid}}}']
+
+
+def test_with_jobs_waiting_a_partial_batch_is_held_back_briefly_to_fill_up(
+    db_conn, rig_for, webhook_receiver
+):
+    rig = rig_for(KLAXON_DELIVERY_BATCH="5", KLAXON_THROTTLE="webhook=1000/60")
+    method = make_method(db_conn, webhook_receiver.url())
+    full = [message(db_conn, method) for _ in range(12)]
+    rig.dispatch()  # queue empty: everything goes, the partial batch too
+    assert sorted(len(j.args[0]) for j in rig.jobs()) == [2, 5, 5]
+    held = [message(db_conn, method) for _ in range(3)]
+    due_in = rig.dispatch()  # three jobs waiting: three messages are not worth a job yet
+    assert len(rig.jobs()) == 3 and row(db_conn, held[0])["job_id"] is None
+    assert due_in is not None and due_in <= 0.05
+    wait_until(lambda: rig.dispatch() is not None and len(rig.jobs()) == 4, 5, "held batch sent")
+    assert sorted(rig.jobs()[-1].args[0]) == held
+    rig.work()
+    assert sorted(message_ids(webhook_receiver.requests())) == [*full, *held]
+
+
+def test_a_new_leader_counts_what_the_old_one_queued_against_the_throttle(
+    db_conn, rig_for, webhook_receiver
+):
+    rig = rig_for(KLAXON_THROTTLE="webhook=2/60")
+    method = make_method(db_conn, webhook_receiver.url())
+    first = [message(db_conn, method) for _ in range(2)]
+    rig.dispatch()
+    assert sorted(m for job in rig.jobs() for m in job.args[0]) == first
+    later = message(db_conn, method)
+    new_leader = Dispatcher()  # empty memory: it must learn the window from Postgres
+    new_leader.run(ModuleContext(rig.settings, rig.redis, rig.database))
+    assert row(db_conn, later)["job_id"] is None and 59 < row(db_conn, later)["due_in"] <= 60

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
+from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -101,85 +101,131 @@ class ProviderBuckets:
         return 0.0 if rate <= 0 else max(0.0, (1.0 - self.tokens.get(provider, 0.0)) / rate)
 
 
+@dataclass
+class SendWindows:
+    """Per destination, when messages were queued to it (Unix seconds) within its throttle
+    window: counted in the leading engine's memory, seeded from Postgres the first time a
+    destination is seen, so the throttle costs no query per cycle. Forgotten after a gap in
+    runs (this engine stopped leading: another may have queued meanwhile)."""
+
+    times: dict[str, deque[float]] = field(default_factory=dict)
+    last_run: float = 0.0
+
+    def start(self, gap: float, longest_window: float) -> None:
+        now = time.time()
+        if now - self.last_run > gap:
+            self.times.clear()
+        self.last_run = now
+        stale = [d for d, t in self.times.items() if not t or t[-1] < now - longest_window]
+        for destination in stale:
+            del self.times[destination]
+
+    def known(self, destination: str) -> bool:
+        return destination in self.times
+
+    def seed(self, destination: str, times: list[float]) -> None:
+        self.times[destination] = deque(times)
+
+    def usage(self, destination: str, window: float, now: float) -> tuple[int, float]:
+        """(messages queued within `window`, the oldest of those — or now if none)."""
+        queued = self.times.setdefault(destination, deque())
+        while queued and queued[0] < now - window:
+            queued.popleft()
+        return len(queued), queued[0] if queued else now
+
+    def note(self, destination: str, at: float) -> None:
+        self.times.setdefault(destination, deque()).append(at)
+
+
 class Dispatcher:
-    """The dispatch module's state (provider buckets) and one run per engine cycle."""
+    """The dispatch module's state (provider buckets, send windows) and one run per cycle."""
 
     def __init__(self) -> None:
         self._buckets: ProviderBuckets | None = None
+        self._windows: SendWindows | None = None
 
     def run(self, ctx: ModuleContext) -> float | None:
         delivery = ctx.settings.delivery
         if self._buckets is None:
             self._buckets = ProviderBuckets(dict(delivery.provider_rates))
+            self._windows = SendWindows()
+        assert self._windows is not None
         self._buckets.refill()
+        longest = max((t.window for t in delivery.throttles.values()), default=0.0)
+        self._windows.start(2 * ctx.settings.engine_cycle + TIMEOUT, longest)
+        # One transaction per cycle (the engine runs one every few ms under load), committed
+        # before any job is queued: a row always exists, marked, before its job.
         with ctx.database.transaction() as conn:
             taken = store.take_back_stuck(conn)
+            jobs, wait_for = self._plan(conn, ctx.redis, delivery)
+            due = store.next_due(conn, delivery.message_grace)
         for message_id, status in taken:
             log.warning("message_taken_back", message_id=message_id, status=status)
-        jobs, wait_for = self._plan(ctx, delivery)
         if jobs:
             self._enqueue(ctx.redis, jobs, delivery)
-        with ctx.database.transaction() as conn:
-            due = store.next_due(conn, delivery.message_grace)
         return _soonest(due, wait_for)
 
     def _plan(
-        self, ctx: ModuleContext, delivery: DeliverySettings
+        self, conn: Any, redis: Redis, delivery: DeliverySettings
     ) -> tuple[list[tuple[str, list[int]]], float | None]:
-        """Pick, throttle and group due messages; committed before returning (row before job)."""
+        """Pick, throttle and group due messages, and mark them with their jobs."""
         assert self._buckets is not None
         wait_for: float | None = None
-        with ctx.database.transaction() as conn:
-            candidates = store.due_candidates(conn, delivery.message_grace, CANDIDATE_LIMIT)
-            if len(candidates) >= CANDIDATE_LIMIT:
-                wait_for = 0.0
-            candidates = _without_live_jobs(ctx.redis, candidates)
-            candidates = self._destination_throttle(conn, candidates, delivery)
-            chosen: list[store.Candidate] = []
-            for c in candidates:
-                if self._buckets.take(c.provider):
-                    chosen.append(c)
-                else:
-                    wait = self._buckets.wait(c.provider)
-                    wait_for = wait if wait_for is None else min(wait_for, wait)
-            chosen, held = _hold_partial(ctx.redis, chosen, delivery.batch)
-            if held:
-                for c in held:
-                    self._buckets.give_back(c.provider)
-                wait_for = HOLD_RECHECK if wait_for is None else min(wait_for, HOLD_RECHECK)
-            jobs = _group(chosen, delivery.batch)
-            store.mark_enqueued(conn, {m: jid for jid, ids in jobs for m in ids})
+        candidates = store.due_candidates(conn, delivery.message_grace, CANDIDATE_LIMIT)
+        if len(candidates) >= CANDIDATE_LIMIT:
+            wait_for = 0.0
+        candidates = _without_live_jobs(redis, candidates)
+        candidates = self._destination_throttle(conn, candidates, delivery)
+        chosen: list[store.Candidate] = []
+        for c in candidates:
+            if self._buckets.take(c.provider):
+                chosen.append(c)
+            else:
+                wait = self._buckets.wait(c.provider)
+                wait_for = wait if wait_for is None else min(wait_for, wait)
+        chosen, held = _hold_partial(redis, chosen, delivery.batch)
+        if held:
+            for c in held:
+                self._buckets.give_back(c.provider)
+            wait_for = HOLD_RECHECK if wait_for is None else min(wait_for, HOLD_RECHECK)
+        jobs = _group(chosen, delivery.batch)
+        store.mark_enqueued(conn, {m: jid for jid, ids in jobs for m in ids})
+        assert self._windows is not None
+        now = time.time()
+        for c in chosen:
+            if c.dest_type in delivery.throttles:
+                self._windows.note(c.destination, now)
         return jobs, wait_for
 
     def _destination_throttle(
         self, conn: Any, candidates: list[store.Candidate], delivery: DeliverySettings
     ) -> list[store.Candidate]:
         """The candidates within their destination's throttle; the rest are deferred."""
-        windows = {
+        assert self._windows is not None
+        throttled = [c for c in candidates if c.dest_type in delivery.throttles]
+        unknown = {
             c.destination: delivery.throttles[c.dest_type].window
-            for c in candidates
-            if c.dest_type in delivery.throttles
+            for c in throttled
+            if not self._windows.known(c.destination)
         }
-        usage = store.throttle_usage(conn, windows, [c.id for c in candidates])
-        now = _db_now(conn)
-        allowed: list[store.Candidate] = []
+        if unknown:  # first sight while leading: what was queued to it, from Postgres
+            history = store.throttle_history(conn, unknown, [c.id for c in candidates])
+            for destination in unknown:
+                self._windows.seed(destination, history.get(destination, []))
+        now = time.time()
         deferred: dict[int, datetime] = {}
-        taken: dict[str, int] = defaultdict(int)
-        for c in candidates:
-            limit = delivery.throttles.get(c.dest_type)
-            if limit is None:
-                allowed.append(c)
-                continue
-            used, oldest = usage.get(c.destination, (0, None))
-            if used + taken[c.destination] < limit.count:
-                taken[c.destination] += 1
-                allowed.append(c)
+        taken: dict[str, int] = {}  # this cycle's, noted in the windows once actually queued
+        for c in throttled:
+            limit = delivery.throttles[c.dest_type]
+            used, oldest = self._windows.usage(c.destination, limit.window, now)
+            if used + taken.get(c.destination, 0) < limit.count:
+                taken[c.destination] = taken.get(c.destination, 0) + 1
             else:
-                deferred[c.id] = (oldest or now) + timedelta(seconds=limit.window)
+                deferred[c.id] = datetime.fromtimestamp(oldest + limit.window, UTC)
         if deferred:
             store.defer(conn, deferred)
             log.info("messages_throttled", count=len(deferred))
-        return allowed
+        return [c for c in candidates if c.id not in deferred]
 
     def _enqueue(
         self, redis: Redis, jobs: list[tuple[str, list[int]]], delivery: DeliverySettings
@@ -260,11 +306,6 @@ def _group(chosen: list[store.Candidate], batch: int) -> list[tuple[str, list[in
         part = chosen[start : start + batch]
         jobs.append((job_id(part[0]), [c.id for c in part]))
     return jobs
-
-
-def _db_now(conn: Any) -> datetime:
-    row = conn.execute("SELECT now() AS now").fetchone()
-    return row["now"]
 
 
 def _soonest(due: dict[str, float | None], wait_for: float | None) -> float | None:
