@@ -446,8 +446,25 @@ def test_sms_reply_acknowledges_stops_later_rules_and_close_notifies_opted_in_me
         "close notice by SMS",
     )
 
-    # The message log: every message of the alert, each with its history.
+    # Twilio reports the alert SMS delivered, at the StatusCallback URL the SMS named.
     wait_until(lambda: not unsettled(w), PAGE_TIMEOUT, "every message sent")
+    callback = sms.form()["StatusCallback"]
+    assert callback == f"{w.public_url}/api/v2/twilio/status"
+    sms_cm = w.methods["sms"]["id"]
+    query = f"alert_id={alert_id}&kind=alert&contact_method_id={sms_cm}"
+    (sms_page,) = w.api.api("GET", f"/messages?{query}")["items"]
+    assert sms_page["status"] == "sent" and sms_page["provider_message_id"].startswith("SM")
+    receipt = {
+        "MessageSid": sms_page["provider_message_id"],
+        "AccountSid": w.twilio.sid,
+        "From": FROM_NUMBER,
+        "To": PHONE,
+        "MessageStatus": "delivered",
+    }
+    status, body, _ = twilio_post(w, callback[len(w.public_url) :], receipt)
+    assert status == 204, body
+
+    # The message log: every message of the alert, each with its history.
     page = w.api.api("GET", f"/messages?alert_id={alert_id}")
     assert page["next_cursor"] is None
     messages = page["items"]
@@ -467,7 +484,8 @@ def test_sms_reply_acknowledges_stops_later_rules_and_close_notifies_opted_in_me
         1 for m in updates if m["dest_type"] == "sms"
     )
     for message in messages:
-        assert message["status"] in ("sent", "delivered"), message
+        expected = ("delivered",) if message["id"] == sms_page["id"] else ("sent", "delivered")
+        assert message["status"] in expected, message
         detail = w.api.api("GET", f"/messages/{message['id']}")
         history = [h["status"] for h in detail["history"]]
         assert history[0] == "pending" and "sending" in history, detail
@@ -489,11 +507,16 @@ def test_sms_reply_acknowledges_stops_later_rules_and_close_notifies_opted_in_me
             for provider in ("smtp", "twilio", "slack")
         }
         other = sum(v for (_, status), v in shown.items() if status not in ("sent", "delivered"))
-        return other == 0 and sent == {
-            "smtp": len(w.smtp.received()),
-            "twilio": twilio_requests,
-            "slack": len(w.slack.posts()),
-        }
+        return (
+            other == 0
+            and shown.get(("twilio", "delivered")) == 1
+            and sent
+            == {
+                "smtp": len(w.smtp.received()),
+                "twilio": twilio_requests,
+                "slack": len(w.slack.posts()),
+            }
+        )
 
     wait_until(consistent, PAGE_TIMEOUT, "/metrics agreeing with what the fakes received")
 
@@ -557,3 +580,20 @@ def test_slack_buttons_and_the_voice_keypad_act_on_alerts(world: World) -> None:
     # By the time the voice rule fired for the second alert, the first (closed through Slack
     # long before) would have rung too.
     assert alert_calls(w, by_slack) == []
+
+    # Closing by phone is announced to the opted-in methods that were paged, the phone too;
+    # never to Slack (not opted in).
+    wait_until(
+        lambda: calls_to(w, f"Alert {by_voice}, queue backlog, is now closed"),
+        PAGE_TIMEOUT,
+        "close notice by phone",
+    )
+    wait_until(
+        lambda: mails_to(w, EMAIL, f"[Klaxon] Alert #{by_slack} closed:"),
+        PAGE_TIMEOUT,
+        "close notice by email for the alert closed in Slack",
+    )
+    wait_until(lambda: not unsettled(w), PAGE_TIMEOUT, "every message sent")
+    for alert_id in (by_slack, by_voice):
+        notices = w.api.api("GET", f"/messages?alert_id={alert_id}&kind=status_update")["items"]
+        assert notices and all(m["dest_type"] != "slack" for m in notices), notices
