@@ -249,23 +249,36 @@ def person_on_call(w: World) -> None:
             {"contact_method_id": w.methods[name]["id"], "delay_minutes": delay},
             expect=201,
         )
+    w.token = service_paging(w, [w.user["id"]])
+
+
+def service_paging(w: World, user_ids: list[str]) -> str:
+    """A service whose policy pages `user_ids` in one step; its generic integration key."""
     policy = w.api.api(
         "POST",
         "/escalation-policies",
         {
-            "name": "pat",
+            "name": f"policy {len(user_ids)} {time.monotonic()}",
             # One step whose delay outlasts the test: no repeats, no second round of rules.
-            "steps": [{"delay_minutes": 60, "targets": [{"type": "user", "id": w.user["id"]}]}],
+            "steps": [
+                {
+                    "delay_minutes": 60,
+                    "targets": [{"type": "user", "id": user_id} for user_id in user_ids],
+                }
+            ],
         },
         expect=201,
     )
     service = w.api.api(
-        "POST", "/services", {"name": "db", "escalation_policy_id": policy["id"]}, expect=201
+        "POST",
+        "/services",
+        {"name": f"service {policy['id']}", "escalation_policy_id": policy["id"]},
+        expect=201,
     )
     key = w.api.api(
         "POST", f"/services/{service['id']}/integration-keys", {"type": "generic"}, expect=201
     )
-    w.token = key["token"]
+    return str(key["token"])
 
 
 # ------------------------------------------------------------------ what Twilio and Slack send
@@ -419,6 +432,20 @@ def test_sms_reply_acknowledges_stops_later_rules_and_close_notifies_opted_in_me
     assert entry["actor_type"] == "user" and entry["actor_id"] == w.user["id"]
     assert entry["meta"]["via"] == "sms"
 
+    status, body, _ = sms_reply(w, f"ack {code}")
+    assert status == 200
+    assert f"<Message>Klaxon: alert {code} (#{alert_id}) is already acknowledged.</Message>" in body
+    assert (
+        len(
+            [
+                e
+                for e in w.api.api("GET", f"/alerts/{alert_id}")["log"]
+                if e["event"] == "acknowledged"
+            ]
+        )
+        == 1
+    )
+
     # A control alert raised after the acknowledgement reaches its voice rule: by then the
     # acknowledged alert's voice rule would have been due too, had it not been stopped.
     control_raised = time.time()
@@ -571,7 +598,14 @@ def test_slack_buttons_and_the_voice_keypad_act_on_alerts(world: World) -> None:
     }
     status, body, _ = twilio_post(w, path, call_params, token="not-the-auth-token")
     assert status == 403, body
-    status, body, headers = twilio_post(w, path, call_params)
+    status, body, _ = twilio_post(w, path, {**call_params, "Digits": "9"})
+    assert status == 200 and "That key is not an option" in body, body
+    found = re.search(r'<Gather [^>]*action="([^"]+)"', body)
+    assert found, body
+    retry = html.unescape(found.group(1))
+    assert retry == f"{action}&retry=1", retry
+    assert w.api.api("GET", f"/alerts/{by_voice}")["status"] == "triggered"
+    status, body, headers = twilio_post(w, retry[len(w.public_url) :], call_params)
     assert status == 200 and headers["content-type"].startswith(TWIML)
     assert f"Alert {by_voice} closed" in body, body
     assert w.api.api("GET", f"/alerts/{by_voice}")["status"] == "closed"
@@ -597,3 +631,47 @@ def test_slack_buttons_and_the_voice_keypad_act_on_alerts(world: World) -> None:
     for alert_id in (by_slack, by_voice):
         notices = w.api.api("GET", f"/messages?alert_id={alert_id}&kind=status_update")["items"]
         assert notices and all(m["dest_type"] != "slack" for m in notices), notices
+
+
+def test_sms_stop_silences_sms_and_voice_until_start(world: World) -> None:
+    w = world
+    person_on_call(w)
+    # Quinn is paged with Pat, by email a minute after Pat's voice rule: Quinn's email proves
+    # that Pat's voice rule was due before it.
+    quinn = w.api.api("POST", "/users", {"name": "Quinn", "email": "q@example.com"}, expect=201)
+    pat = w.user
+    w.user = quinn
+    add_method(w, "quinn", "email", "q@example.com", status_updates=False)
+    verify(w, "quinn", code_by_email(w, "q@example.com"))
+    w.user = pat
+    w.api.api(
+        "POST",
+        f"/users/{quinn['id']}/notification-rules",
+        {"contact_method_id": w.methods["quinn"]["id"], "delay_minutes": VOICE_DELAY + 1},
+        expect=201,
+    )
+    token = service_paging(w, [pat["id"], quinn["id"]])
+
+    status, body, _ = sms_reply(w, "stop")
+    assert status == 200 and body.endswith("<Response/>"), body  # Twilio confirms STOP itself
+    for name in ("sms", "voice"):  # a carrier opts out the number: its calls stop too
+        method = w.api.api("GET", f"/users/{pat['id']}/contact-methods/{w.methods[name]['id']}")
+        assert method["stopped"] is True, method
+    status, body, _ = w.api.call(
+        "POST", f"/api/v1/users/{pat['id']}/contact-methods/{w.methods['sms']['id']}/test"
+    )
+    assert status == 409, body
+
+    silenced = raise_alert(w.api.port, token, "replication lag")
+    wait_until(lambda: alert_mails(w, silenced, "q@example.com"), PAGE_TIMEOUT, "Quinn's email")
+    assert alert_mails(w, silenced) and alert_posts(w, silenced)  # Pat's other methods: paged
+    assert alert_sms(w, silenced) == [] and alert_calls(w, silenced) == []
+    stopped_ids = {w.methods["sms"]["id"], w.methods["voice"]["id"]}
+    logged = w.api.api("GET", f"/messages?alert_id={silenced}")["items"]
+    assert not [m for m in logged if m["contact_method_id"] in stopped_ids], logged
+
+    status, body, _ = sms_reply(w, "START")
+    assert status == 200 and "you will receive alerts on this number again" in body, body
+    resumed = raise_alert(w.api.port, token, "replication lag again")
+    wait_until(lambda: alert_sms(w, resumed), PAGE_TIMEOUT, "SMS after START")
+    wait_until(lambda: alert_calls(w, resumed), PAGE_TIMEOUT, "call after START")
