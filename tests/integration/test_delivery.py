@@ -419,3 +419,51 @@ def test_a_channel_message_is_delivered(db_conn, rig_for, webhook_receiver, serv
     rig.dispatch()
     rig.work()
     assert message_ids(webhook_receiver.requests("/team")) == [mid]
+
+
+def test_an_sms_alert_carries_its_reply_code_and_links_signed_for_its_recipient(
+    db_conn, settings_for, service_id
+):
+    from app.links import read_token
+    from app.messages import reply_codes, store
+    from app.messages.render import render
+
+    settings = settings_for(**FAST)
+    user = make_user(db_conn)
+    method = make_method(db_conn, "+15555550123", kind="sms", user_id=user)
+    alerts = [make_alert(db_conn, service_id, "api 5xx") for _ in range(2)]
+    ids = [message(db_conn, method, "alert", alert_id=a) for a in alerts]
+    rows = store.claim(db_conn, ids, "test-worker", 10)
+    deliveries = [
+        render(settings, r, lambda cm, a: reply_codes.allocate(db_conn, cm, a)) for r in rows
+    ]
+    assert [d.reply_code for d in deliveries] == [1, 2]
+    assert "Reply 1a to acknowledge, 1c to close." in deliveries[0].text
+    first = deliveries[0]
+    assert first.subject.startswith(f"[Klaxon] Alert #{alerts[0]}: api 5xx")
+    assert first.links is not None and first.attempt == 1
+    token = first.links.acknowledge.rsplit("/", 1)[1]
+    link = read_token(settings.secret_key, token, settings.delivery.link_ttl)
+    assert (link.alert_id, link.action, link.user_id, link.via) == (
+        alerts[0],
+        "acknowledge",
+        user,
+        "sms",
+    )
+
+
+def test_a_status_update_names_the_new_status(db_conn, rig_for, webhook_receiver, service_id):
+    rig = rig_for()
+    method = make_method(db_conn, webhook_receiver.url())
+    alert_id = make_alert(db_conn, service_id)
+    db_conn.execute(
+        "UPDATE alerts SET status = 'closed', closed_at = now() WHERE id = %s", (alert_id,)
+    )
+    message(db_conn, method, "status_update", alert_id=alert_id, payload={"status": "closed"})
+    rig.dispatch()
+    rig.work()
+    [received] = webhook_receiver.wait_for(1)
+    body = received.json()
+    assert body["kind"] == "status_update" and body["status"] == "closed"
+    assert body["subject"].startswith(f"[Klaxon] Alert #{alert_id} closed:")
+    assert body["links"] is None  # nothing left to act on
