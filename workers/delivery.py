@@ -212,6 +212,10 @@ class Batch:
             )
         if row["address"] is None:
             return "the destination no longer exists"
+        if row["kind"] == "alert" and row["alert_status"] == "closed":
+            # A page still queued (or waiting to retry) when its alert was closed is news to no
+            # one. Acknowledged alerts still page: a forced escalation may fire on them.
+            return f"not sent: alert #{row['alert_id']} was closed before this page went out"
         if row["contact_method_id"] is None or row["kind"] in ANY_METHOD_KINDS:
             return None if row["stopped_at"] is None else "the number replied STOP"
         if row["stopped_at"] is not None:

@@ -468,3 +468,19 @@ def test_a_status_update_names_the_new_status(db_conn, rig_for, webhook_receiver
     assert body["kind"] == "status_update" and body["status"] == "closed"
     assert body["subject"].startswith(f"[Klaxon] Alert #{alert_id} closed:")
     assert body["links"] is None  # nothing left to act on
+
+
+def test_a_page_for_an_alert_closed_before_it_went_out_is_not_sent(
+    db_conn, rig_for, webhook_receiver, service_id
+):
+    rig = rig_for()
+    alert_id = make_alert(db_conn, service_id)
+    mid = message(db_conn, make_method(db_conn, webhook_receiver.url()), "alert", alert_id=alert_id)
+    db_conn.execute(
+        "UPDATE alerts SET status = 'closed', closed_at = now() WHERE id = %s", (alert_id,)
+    )
+    rig.dispatch()
+    rig.work()
+    closed = row(db_conn, mid)
+    assert closed["status"] == "failed" and "was closed before this page" in closed["last_error"]
+    assert webhook_receiver.requests() == []
