@@ -98,3 +98,18 @@ def test_a_method_disabled_since_the_page_gets_no_notice(db_conn, ctx, paged):
     set_status(db_conn, paged["alert_id"], "closed", Actor("user"))
     status_updates.run(ctx)
     assert [n[:2] for n in notices(db_conn, paged["alert_id"])] == [("closed", paged["room"])]
+
+
+def test_the_person_who_made_the_change_gets_no_notice_of_it(db_conn, ctx, paged):
+    """Alice acknowledges (say, by SMS): her own methods are not told; the channel is. The
+    close comes from someone else (an API key), so Alice hears of that one."""
+    alert_id, opted_in, room = paged["alert_id"], paged["opted_in"], paged["room"]
+    set_status(db_conn, alert_id, "acknowledged", Actor("user", paged["alice"]))
+    status_updates.run(ctx)
+    assert [n[:2] for n in notices(db_conn, alert_id)] == [("acknowledged", room)]
+
+    set_status(db_conn, alert_id, "closed", Actor("api_key", "k1"))
+    status_updates.run(ctx)
+    assert [n[:2] for n in notices(db_conn, alert_id)] == sorted(
+        [("acknowledged", room), ("closed", opted_in), ("closed", room)]
+    )

@@ -6,7 +6,8 @@ announced (`notified_status`), a `status_update` message (payload {"status": …
 
 - every contact method that was sent an `alert` message for this alert (status sent or
   delivered), has `status_updates` on (opt-in per method), and is still usable (not disabled,
-  not stopped by SMS STOP);
+  not stopped by SMS STOP) — except the methods of the person who made the change (who
+  acknowledged by SMS does not need an SMS saying so, nor a call saying they closed it);
 - every channel that was sent an `alert` message for it (sent or delivered) and has
   `status_updates` on (the default for channels).
 
@@ -59,6 +60,11 @@ WITH v AS (
                             AND m.status IN ('sent', 'delivered')
     JOIN contact_methods cm ON cm.id = m.contact_method_id
     WHERE cm.status_updates AND NOT cm.disabled AND cm.stopped_at IS NULL
+      -- whoever made the change knows it already: no notice to their own methods
+      AND cm.user_id::text IS DISTINCT FROM (
+          SELECT l.actor_id FROM alert_logs l
+          WHERE l.alert_id = v.alert_id AND l.event = v.status AND l.actor_type = 'user'
+          ORDER BY l.id DESC LIMIT 1)
     ON CONFLICT (dedup_key) DO NOTHING
     RETURNING id
 ), to_channels AS (
