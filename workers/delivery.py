@@ -1,8 +1,9 @@
 """The delivery job: send a batch of outgoing messages and record each outcome in Postgres.
 
-It runs in RQ's forked work horse, so it opens its own connection (never one inherited across
-the fork) with a statement timeout. It claims its rows in one conditional UPDATE — rows it does
-not get back are someone else's, so a message queued twice is sent once — sends them
+It runs in the worker's own process (workers.worker.KlaxonWorker runs delivery jobs without a
+fork) and opens a connection per job, with a statement timeout. It claims its rows in one
+conditional UPDATE — rows it does not get back are someone else's, so a message queued twice
+is sent once — sends them
 concurrently on a small bounded thread pool (one slow receiver does not hold up the rest), and
 records each outcome as soon as it is known, so a kill mid-batch repeats only the sends that
 were in flight.
@@ -54,11 +55,24 @@ ANY_METHOD_KINDS = ("verification", "test")  # may go to an unverified or disabl
 
 def deliver(message_ids: Sequence[int]) -> dict[str, int]:
     """RQ job: send each of `message_ids` that is still pending; counts of outcomes."""
-    settings = load_settings()
-    from workers.providers.registry import build_providers
+    settings, providers = _process_state()
+    return Batch(settings, providers, _worker_name(), list(message_ids)).run()
 
-    batch = Batch(settings, build_providers(settings), _worker_name(), list(message_ids))
-    return batch.run()
+
+_state: tuple[int, Settings, dict[str, Provider]] | None = None
+
+
+def _process_state() -> tuple[Settings, dict[str, Provider]]:
+    """Settings and providers, built once per process: the worker runs delivery jobs in its own
+    process, so they persist between jobs (connection pools stay warm); a forked child (pid
+    differs) builds its own rather than use what it inherited."""
+    global _state
+    if _state is None or _state[0] != os.getpid():
+        from workers.providers.registry import build_providers
+
+        settings = load_settings()
+        _state = (os.getpid(), settings, build_providers(settings))
+    return _state[1], _state[2]
 
 
 def backoff(settings: Settings, attempt: int, retry_after: float | None) -> float:
