@@ -31,6 +31,7 @@ BENCHMARKS = (
     "ingest_load",
     "oncall_compute",
     "page_latency",
+    "delivery_throughput",
 )
 BENCHMARK_TIMEOUT = 300.0  # seconds one benchmark may run before it is stopped
 CLEANUP_GRACE = 30.0  # seconds a stopped benchmark gets to stop what it started
