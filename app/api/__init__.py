@@ -26,10 +26,12 @@ read < write < admin.
 | /schedules/<id>/rules[/<rule_id>]                  | GET                        | read  |
 | /schedules/<id>/rules[/<rule_id>]                  | POST, PATCH, DELETE        | write |
 | /schedules/<id>/overrides[/<override_id>]          | GET                        | read  |
-| /schedules/<id>/overrides[/<override_id>]          | POST, DELETE               | write |
+| /schedules/<id>/overrides[/<override_id>]          | POST, PATCH, DELETE        | write |
 | /schedules/<id>/temporary-schedules[/<temp_id>]    | GET                        | read  |
-| /schedules/<id>/temporary-schedules[/<temp_id>]    | POST, DELETE               | write |
+| /schedules/<id>/temporary-schedules[/<temp_id>]    | POST, PATCH, DELETE        | write |
+| /schedules/<id>/calendar-subscriptions             | GET                        | read  |
 | /schedules/<id>/calendar-subscriptions[/<sub_id>]  | POST, DELETE (revokes)     | write |
+| /users/<id>/calendar-subscriptions                 | GET                        | read  |
 | /users/<id>/calendar-subscriptions[/<sub_id>]      | POST, DELETE (revokes)     | write |
 | /users/<id>/on-call-next                           | GET                        | read  |
 | /users/<id>/contact-methods[/<cm_id>]              | GET                        | read  |

@@ -142,26 +142,33 @@ class RulePage(Output):
     next_cursor: str | None
 
 
+# Which kinds of override take which user.
+OVERRIDE_USERS = {"add_user_id": ("add", "replace"), "remove_user_id": ("remove", "replace")}
+ADD_USER = "for add and replace"
+REMOVE_USER = "for remove and replace"
+
+
 class OverrideCreate(Input):
+    """Checked further by _check_override (end after start, the users the kind needs exist)."""
+
     kind: OverrideKind
-    add_user_id: UUID | None = Field(None, description="for add and replace")
-    remove_user_id: UUID | None = Field(None, description="for remove and replace")
+    add_user_id: UUID | None = Field(None, description=ADD_USER)
+    remove_user_id: UUID | None = Field(None, description=REMOVE_USER)
     start: Time
     end: Time
 
-    @model_validator(mode="after")
-    def _consistent(self) -> OverrideCreate:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        if (self.add_user_id is not None) != (self.kind in ("add", "replace")):
-            raise ValueError(f"add_user_id is {_needed(self.kind in ('add', 'replace'))}")
-        if (self.remove_user_id is not None) != (self.kind in ("remove", "replace")):
-            raise ValueError(f"remove_user_id is {_needed(self.kind in ('remove', 'replace'))}")
-        return self
 
+class OverridePatch(Patch):
+    """The change is merged into the stored override, which must then pass POST's checks: a
+    change of kind sends the users it needs and nulls the one it no longer takes."""
 
-def _needed(needed: bool) -> str:
-    return "required for this kind" if needed else "not allowed for this kind"
+    NULLABLE = frozenset({"add_user_id", "remove_user_id"})
+
+    kind: OverrideKind | SkipJsonSchema[None] = None
+    add_user_id: UUID | None = Field(None, description=ADD_USER + " (null: none)")
+    remove_user_id: UUID | None = Field(None, description=REMOVE_USER + " (null: none)")
+    start: Time | SkipJsonSchema[None] = None
+    end: Time | SkipJsonSchema[None] = None
 
 
 class Override(Output):
@@ -186,19 +193,24 @@ class ShiftIn(Input):
     end: Time
 
 
+ShiftsIn = Annotated[list[ShiftIn], Field(max_length=MAX_TEMPORARY_SHIFTS)]
+
+
 class TemporaryScheduleCreate(Input):
+    """Checked further by _check_temporary (end after start, shifts within, users exist);
+    shifts may overlap (two people on call at once)."""
+
     start: Time
     end: Time
-    shifts: Annotated[list[ShiftIn], Field(max_length=MAX_TEMPORARY_SHIFTS)] = []
+    shifts: ShiftsIn = []
 
-    @model_validator(mode="after")
-    def _within(self) -> TemporaryScheduleCreate:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        for shift in self.shifts:
-            if not self.start <= shift.start < shift.end <= self.end:
-                raise ValueError("each shift must end after it starts, within start and end")
-        return self
+
+class TemporarySchedulePatch(Patch):
+    """Move the span and/or replace the shifts wholesale; the result must pass POST's checks."""
+
+    start: Time | SkipJsonSchema[None] = None
+    end: Time | SkipJsonSchema[None] = None
+    shifts: ShiftsIn | SkipJsonSchema[None] = Field(None, description="replaces all the shifts")
 
 
 class Shift(Output):
@@ -264,6 +276,11 @@ class CalendarSubscription(Output):
     revoked_at: OutTime | None
 
 
+class CalendarSubscriptionPage(Output):
+    items: list[CalendarSubscription]
+    next_cursor: str | None
+
+
 class CalendarSubscriptionCreated(CalendarSubscription):
     url: str = Field(description="the feed URL, token included: shown only in this response")
 
@@ -296,6 +313,64 @@ def _set_notice_channel(
 
 def _not_found(what: str, item_id: UUID, schedule_id: UUID) -> NotFound:
     return NotFound(f"no {what} with id {item_id} in schedule {schedule_id}")
+
+
+def _check_users(conn: psycopg.Connection[Any], fields: dict[str, str | None]) -> None:
+    """422 naming the first field (of field -> user id) whose user does not exist."""
+    missing = store.missing_users(conn, [v for v in fields.values() if v is not None])
+    for field, user_id in fields.items():
+        if user_id in missing:
+            raise invalid(field, f"no user with id {user_id}")
+
+
+def _needed(needed: bool) -> str:
+    return "required for this kind" if needed else "not allowed for this kind"
+
+
+def _check_override(conn: psycopg.Connection[Any], fields: dict[str, Any]) -> None:
+    """What an override must be, as 422s naming the field (POST and the result of a PATCH)."""
+    if fields["end"] <= fields["start"]:
+        raise invalid("end", "must be after start")
+    for field, kinds in OVERRIDE_USERS.items():
+        if (fields[field] is not None) != (fields["kind"] in kinds):
+            raise invalid(field, _needed(fields["kind"] in kinds))
+    _check_users(conn, {field: fields[field] for field in OVERRIDE_USERS})
+
+
+def _override_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    for key in ("add_user_id", "remove_user_id"):
+        if key in fields:
+            fields[key] = None if fields[key] is None else str(fields[key])
+    return fields
+
+
+def _check_temporary(
+    conn: psycopg.Connection[Any],
+    start: datetime,
+    end: datetime,
+    shifts: list[dict[str, Any]],
+    kept: bool = False,
+) -> None:
+    """What a temporary schedule must be, as 422s naming the field: end after start, each
+    shift non-empty and within [start, end), each shift's user existing. Shifts may overlap.
+    `kept`: the shifts are the stored ones, which a PATCH moving the span did not replace."""
+    if end <= start:
+        raise invalid("end", "must be after start")
+    if kept:
+        if any(not start <= s["start"] < s["end"] <= end for s in shifts):
+            message = "a kept shift would lie outside the new start and end: send shifts too"
+            raise invalid("shifts", message)
+        return
+    for n, shift in enumerate(shifts):
+        if shift["end"] <= shift["start"]:
+            raise invalid(f"shifts.{n}.end", "must be after the shift's start")
+        if not start <= shift["start"] < shift["end"] <= end:
+            raise invalid(f"shifts.{n}", "must lie within the temporary schedule's start and end")
+    _check_users(conn, {f"shifts.{n}.user_id": s["user_id"] for n, s in enumerate(shifts)})
+
+
+def _shift_rows(shifts: list[ShiftIn]) -> list[dict[str, Any]]:
+    return [{**s.model_dump(), "user_id": str(s.user_id)} for s in shifts]
 
 
 def _computed(work: Callable[..., T], *args: Any) -> T:
@@ -473,11 +548,10 @@ def list_overrides(schedule_id: UUID, query: PageQuery) -> OverridePage:
 @endpoint(OVERRIDES, "POST", "write", TAG, HTTP_201=Override)
 def create_override(schedule_id: UUID, json: OverrideCreate) -> tuple[Override, int]:
     """Add, remove or replace a user during [start, end); overrides may overlap."""
-    fields = json.model_dump()
-    for key in ("add_user_id", "remove_user_id"):
-        fields[key] = None if fields[key] is None else str(fields[key])
+    fields = _override_fields(json.model_dump())
     with transaction() as conn:
         require_schedule(conn, schedule_id)
+        _check_override(conn, fields)
         row = store.create_override(conn, str(schedule_id), fields)
     return Override.model_validate(row), 201
 
@@ -489,6 +563,22 @@ def get_override(schedule_id: UUID, override_id: UUID) -> Override:
         row = store.get_override(conn, str(schedule_id), str(override_id))
     if row is None:
         raise _not_found("override", override_id, schedule_id)
+    return Override.model_validate(row)
+
+
+@endpoint(OVERRIDE, "PATCH", "write", TAG, HTTP_200=Override)
+def update_override(schedule_id: UUID, override_id: UUID, json: OverridePatch) -> Override:
+    """Change an override's kind, users or span; the result is checked as POST checks it."""
+    with transaction() as conn:
+        stored = store.lock_override(conn, str(schedule_id), str(override_id))
+        if stored is None:
+            raise _not_found("override", override_id, schedule_id)
+        fields = {key: stored[key] for key in ("kind", "add_user_id", "remove_user_id")}
+        fields |= {"start": stored["start"], "end": stored["end"]}
+        fields |= _override_fields(json.changes())
+        _check_override(conn, fields)
+        row = store.update_override(conn, str(schedule_id), str(override_id), fields)
+    assert row is not None  # locked above
     return Override.model_validate(row)
 
 
@@ -525,9 +615,10 @@ def create_temporary_schedule(
     schedule_id: UUID, json: TemporaryScheduleCreate
 ) -> tuple[TemporarySchedule, int]:
     """Replace the schedule's rules during [start, end) with these shifts (none: nobody)."""
-    shifts = [{**s.model_dump(), "user_id": str(s.user_id)} for s in json.shifts]
+    shifts = _shift_rows(json.shifts)
     with transaction() as conn:
         require_schedule(conn, schedule_id)
+        _check_temporary(conn, json.start, json.end, shifts)
         row = store.create_temporary_schedule(conn, str(schedule_id), json.start, json.end, shifts)
     return TemporarySchedule.model_validate(row), 201
 
@@ -539,6 +630,27 @@ def get_temporary_schedule(schedule_id: UUID, temporary_id: UUID) -> TemporarySc
         row = store.get_temporary_schedule(conn, str(schedule_id), str(temporary_id))
     if row is None:
         raise _not_found("temporary schedule", temporary_id, schedule_id)
+    return TemporarySchedule.model_validate(row)
+
+
+@endpoint(TEMPORARY, "PATCH", "write", TAG, HTTP_200=TemporarySchedule)
+def update_temporary_schedule(
+    schedule_id: UUID, temporary_id: UUID, json: TemporarySchedulePatch
+) -> TemporarySchedule:
+    """Move its span and/or replace its shifts wholesale, in one transaction; the result is
+    checked as POST checks it (kept shifts must fit a moved span: else send shifts too)."""
+    shifts = None if json.shifts is None else _shift_rows(json.shifts)
+    with transaction() as conn:
+        stored = store.lock_temporary_schedule(conn, str(schedule_id), str(temporary_id))
+        if stored is None:
+            raise _not_found("temporary schedule", temporary_id, schedule_id)
+        start: datetime = stored["start"] if json.start is None else json.start
+        end: datetime = stored["end"] if json.end is None else json.end
+        if shifts is None:
+            _check_temporary(conn, start, end, stored["shifts"], kept=True)
+        else:
+            _check_temporary(conn, start, end, shifts)
+        row = store.update_temporary_schedule(conn, str(temporary_id), start, end, shifts)
     return TemporarySchedule.model_validate(row)
 
 
@@ -609,6 +721,25 @@ def _created(row: dict[str, Any]) -> CalendarSubscriptionCreated:
     return CalendarSubscriptionCreated.model_validate({**row, "url": url})
 
 
+def _subscription_page(
+    conn: psycopg.Connection[Any], owner_column: str, owner_id: UUID, query: PageQuery
+) -> CalendarSubscriptionPage:
+    after = pagination.decode_time_cursor(query.cursor)
+    rows = store.list_subscriptions(conn, owner_column, str(owner_id), after, query.limit + 1)
+    items, next_cursor = pagination.page(
+        rows, query.limit, pagination.time_cursor, CalendarSubscription.model_validate
+    )
+    return CalendarSubscriptionPage(items=items, next_cursor=next_cursor)
+
+
+@endpoint(SCHEDULE_FEEDS, "GET", "read", TAG, HTTP_200=CalendarSubscriptionPage)
+def list_schedule_subscriptions(schedule_id: UUID, query: PageQuery) -> CalendarSubscriptionPage:
+    """List a schedule's calendar feeds, revoked ones too, oldest first (never their URLs)."""
+    with transaction() as conn:
+        require_schedule(conn, schedule_id)
+        return _subscription_page(conn, "schedule_id", schedule_id, query)
+
+
 @endpoint(SCHEDULE_FEEDS, "POST", "write", TAG, HTTP_201=CalendarSubscriptionCreated)
 def create_schedule_subscription(schedule_id: UUID) -> tuple[CalendarSubscriptionCreated, int]:
     """A calendar feed of the schedule's shifts; its URL is shown only in this response."""
@@ -629,12 +760,24 @@ def revoke_schedule_subscription(schedule_id: UUID, subscription_id: UUID) -> tu
     return "", 204
 
 
+def _require_user(conn: psycopg.Connection[Any], user_id: UUID) -> None:
+    if conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone() is None:
+        raise NotFound(f"no user with id {user_id}")
+
+
+@endpoint(USER_FEEDS, "GET", "read", TAG, HTTP_200=CalendarSubscriptionPage)
+def list_user_subscriptions(user_id: UUID, query: PageQuery) -> CalendarSubscriptionPage:
+    """List a user's calendar feeds, revoked ones too, oldest first (never their URLs)."""
+    with transaction() as conn:
+        _require_user(conn, user_id)
+        return _subscription_page(conn, "user_id", user_id, query)
+
+
 @endpoint(USER_FEEDS, "POST", "write", TAG, HTTP_201=CalendarSubscriptionCreated)
 def create_user_subscription(user_id: UUID) -> tuple[CalendarSubscriptionCreated, int]:
     """A calendar feed of the user's shifts in every schedule; the URL is shown only here."""
     with transaction() as conn:
-        if conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone() is None:
-            raise NotFound(f"no user with id {user_id}")
+        _require_user(conn, user_id)
         row = store.create_subscription(conn, user_id=str(user_id))
     return _created(row), 201
 
@@ -657,15 +800,23 @@ def _feed_window(now: datetime) -> tuple[datetime, datetime]:
 def _feed_shifts(
     conn: psycopg.Connection[Any], schedule_ids: list[str], user_id: str | None, now: datetime
 ) -> list[ical.FeedShift]:
+    """The feed's shifts: a user's own (events name the schedule) or a schedule's (events name
+    the person on call; a user deleted meanwhile shows as their id)."""
     start, end = _feed_window(now)
-    feed: list[ical.FeedShift] = []
+    found: list[tuple[str, str, ShiftValue]] = []
     for schedule_id in schedule_ids:
         row = store.get_schedule(conn, schedule_id)
         schedule, rotations = _load(conn, UUID(schedule_id))
         for shift in _shifts_or_none(schedule, rotations, start, end):
             if user_id is None or shift.user_id == user_id:
-                feed.append(ical.FeedShift(schedule_id, row["name"] if row else "", shift))
-    return feed
+                found.append((schedule_id, row["name"] if row else "", shift))
+    if user_id is not None:
+        return [ical.FeedShift(*item) for item in found]
+    names = store.user_names(conn, {shift.user_id for _, _, shift in found})
+    return [
+        ical.FeedShift(sid, name, shift, names.get(shift.user_id, shift.user_id))
+        for sid, name, shift in found
+    ]
 
 
 def calendar_feed(token: str) -> Response:

@@ -1,7 +1,10 @@
 """iCalendar (RFC 5545) feeds of on-call shifts, for calendar clients' subscriptions.
 
-One VEVENT per shift, times in UTC. A shift's UID is derived from what identifies it (schedule,
-user, start), so a client refreshing the feed updates events rather than duplicating them.
+One VEVENT per shift, times in UTC. A schedule's feed names the person on call in each event's
+SUMMARY ("On call: Ada Lovelace", the schedule in DESCRIPTION); a user's own feed names the
+schedule instead ("On call: Payments"), since every event there is theirs. A shift's UID is
+derived from what identifies it (schedule, user, start), so a client refreshing the feed updates
+events rather than duplicating them.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ UID_DOMAIN = "klaxon.oncall"
 
 @dataclass(frozen=True)
 class FeedShift:
-    """A shift of a named schedule, as the feed shows it."""
+    """A shift of a named schedule, as the feed shows it; `user_name` set: name the person."""
 
     schedule_id: str
     schedule_name: str
     shift: Shift
+    user_name: str | None = None
 
 
 def shift_uid(schedule_id: str, shift: Shift) -> str:
@@ -52,5 +56,9 @@ def _event(item: FeedShift, stamp: datetime) -> Event:
     event.add("dtstamp", stamp.astimezone(UTC))
     event.add("dtstart", item.shift.start.astimezone(UTC))
     event.add("dtend", item.shift.end.astimezone(UTC))
-    event.add("summary", f"On call: {item.schedule_name}")
+    if item.user_name is None:
+        event.add("summary", f"On call: {item.schedule_name}")
+    else:
+        event.add("summary", f"On call: {item.user_name}")
+        event.add("description", f"Schedule: {item.schedule_name}")
     return event

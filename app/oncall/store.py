@@ -338,6 +338,52 @@ def list_overrides(conn: Conn, schedule_id: str, after: After = None, limit: int
     ).fetchall()
 
 
+def update_override(
+    conn: Conn, schedule_id: str, override_id: str, fields: dict[str, Any]
+) -> Row | None:
+    """Set the override's kind, users and span (all of them: the caller merged the change)."""
+    return _one(
+        conn.execute(
+            "UPDATE schedule_overrides SET kind = %(kind)s, add_user_id = %(add_user_id)s, "
+            "remove_user_id = %(remove_user_id)s, start_at = %(start)s, end_at = %(end)s "
+            "WHERE id = %(_id)s AND schedule_id = %(_schedule_id)s "
+            f"RETURNING {OVERRIDE_COLUMNS}",
+            {**fields, "_id": override_id, "_schedule_id": schedule_id},
+        )
+    )
+
+
+def lock_override(conn: Conn, schedule_id: str, override_id: str) -> Row | None:
+    """The override, locked for update (a PATCH merges its change into what is stored)."""
+    return _one(
+        conn.execute(
+            f"SELECT {OVERRIDE_COLUMNS} FROM schedule_overrides "
+            "WHERE id = %s AND schedule_id = %s FOR UPDATE",
+            (override_id, schedule_id),
+        )
+    )
+
+
+def missing_users(conn: Conn, user_ids: Iterable[str]) -> set[str]:
+    """Which of these user ids name no user."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return set()
+    rows = conn.execute(
+        "SELECT id::text AS id FROM users WHERE id = ANY(%s::uuid[])", (wanted,)
+    ).fetchall()
+    return set(wanted) - {row["id"] for row in rows}
+
+
+def user_names(conn: Conn, user_ids: Iterable[str]) -> dict[str, str]:
+    """The names of these users, by id (missing ids are left out)."""
+    rows = conn.execute(
+        "SELECT id::text AS id, name FROM users WHERE id = ANY(%s::uuid[])",
+        (sorted(set(user_ids)),),
+    ).fetchall()
+    return {row["id"]: row["name"] for row in rows}
+
+
 def delete_override(conn: Conn, schedule_id: str, override_id: str) -> bool:
     return (
         conn.execute(
@@ -368,6 +414,17 @@ def _with_shifts(conn: Conn, rows: list[Row]) -> list[Row]:
     return [{**row, "shifts": shifts[row["id"]]} for row in rows]
 
 
+def _insert_shifts(
+    conn: Conn, temporary_id: str, start: datetime, end: datetime, shifts: Sequence[Row]
+) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO temporary_schedule_shifts (temporary_schedule_id, span_start, span_end, "
+            "user_id, start_at, end_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            [(temporary_id, start, end, s["user_id"], s["start"], s["end"]) for s in shifts],
+        )
+
+
 def create_temporary_schedule(
     conn: Conn, schedule_id: str, start: datetime, end: datetime, shifts: Sequence[Row]
 ) -> Row:
@@ -380,12 +437,49 @@ def create_temporary_schedule(
         )
     )
     assert row is not None
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO temporary_schedule_shifts (temporary_schedule_id, span_start, span_end, "
-            "user_id, start_at, end_at) VALUES (%s, %s, %s, %s, %s, %s)",
-            [(row["id"], start, end, s["user_id"], s["start"], s["end"]) for s in shifts],
+    _insert_shifts(conn, row["id"], start, end, shifts)
+    return _with_shifts(conn, [row])[0]
+
+
+def lock_temporary_schedule(conn: Conn, schedule_id: str, temporary_id: str) -> Row | None:
+    """The temporary schedule with its shifts, locked for update (a PATCH merges into it)."""
+    row = _one(
+        conn.execute(
+            f"SELECT {TEMPORARY_COLUMNS} FROM temporary_schedules "
+            "WHERE id = %s AND schedule_id = %s FOR UPDATE",
+            (temporary_id, schedule_id),
         )
+    )
+    return _with_shifts(conn, [row])[0] if row else None
+
+
+def update_temporary_schedule(
+    conn: Conn,
+    temporary_id: str,
+    start: datetime,
+    end: datetime,
+    shifts: Sequence[Row] | None,
+) -> Row:
+    """Move the span to [start, end) and, if given, replace the shifts wholesale.
+
+    Kept shifts follow the span through the ON UPDATE CASCADE key and its CHECK re-tests them;
+    replaced ones are deleted first so that the old shifts never have to fit the new span.
+    """
+    if shifts is not None:
+        conn.execute(
+            "DELETE FROM temporary_schedule_shifts WHERE temporary_schedule_id = %s",
+            (temporary_id,),
+        )
+    row = _one(
+        conn.execute(
+            "UPDATE temporary_schedules SET start_at = %s, end_at = %s WHERE id = %s "
+            f"RETURNING {TEMPORARY_COLUMNS}",
+            (start, end, temporary_id),
+        )
+    )
+    assert row is not None
+    if shifts is not None:
+        _insert_shifts(conn, temporary_id, start, end, shifts)
     return _with_shifts(conn, [row])[0]
 
 
@@ -533,6 +627,19 @@ def revoke_subscription(conn: Conn, subscription_id: str, owner_column: str, own
         ).rowcount
         > 0
     )
+
+
+def list_subscriptions(
+    conn: Conn, owner_column: str, owner_id: str, after: After = None, limit: int = 50
+) -> list[Row]:
+    """This owner's (`user_id` or `schedule_id`) subscriptions, revoked ones too; no secrets."""
+    assert owner_column in ("user_id", "schedule_id")
+    return conn.execute(
+        f"SELECT {SUBSCRIPTION_COLUMNS} FROM calendar_subscriptions "
+        f"WHERE {owner_column} = %(owner_id)s AND {_KEYSET} ORDER BY created_at, id "
+        "LIMIT %(limit)s",
+        _keyset(after, limit, owner_id=owner_id),
+    ).fetchall()
 
 
 def verify_subscription(conn: Conn, token: str) -> Row | None:

@@ -149,19 +149,171 @@ def test_overrides_add_remove_replace_and_may_overlap(api: Api, users: list[str]
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "field"),
     [
-        {"kind": "add", "start": "2030-02-02T00:00:00Z", "end": "2030-02-01T00:00:00Z"},
-        {"kind": "add", "start": "2030-02-01T00:00:00Z", "end": "2030-02-01T00:00:00Z"},
-        {"kind": "remove", "start": "2030-02-01T00:00:00Z", "end": "2030-02-02T00:00:00Z"},
-        {"kind": "swap", "start": "2030-02-01T00:00:00Z", "end": "2030-02-02T00:00:00Z"},
+        ({"kind": "add", "start": "2030-02-02T00:00:00Z", "end": "2030-02-01T00:00:00Z"}, "end"),
+        ({"kind": "add", "start": "2030-02-01T00:00:00Z", "end": "2030-02-01T00:00:00Z"}, "end"),
+        (
+            {"kind": "remove", "start": "2030-02-01T00:00:00Z", "end": "2030-02-02T00:00:00Z"},
+            "remove_user_id",
+        ),
+        ({"kind": "swap", "start": "2030-02-01T00:00:00Z", "end": "2030-02-02T00:00:00Z"}, "kind"),
     ],
 )
-def test_bad_overrides_are_422(api: Api, users: list[str], body: dict[str, Any]) -> None:
+def test_bad_overrides_are_422_naming_the_field(
+    api: Api, users: list[str], body: dict[str, Any], field: str
+) -> None:
     overrides = f"/schedules/{new_schedule(api)['id']}/overrides"
     if body["kind"] == "add":
         body = {**body, "add_user_id": users[0]}
-    assert api.post(overrides, json=body).status_code == 422
+    response = api.post(overrides, json=body)
+    assert response.status_code == 422 and errors_of(response) == {field}
+    assert api.get(overrides).get_json()["items"] == []
+
+
+def test_override_of_an_unknown_user_is_422_naming_the_field(api: Api, users: list[str]) -> None:
+    overrides = f"/schedules/{new_schedule(api)['id']}/overrides"
+    body = {"kind": "replace", "add_user_id": users[0], "remove_user_id": str(uuid.uuid4())}
+    response = api.post(overrides, json={**body, **SPAN})
+    assert response.status_code == 422 and errors_of(response) == {"remove_user_id"}
+    add = {"kind": "add", "add_user_id": users[0], **SPAN}
+    assert api.post(f"/schedules/{uuid.uuid4()}/overrides", json=add).status_code == 404
+
+
+SPAN = {"start": "2030-02-01T00:00:00Z", "end": "2030-02-02T00:00:00Z"}
+
+
+def new_override(api: Api, schedule_id: str, **fields: Any) -> dict[str, Any]:
+    return created(api.post(f"/schedules/{schedule_id}/overrides", json={**SPAN, **fields}))
+
+
+def test_patch_an_override_changes_its_span_kind_and_users(api: Api, users: list[str]) -> None:
+    schedule = new_schedule(api)
+    override = new_override(api, schedule["id"], kind="add", add_user_id=users[0])
+    path = f"/schedules/{schedule['id']}/overrides/{override['id']}"
+    later = api.patch(path, json={"end": "2030-02-03T00:00:00Z"})
+    assert later.status_code == 200, later.get_json()
+    assert later.get_json() == {**override, "end": "2030-02-03T00:00:00Z"}
+    replace = {"kind": "replace", "remove_user_id": users[1]}
+    replaced = api.patch(path, json=replace).get_json()
+    assert (replaced["kind"], replaced["add_user_id"], replaced["remove_user_id"]) == (
+        "replace",
+        users[0],
+        users[1],
+    )
+    removal = {"kind": "remove", "add_user_id": None, "remove_user_id": users[2]}
+    removed = api.patch(path, json=removal).get_json()
+    assert (removed["kind"], removed["add_user_id"], removed["remove_user_id"]) == (
+        "remove",
+        None,
+        users[2],
+    )
+    assert api.get(path).get_json() == removed
+    assert removed["id"] == override["id"] and removed["created_at"] == override["created_at"]
+
+
+def test_patched_overrides_change_who_is_on_call(api: Api, users: list[str]) -> None:
+    schedule = new_schedule(api, time_zone="UTC")
+    override = new_override(api, schedule["id"], kind="add", add_user_id=users[0])
+    on_call = f"/schedules/{schedule['id']}/on-call"
+    at = {"at": "2030-02-01T12:00:00Z"}
+    assert api.get(on_call, query_string=at).get_json()["user_ids"] == [users[0]]
+    path = f"/schedules/{schedule['id']}/overrides/{override['id']}"
+    assert api.patch(path, json={"add_user_id": users[1]}).status_code == 200
+    assert api.get(on_call, query_string=at).get_json()["user_ids"] == [users[1]]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"end": "2030-01-31T00:00:00Z"}, "end"),  # before the stored start
+        ({"start": "2030-02-02T00:00:00Z"}, "end"),  # equal to the stored end
+        ({"kind": "replace"}, "remove_user_id"),  # replace needs someone to remove
+        ({"kind": "remove", "remove_user_id": "USER1"}, "add_user_id"),  # add's user kept
+        ({"remove_user_id": "USER1"}, "remove_user_id"),  # add takes no one to remove
+        ({"add_user_id": None}, "add_user_id"),  # add needs someone to add
+        ({"add_user_id": "UNKNOWN"}, "add_user_id"),  # no such user
+        ({"kind": None}, "kind"),
+        ({"kind": "swap"}, "kind"),
+        ({"start": "yesterday"}, "start"),
+        ({"owner": "me"}, "owner"),
+    ],
+)
+def test_patch_that_would_break_an_override_is_422_naming_the_field_and_changes_nothing(
+    api: Api,
+    users: list[str],
+    db_conn: psycopg.Connection[Any],
+    change: dict[str, Any],
+    field: str,
+) -> None:
+    schedule = new_schedule(api)
+    override = new_override(api, schedule["id"], kind="add", add_user_id=users[0])
+    path = f"/schedules/{schedule['id']}/overrides/{override['id']}"
+    swaps = {"USER1": users[1], "UNKNOWN": str(uuid.uuid4())}
+    body = {key: swaps.get(value, value) for key, value in change.items()}
+    response = api.patch(path, json=body)
+    assert response.status_code == 422, response.get_json()
+    assert {name.split(".")[0] for name in errors_of(response)} == {field}
+    assert api.get(path).get_json() == override
+    row = db_conn.execute(
+        "SELECT kind, add_user_id::text, remove_user_id FROM schedule_overrides WHERE id = %s",
+        (override["id"],),
+    ).fetchone()
+    assert row == {"kind": "add", "add_user_id": users[0], "remove_user_id": None}
+
+
+def test_the_database_holds_an_overrides_constraints_too(
+    api: Api, users: list[str], db_conn: psycopg.Connection[Any]
+) -> None:
+    override = new_override(api, new_schedule(api)["id"], kind="add", add_user_id=users[0])
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db_conn.execute(
+            "UPDATE schedule_overrides SET kind = 'replace' WHERE id = %s", (override["id"],)
+        )
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db_conn.execute(
+            "UPDATE schedule_overrides SET end_at = start_at WHERE id = %s", (override["id"],)
+        )
+
+
+def test_patch_of_an_unknown_override_is_404(api: Api, users: list[str]) -> None:
+    schedule, other = new_schedule(api), new_schedule(api)
+    override = new_override(api, schedule["id"], kind="add", add_user_id=users[0])
+    end = {"end": "2030-02-03T00:00:00Z"}
+    assert (
+        api.patch(f"/schedules/{schedule['id']}/overrides/{uuid.uuid4()}", json=end).status_code
+        == 404
+    )
+    assert (
+        api.patch(f"/schedules/{other['id']}/overrides/{override['id']}", json=end).status_code
+        == 404
+    )
+    assert (
+        api.patch(f"/schedules/{uuid.uuid4()}/overrides/{override['id']}", json=end).status_code
+        == 404
+    )
+    assert (
+        api.patch(f"/schedules/{schedule['id']}/overrides/not-a-uuid", json=end).status_code == 404
+    )
+
+
+def test_patching_needs_a_write_key(
+    api: Api, client: Any, make_api_key: Callable[[str], str], users: list[str]
+) -> None:
+    schedule = new_schedule(api)
+    override = new_override(api, schedule["id"], kind="add", add_user_id=users[0])
+    temporary = created(
+        api.post(f"/schedules/{schedule['id']}/temporary-schedules", json={**SPAN, "shifts": []})
+    )
+    reader = Api(client, make_api_key("read"))
+    end = {"end": "2030-02-03T00:00:00Z"}
+    for path in (
+        f"/schedules/{schedule['id']}/overrides/{override['id']}",
+        f"/schedules/{schedule['id']}/temporary-schedules/{temporary['id']}",
+    ):
+        assert reader.patch(path, json=end).status_code == 403
+        assert reader.get(path).get_json()["end"] == SPAN["end"]
+        assert api.patch(path, json=end).status_code == 200
 
 
 # ---- temporary schedules -------------------------------------------------------------------------
@@ -187,6 +339,164 @@ def test_temporary_schedules_crud_and_shifts_must_lie_within(api: Api, users: li
     assert api.post(temporaries, json=backwards).status_code == 422
     assert api.delete(f"{temporaries}/{temporary['id']}").status_code == 204
     assert api.get(f"{temporaries}/{temporary['id']}").status_code == 404
+
+
+TEMPORARY = {
+    "start": "2030-03-01T00:00:00Z",
+    "end": "2030-03-03T00:00:00Z",
+}
+
+
+def new_temporary(api: Api, schedule_id: str, users: list[str]) -> dict[str, Any]:
+    body = {
+        **TEMPORARY,
+        "shifts": [
+            {"user_id": users[0], "start": "2030-03-01T00:00:00Z", "end": "2030-03-02T00:00:00Z"},
+            {"user_id": users[1], "start": "2030-03-02T00:00:00Z", "end": "2030-03-03T00:00:00Z"},
+        ],
+    }
+    return created(api.post(f"/schedules/{schedule_id}/temporary-schedules", json=body))
+
+
+def test_patch_a_temporary_schedules_span_keeps_its_shifts(
+    api: Api, users: list[str], db_conn: psycopg.Connection[Any]
+) -> None:
+    schedule = new_schedule(api)
+    temporary = new_temporary(api, schedule["id"], users)
+    path = f"/schedules/{schedule['id']}/temporary-schedules/{temporary['id']}"
+    wider = {"start": "2030-02-28T00:00:00Z", "end": "2030-03-04T00:00:00Z"}
+    response = api.patch(path, json=wider)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {**temporary, **wider}
+    assert api.get(path).get_json() == {**temporary, **wider}
+    spans = db_conn.execute(
+        "SELECT DISTINCT span_start, span_end FROM temporary_schedule_shifts "
+        "WHERE temporary_schedule_id = %s",
+        (temporary["id"],),
+    ).fetchall()
+    assert spans == [
+        {
+            "span_start": datetime(2030, 2, 28, tzinfo=UTC),
+            "span_end": datetime(2030, 3, 4, tzinfo=UTC),
+        }
+    ]
+
+
+def test_patch_replaces_a_temporary_schedules_shifts_wholesale(api: Api, users: list[str]) -> None:
+    schedule = new_schedule(api, time_zone="UTC")
+    temporary = new_temporary(api, schedule["id"], users)
+    path = f"/schedules/{schedule['id']}/temporary-schedules/{temporary['id']}"
+    # A new span the old shifts do not fit, with new shifts that do (they may overlap, as POST's).
+    shifts = [
+        {"user_id": users[2], "start": "2030-04-01T00:00:00Z", "end": "2030-04-02T00:00:00Z"},
+        {"user_id": users[0], "start": "2030-04-01T12:00:00Z", "end": "2030-04-01T18:00:00Z"},
+    ]
+    body = {"start": "2030-04-01T00:00:00Z", "end": "2030-04-02T00:00:00Z", "shifts": shifts}
+    response = api.patch(path, json=body)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {**temporary, **body, "shifts": [shifts[0], shifts[1]]}
+    on_call = f"/schedules/{schedule['id']}/on-call"
+    at = {"at": "2030-04-01T13:00:00Z"}
+    assert api.get(on_call, query_string=at).get_json()["user_ids"] == sorted(users[::2])
+    gone = {"at": "2030-03-01T12:00:00Z"}
+    assert api.get(on_call, query_string=gone).get_json()["user_ids"] == []
+    emptied = api.patch(path, json={"shifts": []}).get_json()
+    assert emptied["shifts"] == [] and emptied["start"] == body["start"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"end": "2030-02-28T00:00:00Z"}, "end"),  # before the stored start
+        ({"start": "2030-03-03T00:00:00Z"}, "end"),  # equal to the stored end
+        ({"end": "2030-03-02T12:00:00Z"}, "shifts"),  # the kept second shift would stick out
+        ({"start": "2030-03-01T06:00:00Z"}, "shifts"),  # the kept first shift would stick out
+        (
+            {
+                "shifts": [
+                    {
+                        "user_id": "USER0",
+                        "start": "2030-03-02T00:00:00Z",
+                        "end": "2030-03-04T00:00:00Z",
+                    }
+                ]
+            },
+            "shifts",
+        ),
+        (
+            {
+                "shifts": [
+                    {
+                        "user_id": "USER0",
+                        "start": "2030-03-02T00:00:00Z",
+                        "end": "2030-03-01T00:00:00Z",
+                    }
+                ]
+            },
+            "shifts",
+        ),
+        (
+            {
+                "shifts": [
+                    {
+                        "user_id": "UNKNOWN",
+                        "start": "2030-03-01T00:00:00Z",
+                        "end": "2030-03-02T00:00:00Z",
+                    }
+                ]
+            },
+            "shifts",
+        ),
+        ({"shifts": None}, "shifts"),
+        ({"start": None}, "start"),
+        ({"name": "cover"}, "name"),
+    ],
+)
+def test_patch_that_would_break_a_temporary_schedule_is_422_and_changes_nothing(
+    api: Api, users: list[str], change: dict[str, Any], field: str
+) -> None:
+    schedule = new_schedule(api)
+    temporary = new_temporary(api, schedule["id"], users)
+    path = f"/schedules/{schedule['id']}/temporary-schedules/{temporary['id']}"
+    swaps = {"USER0": users[0], "UNKNOWN": str(uuid.uuid4())}
+    if "shifts" in change and change["shifts"] is not None:
+        change = {"shifts": [{**s, "user_id": swaps[s["user_id"]]} for s in change["shifts"]]}
+    response = api.patch(path, json=change)
+    assert response.status_code == 422, response.get_json()
+    assert {name.split(".")[0] for name in errors_of(response)} == {field}
+    assert api.get(path).get_json() == temporary
+
+
+def test_temporary_schedule_errors_name_the_shift(api: Api, users: list[str]) -> None:
+    schedule = new_schedule(api)
+    temporary = new_temporary(api, schedule["id"], users)
+    path = f"/schedules/{schedule['id']}/temporary-schedules/{temporary['id']}"
+    inside = {"start": "2030-03-01T00:00:00Z", "end": "2030-03-01T06:00:00Z"}
+    unknown = str(uuid.uuid4())
+    shifts = [{"user_id": users[0], **inside}, {"user_id": unknown, **inside}]
+    response = api.patch(path, json={"shifts": shifts})
+    assert errors_of(response) == {"shifts.1.user_id"} and unknown in response.get_json()["error"]
+    posted = api.post(
+        f"/schedules/{schedule['id']}/temporary-schedules", json={**TEMPORARY, "shifts": shifts}
+    )
+    assert posted.status_code == 422 and errors_of(posted) == {"shifts.1.user_id"}
+    late = [{"user_id": users[0], "start": "2030-03-02T00:00:00Z", "end": "2030-03-05T00:00:00Z"}]
+    assert errors_of(api.patch(path, json={"shifts": late})) == {"shifts.0"}
+    shrink = api.patch(path, json={"end": "2030-03-02T12:00:00Z"})
+    assert errors_of(shrink) == {"shifts"} and "send shifts" in shrink.get_json()["error"]
+
+
+def test_patch_of_an_unknown_temporary_schedule_is_404(api: Api, users: list[str]) -> None:
+    schedule, other = new_schedule(api), new_schedule(api)
+    temporary = new_temporary(api, schedule["id"], users)
+    end = {"end": "2030-03-04T00:00:00Z"}
+    temporaries = "temporary-schedules"
+    for path in (
+        f"/schedules/{schedule['id']}/{temporaries}/{uuid.uuid4()}",
+        f"/schedules/{other['id']}/{temporaries}/{temporary['id']}",
+        f"/schedules/{uuid.uuid4()}/{temporaries}/{temporary['id']}",
+    ):
+        assert api.patch(path, json=end).status_code == 404
 
 
 # ---- shifts and who is on call -------------------------------------------------------------------
