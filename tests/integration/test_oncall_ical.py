@@ -36,13 +36,14 @@ def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
     return Api(client, make_api_key("write"))
 
 
+PEOPLE = ("Ada Lovelace", "Grace Hopper")  # the users fixture's names, in order
+
+
 @pytest.fixture
 def users(db_conn: psycopg.Connection[Any]) -> list[str]:
     return [
-        directory.create_user(db_conn, f"user {n}", f"c{n}-{uuid.uuid4().hex[:6]}@example.com")[
-            "id"
-        ]
-        for n in range(2)
+        directory.create_user(db_conn, name, f"c{n}-{uuid.uuid4().hex[:6]}@example.com")["id"]
+        for n, name in enumerate(PEOPLE)
     ]
 
 
@@ -95,7 +96,9 @@ def test_schedule_feed_round_trips_the_shifts(
         (s.start, s.end) for s in expected
     ]
     assert all(e.decoded("dtstart").utcoffset() == timedelta(0) for e in found)
-    assert {str(e["summary"]) for e in found} == {"On call: Payments"}
+    names = dict(zip(users, PEOPLE, strict=True))
+    assert [str(e["summary"]) for e in found] == [f"On call: {names[s.user_id]}" for s in expected]
+    assert {str(e["description"]) for e in found} == {"Schedule: Payments"}
     assert len({str(e["uid"]) for e in found}) == len(found)
 
 
@@ -202,3 +205,77 @@ def test_a_schedule_that_cannot_be_computed_does_not_blank_a_users_feed(
     assert [str(e["summary"]) for e in events(feed(client, url))] == ["On call: Working"]
     next_shift = api.get(f"/users/{users[0]}/on-call-next").get_json()["shift"]
     assert next_shift["schedule_id"] == other["id"]
+
+
+def test_schedule_feed_names_the_person_on_call(api: Api, client: Any, users: list[str]) -> None:
+    schedule = created(api.post("/schedules", json={"name": "Search", "time_zone": "UTC"}))
+    soon = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    for n, user_id in enumerate(users):
+        span = {
+            "start": (soon + timedelta(hours=2 * n)).isoformat(),
+            "end": (soon + timedelta(hours=2 * n + 1)).isoformat(),
+        }
+        created(
+            api.post(
+                f"/schedules/{schedule['id']}/overrides",
+                json={"kind": "add", "add_user_id": user_id, **span},
+            )
+        )
+    url = created(api.post(f"/schedules/{schedule['id']}/calendar-subscriptions"))["url"]
+    found = events(feed(client, url))
+    assert [(str(e["summary"]), e.decoded("dtstart")) for e in found] == [
+        ("On call: Ada Lovelace", soon),
+        ("On call: Grace Hopper", soon + timedelta(hours=2)),
+    ]
+    assert [str(e["description"]) for e in found] == ["Schedule: Search"] * 2
+    # The user's own feed keeps naming the schedule: every event in it is theirs.
+    own = created(api.post(f"/users/{users[1]}/calendar-subscriptions"))["url"]
+    assert [str(e["summary"]) for e in events(feed(client, own))] == ["On call: Search"]
+
+
+SUBSCRIPTION_FIELDS = {"id", "user_id", "schedule_id", "created_at", "revoked_at"}
+
+
+def test_subscriptions_are_listed_without_their_tokens(
+    api: Api, client: Any, make_api_key: Callable[[str], str], users: list[str]
+) -> None:
+    schedule = rotating_schedule(api, users)
+    feeds = f"/schedules/{schedule['id']}/calendar-subscriptions"
+    made = [created(api.post(feeds)) for _ in range(3)]
+    assert api.delete(f"{feeds}/{made[1]['id']}").status_code == 204
+    created(api.post(f"/users/{users[0]}/calendar-subscriptions"))  # another owner's
+    reader = Api(client, make_api_key("read"))
+    listed = reader.walk(feeds, limit=2)
+    assert [item["id"] for item in listed] == [m["id"] for m in made]
+    assert all(set(item) == SUBSCRIPTION_FIELDS for item in listed)
+    assert [item["revoked_at"] is None for item in listed] == [True, False, True]
+    assert {item["schedule_id"] for item in listed} == {schedule["id"]}
+    assert [item["created_at"] for item in listed] == [m["created_at"] for m in made]
+    page = reader.get(feeds, query_string={"limit": 3})
+    for subscription in made:
+        secret = urlsplit(subscription["url"]).path.rsplit("_", 1)[1].removesuffix(".ics")
+        assert secret.encode() not in page.data
+    assert reader.post(feeds).status_code == 403
+
+
+def test_user_subscriptions_are_listed(
+    api: Api, client: Any, make_api_key: Callable[[str], str], users: list[str]
+) -> None:
+    feeds = f"/users/{users[0]}/calendar-subscriptions"
+    first, second = created(api.post(feeds)), created(api.post(feeds))
+    created(api.post(f"/users/{users[1]}/calendar-subscriptions"))
+    assert api.delete(f"{feeds}/{first['id']}").status_code == 204
+    listed = Api(client, make_api_key("read")).walk(feeds, limit=1)
+    assert [item["id"] for item in listed] == [first["id"], second["id"]]
+    assert all(set(item) == SUBSCRIPTION_FIELDS for item in listed)
+    assert listed[0]["revoked_at"] is not None and listed[1]["revoked_at"] is None
+    assert {item["user_id"] for item in listed} == {users[0]}
+    assert api.get(f"/users/{users[1]}/calendar-subscriptions").get_json()["next_cursor"] is None
+
+
+def test_listing_subscriptions_of_unknown_owners_is_404(api: Api, users: list[str]) -> None:
+    assert api.get(f"/schedules/{uuid.uuid4()}/calendar-subscriptions").status_code == 404
+    assert api.get(f"/users/{uuid.uuid4()}/calendar-subscriptions").status_code == 404
+    feeds = f"/users/{users[0]}/calendar-subscriptions"
+    assert api.get(feeds, query_string={"cursor": "nonsense"}).status_code == 400
+    assert api.get(feeds, query_string={"limit": 0}).status_code == 422
