@@ -123,6 +123,12 @@ class EmbeddedRedis:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
 
+    def kill(self) -> None:
+        """Stop at once (SIGKILL), for a throwaway server whose data does not matter."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(REDIS_STOP_TIMEOUT)
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return

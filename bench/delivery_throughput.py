@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import socket
 import sys
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import psycopg
@@ -44,77 +42,23 @@ from common import (
 from psycopg.rows import dict_row
 
 from app.messages import create
+from tests.support.fakes.webhook import WebhookReceiver
 
 NAME = "delivery_throughput"
 TARGET_RATE = 300.0  # messages per second (issue 4)
 METHODS = 50  # webhook contact methods the messages are spread over
 START_TIMEOUT = 30.0  # seconds for the engine and workers to come up
 DRAIN_TIMEOUT = 120.0  # seconds after the last insert for every message to be delivered
-RECEIVER_BACKLOG = 511  # listen() backlog of the receiver, as nginx's default
 FEEDERS = 4  # inserting threads, each with its own connection
 SETTLE = 2.0  # seconds at each end of the run left out of the "slowest second"
 
 
-class Receiver:
-    """A fast webhook receiver: answers 200 at once and records (message id, arrival time).
-
-    Unlike the test suite's recording receiver it behaves like a production server on the
-    two points that matter at hundreds of requests per second: a listen backlog of 511
-    (socketserver's 5 overflows when a job opens a dozen connections at once, costing 1 s SYN
-    retransmits) and TCP_NODELAY (the status line and body are two writes; with Nagle the second
-    waits for the client's delayed ACK, 40 ms).
-    """
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[int, float]] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                message_id = int(self.headers["X-Klaxon-Message-Id"])
-                with receiver._lock:
-                    receiver.arrivals.append((message_id, time.time()))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = RECEIVER_BACKLOG
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def received(self) -> list[tuple[int, float]]:
-        with self._lock:
-            return list(self.arrivals)
+def arrived(receiver: WebhookReceiver) -> list[tuple[int, float]]:
+    """(message id, arrival time) of every request the receiver got."""
+    return [(int(r.headers["x-klaxon-message-id"]), r.at) for r in receiver.requests()]
 
 
-def make_methods(conn: psycopg.Connection[Any], receiver: Receiver) -> list[str]:
+def make_methods(conn: psycopg.Connection[Any], receiver: WebhookReceiver) -> list[str]:
     """Verified webhook contact methods of one user, each a distinct URL on the receiver."""
     user = conn.execute(
         "INSERT INTO users (name, email) VALUES ('bench', %s) RETURNING id::text AS id",
@@ -179,14 +123,14 @@ def feed(url: str, methods: list[str], rate: float, seconds: float) -> dict[int,
     return inserted
 
 
-def drain(conn: psycopg.Connection[Any], receiver: Receiver, total: int) -> None:
+def drain(conn: psycopg.Connection[Any], receiver: WebhookReceiver, total: int) -> None:
     deadline = time.monotonic() + DRAIN_TIMEOUT
     while time.monotonic() < deadline:
         row = conn.execute(
             "SELECT count(*) FILTER (WHERE status IN ('delivered', 'failed')) AS done "
             "FROM outgoing_messages"
         ).fetchone()
-        if row is not None and row["done"] >= total and len(receiver.received()) >= total:
+        if row is not None and row["done"] >= total and len(receiver.requests()) >= total:
             return
         time.sleep(0.2)
     note("gave up waiting for every message to be delivered")
@@ -203,7 +147,7 @@ def slowest_second(arrivals: list[float]) -> float:
 
 
 def measure(rate: float, seconds: float, workers: int, batch: int | None) -> list[Figure]:
-    receiver = Receiver().start()
+    receiver = WebhookReceiver().start()
     try:
         with services("delivery") as stack, owned_processes(stack) as procs:
             return run(stack, procs, receiver, rate, seconds, workers, batch)
@@ -214,7 +158,7 @@ def measure(rate: float, seconds: float, workers: int, batch: int | None) -> lis
 def run(
     stack: Stack,
     procs: Any,
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     rate: float,
     seconds: float,
     workers: int,
@@ -242,7 +186,7 @@ def run(
         )
     for proc in [*started, engine]:
         stop_process(proc)
-    received = receiver.received()
+    received = arrived(receiver)
     seen = Counter(mid for mid, _ in received)
     first_arrival: dict[int, float] = {}
     for mid, at in received:
