@@ -165,7 +165,9 @@ def test_feed_tokens_stay_out_of_the_logs(
     with structlog.testing.capture_logs() as logged:
         url = created(api.post(f"/schedules/{schedule['id']}/calendar-subscriptions"))["url"]
         assert feed(client, url).status_code == 200
-    secret = urlsplit(url).path.rsplit("_", 1)[1].removesuffix(".ics")
+    # klc_<id hex>_<secret>: the secret is URL-safe base64 and may itself hold "_"
+    secret = urlsplit(url).path.rsplit("/", 1)[1].removesuffix(".ics").split("_", 2)[2]
+    assert len(secret) >= 32
     assert secret not in repr(logged) + caplog.text
 
 
@@ -173,7 +175,9 @@ def test_only_a_hash_of_the_token_is_stored(
     api: Api, users: list[str], db_conn: psycopg.Connection[Any]
 ) -> None:
     url = created(api.post(f"/users/{users[0]}/calendar-subscriptions"))["url"]
-    secret = urlsplit(url).path.rsplit("_", 1)[1].removesuffix(".ics")
+    # klc_<id hex>_<secret>: the secret is URL-safe base64 and may itself hold "_"
+    secret = urlsplit(url).path.rsplit("/", 1)[1].removesuffix(".ics").split("_", 2)[2]
+    assert len(secret) >= 32
     row = db_conn.execute("SELECT secret_hash FROM calendar_subscriptions").fetchone()
     assert row is not None and secret.encode() not in bytes(row["secret_hash"])
     assert len(bytes(row["secret_hash"])) == 32  # SHA-256
