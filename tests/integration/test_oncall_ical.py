@@ -165,19 +165,23 @@ def test_feed_tokens_stay_out_of_the_logs(
     with structlog.testing.capture_logs() as logged:
         url = created(api.post(f"/schedules/{schedule['id']}/calendar-subscriptions"))["url"]
         assert feed(client, url).status_code == 200
-    # klc_<id hex>_<secret>: the secret is URL-safe base64 and may itself hold "_"
+    secret = feed_secret(url)
+    assert secret not in repr(logged) + caplog.text
+
+
+def feed_secret(url: str) -> str:
+    """The secret of a feed URL's token `klc_<id hex>_<secret>` (the secret is URL-safe base64
+    and may itself hold "_", so split from the left)."""
     secret = urlsplit(url).path.rsplit("/", 1)[1].removesuffix(".ics").split("_", 2)[2]
     assert len(secret) >= 32
-    assert secret not in repr(logged) + caplog.text
+    return secret
 
 
 def test_only_a_hash_of_the_token_is_stored(
     api: Api, users: list[str], db_conn: psycopg.Connection[Any]
 ) -> None:
     url = created(api.post(f"/users/{users[0]}/calendar-subscriptions"))["url"]
-    # klc_<id hex>_<secret>: the secret is URL-safe base64 and may itself hold "_"
-    secret = urlsplit(url).path.rsplit("/", 1)[1].removesuffix(".ics").split("_", 2)[2]
-    assert len(secret) >= 32
+    secret = feed_secret(url)
     row = db_conn.execute("SELECT secret_hash FROM calendar_subscriptions").fetchone()
     assert row is not None and secret.encode() not in bytes(row["secret_hash"])
     assert len(bytes(row["secret_hash"])) == 32  # SHA-256
@@ -257,7 +261,7 @@ def test_subscriptions_are_listed_without_their_tokens(
     assert [item["created_at"] for item in listed] == [m["created_at"] for m in made]
     page = reader.get(feeds, query_string={"limit": 3})
     for subscription in made:
-        secret = urlsplit(subscription["url"]).path.rsplit("_", 1)[1].removesuffix(".ics")
+        secret = feed_secret(subscription["url"])
         assert secret.encode() not in page.data
     assert reader.post(feeds).status_code == 403
 
