@@ -2,9 +2,10 @@
 
 Postgres: TEST_DATABASE_URL (an admin URL) or, when unset, an embedded server in /dev/shm or
 under .klaxon/test-postgres (DESIGN §5; see test_postgres_dir). Each test gets a fresh database
-cloned from a template migrated once per test session (tests.support.databases). Redis: each test gets its own redis-server process (RQ's
-keys cannot be prefixed, so a separate server is the only true key-space isolation); it also
-lets a test stop "its" Redis without touching anyone else's.
+cloned from a template migrated once per test session (tests.support.databases). Redis: each
+test gets its own redis-server process (RQ's keys cannot be prefixed, so a separate server is
+the only true key-space isolation); it also lets a test stop "its" Redis without touching
+anyone else's.
 """
 
 from __future__ import annotations
