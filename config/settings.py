@@ -42,6 +42,19 @@ DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 DEFAULT_SLACK_API_URL = "https://slack.com/api"
 DEST_TYPES = ("email", "sms", "voice", "webhook", "slack")
 PROVIDERS = ("webhook", "smtp", "twilio", "slack")
+# Which provider carries each destination type, and what configures each provider.
+PROVIDER_FOR = {
+    "email": "smtp",
+    "sms": "twilio",
+    "voice": "twilio",
+    "webhook": "webhook",
+    "slack": "slack",
+}
+PROVIDER_ENV = {
+    "smtp": "SMTP_URL and SMTP_FROM",
+    "twilio": "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER",
+    "slack": "SLACK_BOT_TOKEN",
+}
 
 MIGRATE_MODES = ("auto", "check")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")

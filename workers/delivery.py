@@ -27,7 +27,7 @@ from psycopg.rows import dict_row
 from app import db
 from app.messages import reply_codes, store
 from app.messages.render import render
-from config.settings import Settings, load_settings
+from config.settings import PROVIDER_ENV, Settings, load_settings
 from workers.providers.base import Delivery, DeliveryError, Provider, Sent
 
 log = structlog.get_logger(__name__)
@@ -44,12 +44,6 @@ BACKOFF_BASE_MINUTES = 1 / 12
 BACKOFF_CAP_MINUTES = 5.0
 RETRY_AFTER_MAX = 3600.0  # seconds; a provider's Retry-After is honoured up to this
 
-# What to set when a provider is not configured in this worker.
-PROVIDER_ENV = {
-    "smtp": "SMTP_URL and SMTP_FROM",
-    "twilio": "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER",
-    "slack": "SLACK_BOT_TOKEN",
-}
 ANY_METHOD_KINDS = ("verification", "test")  # may go to an unverified or disabled method
 
 

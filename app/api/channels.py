@@ -14,7 +14,6 @@ import psycopg
 
 from app import policies
 from app.api import pagination
-from app.api.contact_methods import PROVIDER_ENV
 from app.api.delivery_schemas import (
     Channel,
     ChannelCreate,
@@ -29,6 +28,7 @@ from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import PageQuery
 from app.errors import NotFound
 from app.messages import create
+from config.settings import PROVIDER_ENV
 
 TAG = "notification channels"
 ONE = "/notification-channels/<uuid:channel_id>"

@@ -33,7 +33,7 @@ from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import ErrorBody, PageQuery
 from app.errors import ApiError, Conflict, NotFound
 from app.messages import create
-from app.messages.create import PROVIDER_FOR
+from config.settings import PROVIDER_ENV, PROVIDER_FOR
 
 TAG = "contact methods"
 MANY = "/users/<uuid:user_id>/contact-methods"
@@ -41,12 +41,6 @@ ONE = MANY + "/<uuid:cm_id>"
 log = structlog.get_logger(__name__)
 
 CONSTRAINT_FIELDS["contact_methods_destination"] = "address"
-# The env vars that configure each provider, for the 422 that says what to set.
-PROVIDER_ENV = {
-    "smtp": "SMTP_URL and SMTP_FROM",
-    "twilio": "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER",
-    "slack": "SLACK_BOT_TOKEN",
-}
 
 
 class TooSoon(ApiError):

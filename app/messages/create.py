@@ -14,23 +14,21 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-# Which provider carries each kind of destination.
-PROVIDER_FOR = {
-    "email": "smtp",
-    "sms": "twilio",
-    "voice": "twilio",
-    "webhook": "webhook",
-    "slack": "slack",
-}
+from config.settings import PROVIDER_FOR
 
-_FOR_CONTACT_METHOD = """
+
+def provider_sql(column: str) -> str:
+    """A SQL expression naming the provider for the destination type in `column`."""
+    cases = " ".join(f"WHEN '{dest}' THEN '{name}'" for dest, name in PROVIDER_FOR.items())
+    return f"CASE {column} {cases} END"
+
+
+_FOR_CONTACT_METHOD = f"""
 WITH made AS (
     INSERT INTO outgoing_messages (kind, contact_method_id, dest_type, provider, user_id,
                                    alert_id, payload, dedup_key, max_attempts)
-    SELECT %(kind)s, cm.id, cm.type,
-           CASE cm.type WHEN 'email' THEN 'smtp' WHEN 'sms' THEN 'twilio'
-                        WHEN 'voice' THEN 'twilio' ELSE cm.type END,
-           cm.user_id, %(alert_id)s, %(payload)s, %(dedup_key)s, %(max_attempts)s
+    SELECT %(kind)s, cm.id, cm.type, {provider_sql("cm.type")}, cm.user_id,
+           %(alert_id)s, %(payload)s, %(dedup_key)s, %(max_attempts)s
     FROM contact_methods cm WHERE cm.id = %(destination)s
     ON CONFLICT (dedup_key) DO NOTHING
     RETURNING id
@@ -38,12 +36,12 @@ WITH made AS (
 SELECT id, pg_notify('klaxon_events', json_build_object('message_id', id)::text) FROM made
 """
 
-_FOR_CHANNEL = """
+_FOR_CHANNEL = f"""
 WITH made AS (
     INSERT INTO outgoing_messages (kind, channel_id, dest_type, provider, alert_id,
                                    schedule_id, payload, dedup_key, max_attempts)
-    SELECT %(kind)s, ch.id, ch.type, ch.type, %(alert_id)s, %(schedule_id)s, %(payload)s,
-           %(dedup_key)s, %(max_attempts)s
+    SELECT %(kind)s, ch.id, ch.type, {provider_sql("ch.type")}, %(alert_id)s,
+           %(schedule_id)s, %(payload)s, %(dedup_key)s, %(max_attempts)s
     FROM notification_channels ch WHERE ch.id = %(destination)s
     ON CONFLICT (dedup_key) DO NOTHING
     RETURNING id

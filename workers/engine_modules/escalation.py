@@ -34,6 +34,7 @@ from psycopg.types.json import Jsonb
 from app.escalation.policy import load_policies
 from app.escalation.steps import FIRE, HOLD, NO_POLICY, Decision, Due, decide
 from app.escalation.targets import Resolver
+from app.messages.create import provider_sql
 from config.settings import Settings
 from workers.engine import EngineModule, ModuleContext
 from workers.engine_modules.batches import columns, run_batches, seconds_until
@@ -77,11 +78,11 @@ ON CONFLICT (alert_id, user_id) DO UPDATE
 SET seq = g.seq + 1, engaged_at = now(), active = true, next_rule_at = now()
 """
 
-_CHANNEL_MESSAGES = """
+_CHANNEL_MESSAGES = f"""
 WITH made AS (
     INSERT INTO outgoing_messages (kind, channel_id, dest_type, provider, alert_id, payload,
                                    dedup_key, max_attempts)
-    SELECT 'alert', ch.id, ch.type, ch.type, v.alert_id, v.payload, v.dedup_key,
+    SELECT 'alert', ch.id, ch.type, {provider_sql("ch.type")}, v.alert_id, v.payload, v.dedup_key,
            %(max_attempts)s
     FROM unnest(%(alert_ids)s::bigint[], %(channel_ids)s::uuid[], %(payloads)s::jsonb[],
                 %(dedup_keys)s::text[]) AS v(alert_id, channel_id, payload, dedup_key)

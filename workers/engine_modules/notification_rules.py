@@ -23,6 +23,7 @@ import psycopg
 import structlog
 
 from app.escalation.rules import UserRule, plan
+from app.messages.create import provider_sql
 from config.settings import Settings
 from workers.engine import EngineModule, ModuleContext
 from workers.engine_modules.batches import columns, run_batches, seconds_until
@@ -53,13 +54,12 @@ WHERE r.user_id = ANY(%(user_ids)s::uuid[])
 ORDER BY r.delay_minutes, r.id
 """
 
-_MESSAGES = """
+_MESSAGES = f"""
 WITH made AS (
     INSERT INTO outgoing_messages (kind, contact_method_id, dest_type, provider, user_id,
                                    alert_id, rule_id, dedup_key, max_attempts)
     SELECT 'alert', cm.id, cm.type,
-           CASE cm.type WHEN 'email' THEN 'smtp' WHEN 'sms' THEN 'twilio'
-                        WHEN 'voice' THEN 'twilio' ELSE cm.type END,
+           {provider_sql("cm.type")},
            cm.user_id, v.alert_id, r.id, 'alert:' || v.alert_id || ':' || r.id || ':' || v.seq,
            %(max_attempts)s
     FROM unnest(%(alert_ids)s::bigint[], %(rule_ids)s::uuid[], %(seqs)s::int[])

@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 import structlog
 
+from app.messages.create import provider_sql
 from config.settings import Settings
 from workers.engine import EngineModule, ModuleContext
 from workers.engine_modules.batches import columns, run_batches
@@ -43,7 +44,7 @@ LIMIT %(limit)s
 FOR UPDATE OF e SKIP LOCKED
 """
 
-_NOTICES = """
+_NOTICES = f"""
 WITH v AS (
     SELECT * FROM unnest(%(alert_ids)s::bigint[], %(statuses)s::text[]) AS v(alert_id, status)
 ), to_methods AS (
@@ -51,8 +52,7 @@ WITH v AS (
                                    alert_id, payload, dedup_key, max_attempts)
     SELECT DISTINCT ON (v.alert_id, cm.id)
            'status_update', cm.id, cm.type,
-           CASE cm.type WHEN 'email' THEN 'smtp' WHEN 'sms' THEN 'twilio'
-                        WHEN 'voice' THEN 'twilio' ELSE cm.type END,
+           {provider_sql("cm.type")},
            cm.user_id, v.alert_id, jsonb_build_object('status', v.status),
            'status:' || v.alert_id || ':' || v.status || ':' || cm.id, %(max_attempts)s
     FROM v
@@ -71,7 +71,7 @@ WITH v AS (
     INSERT INTO outgoing_messages (kind, channel_id, dest_type, provider, alert_id, payload,
                                    dedup_key, max_attempts)
     SELECT DISTINCT ON (v.alert_id, ch.id)
-           'status_update', ch.id, ch.type, ch.type, v.alert_id,
+           'status_update', ch.id, ch.type, {provider_sql("ch.type")}, v.alert_id,
            jsonb_build_object('status', v.status),
            'status:' || v.alert_id || ':' || v.status || ':' || ch.id, %(max_attempts)s
     FROM v

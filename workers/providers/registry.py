@@ -6,15 +6,6 @@ from config.settings import Settings
 from workers.providers.base import Provider
 from workers.providers.webhook import WebhookProvider
 
-# Which provider sends each contact method / channel type.
-PROVIDER_FOR_DEST = {
-    "webhook": "webhook",
-    "email": "smtp",
-    "sms": "twilio",
-    "voice": "twilio",
-    "slack": "slack",
-}
-
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """Providers by name ("webhook", "smtp", "twilio", "slack"), only those configured."""
