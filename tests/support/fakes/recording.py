@@ -7,10 +7,12 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from tests.support.wait import wait_until
+
+F = TypeVar("F")  # a fake's own description of a failure
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,16 @@ class Answer:
     hang: bool = False  # hold the request until the server stops
 
 
-class RecordingServer:
-    """Subclasses implement `answer(request) -> Answer`. `start()` binds 127.0.0.1:<free>."""
+class RecordingServer(Generic[F]):
+    """Subclasses implement `answer(request) -> Answer`. `start()` binds 127.0.0.1:<free>.
+
+    Failures of the subclass's own kind `F` can be injected: `failure` fails every request while
+    set; `fail_next(f, times)` fails only the next few. `_injected()` says which applies now.
+    """
 
     def __init__(self) -> None:
+        self.failure: F | None = None
+        self._fail_next: list[F] = []
         self.received: list[Request] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -90,7 +98,17 @@ class RecordingServer:
         )
 
     def answer(self, request: Request) -> Answer:
-        raise NotImplementedError
+        raise NotImplementedError  # each fake answers as the service it stands in for
+
+    def fail_next(self, failure: F, times: int = 1) -> None:
+        with self._lock:
+            self._fail_next.extend([failure] * times)
+
+    def _injected(self) -> F | None:
+        with self._lock:
+            if self._fail_next:
+                return self._fail_next.pop(0)
+        return self.failure
 
     def start(self) -> Any:
         self._thread.start()

@@ -28,32 +28,20 @@ class Failure:
     hang: bool = False
 
 
-class FakeSlack(RecordingServer):
+class FakeSlack(RecordingServer[Failure]):
     def __init__(self, token: str = BOT_TOKEN) -> None:
         super().__init__()
         self.token = token
         self.channels = {CHANNEL, ARCHIVED}
         self.members = {MEMBER}
-        self.failure: Failure | None = None
-        self._fail_next: list[Failure] = []
         self._ts = itertools.count(100)
 
     @property
     def api_url(self) -> str:
         return f"{self.base_url}/api"
 
-    def fail_next(self, failure: Failure, times: int = 1) -> None:
-        with self._lock:
-            self._fail_next.extend([failure] * times)
-
     def posts(self) -> list[Request]:
         return self.requests("/chat.postMessage")
-
-    def _injected(self) -> Failure | None:
-        with self._lock:
-            if self._fail_next:
-                return self._fail_next.pop(0)
-        return self.failure
 
     def answer(self, request: Request) -> Answer:
         failure = self._injected()

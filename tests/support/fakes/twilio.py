@@ -47,17 +47,11 @@ def error(status: int, code: int, message: str, headers: dict[str, str] | None =
     )
 
 
-class FakeTwilio(RecordingServer):
+class FakeTwilio(RecordingServer[Failure]):
     def __init__(self, sid: str = ACCOUNT_SID, token: str = AUTH_TOKEN) -> None:
         super().__init__()
         self.sid = sid
         self.token = token
-        self.failure: Failure | None = None  # every request fails this way while set
-        self._fail_next: list[Failure] = []
-
-    def fail_next(self, failure: Failure, times: int = 1) -> None:
-        with self._lock:
-            self._fail_next.extend([failure] * times)
 
     def messages(self) -> list[Request]:
         return [r for r in self.requests("/Messages.json") if r.method == "POST"]
@@ -68,12 +62,6 @@ class FakeTwilio(RecordingServer):
     def _authorised(self, request: Request) -> bool:
         expected = base64.b64encode(f"{self.sid}:{self.token}".encode()).decode()
         return request.headers.get("authorization") == f"Basic {expected}"
-
-    def _injected(self) -> Failure | None:
-        with self._lock:
-            if self._fail_next:
-                return self._fail_next.pop(0)
-        return self.failure
 
     def answer(self, request: Request) -> Answer:
         failure = self._injected()
