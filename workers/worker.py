@@ -23,6 +23,7 @@ from app.process_checks import checks_for
 from app.redis_client import make_redis
 from app.startup import load_or_exit, preflight_or_exit
 from workers import delivery  # noqa: F401 - loaded once here, so each forked job starts warm
+from workers.commands import CommandListener, listen_for_commands, stop_listening
 from workers.providers import registry  # noqa: F401 - likewise: providers and their libraries
 from workers.queues import ALL_QUEUES, NOTIFY_QUEUE
 
@@ -44,6 +45,20 @@ class KlaxonWorker(Worker):
     """
 
     early_stop: threading.Event | None = None  # set by a signal that came before work()
+    command_listener: CommandListener | None = None
+
+    def subscribe(self) -> None:
+        # RQ's own subscription polls every 60 s and, with redis-py 8, its stop waits out that
+        # poll: a stop soon after start took 60 s. Ours polls briefly and stops within a bound.
+        self.command_listener = listen_for_commands(
+            self.connection, self.pubsub_channel_name, self.handle_payload
+        )
+        log.info("worker_listening", channel=self.pubsub_channel_name)
+
+    def unsubscribe(self) -> None:
+        if self.command_listener is not None:
+            stop_listening(self.command_listener)
+            self.command_listener = None
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Delivery jobs run in this process; every other job in a forked work horse.

@@ -106,3 +106,35 @@ def test_sigterm_while_the_worker_starts_exits_0_and_leaves_no_phantom(
     worker.signal(signal.SIGTERM)
     assert worker.wait(SHUTDOWN_LIMIT) == 0, worker.stderr()[-3000:]
     assert Redis.from_url(redis_url).smembers("rq:workers") == set()
+
+
+STARTUP_STOP_LIMIT = 5.0  # seconds from SIGTERM to exit, whenever during start-up it arrives
+
+
+def wait_for_listen(worker, redis_url: str, moment: str) -> None:
+    """Return as soon as the worker reaches `moment`: its first listen on the command channel
+    (polled every few ms, so the signal follows within ~100 ms), or idling at its queues."""
+    if moment == "listening":
+        wait_until(lambda: worker.find_event("worker_listening"), 20, moment, 0.002, 0.005)
+        return
+    wait_until(lambda: worker.find_event("worker_listening"), 20, "worker_listening")
+    client = Redis.from_url(redis_url)
+    wait_until(lambda: client.smembers("rq:workers"), 10, "worker registered")
+    # An idle worker blocks in BLPOP on its queues while the command thread polls.
+    wait_until(
+        lambda: client.hget(next(iter(client.smembers("rq:workers"))), "state") == b"idle",
+        10,
+        "worker idle",
+    )
+
+
+@pytest.mark.parametrize("attempt", range(3))
+@pytest.mark.parametrize("moment", ["listening", "idle"])
+def test_sigterm_soon_after_the_worker_listens_exits_0_within_5s(
+    klaxon_env, redis_url, spawn, moment, attempt
+):
+    worker = spawn([klaxon_bin("klaxon"), "worker"], klaxon_env, name=f"worker-{attempt}")
+    wait_for_listen(worker, redis_url, moment)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(STARTUP_STOP_LIMIT) == 0, worker.stderr()[-3000:]
+    assert Redis.from_url(redis_url).smembers("rq:workers") == set()
