@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import json
 import logging
 import os
@@ -116,7 +117,7 @@ def _run(dev: DevSettings, stop: StopSignals) -> int:
         log.error("dev_failed", error=str(exc))
         return EXIT_FAILED
     try:
-        _require_free_port(dev.port)
+        _require_free_port(dev.bind_host, dev.port)
         return _start_and_supervise(dev, stop)
     except DevError as exc:
         if stop.requested.is_set():  # Ctrl-C while a server was starting
@@ -132,6 +133,10 @@ def _start_and_supervise(dev: DevSettings, stop: StopSignals) -> int:
     services = Services(dev.data_dir)
     try:
         env = services.start(dev, stop.requested)
+        # One public URL for all three processes: each would otherwise default to its own
+        # honcho PORT, and the worker's pages would link to a port nobody serves.
+        env["KLAXON_PUBLIC_URL"] = dev.public_url
+        env["KLAXON_BIND_HOST"] = dev.bind_host
         if stop.requested.is_set():
             log.info("dev_interrupted")
             return EXIT_OK
@@ -168,11 +173,12 @@ class DataDirLock:
         os.close(self._fd)  # closing the descriptor drops the lock
 
 
-def _require_free_port(port: int) -> None:
-    with socket.socket() as sock:
+def _require_free_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
         try:
-            sock.bind(("0.0.0.0", port))
+            sock.bind((host, port))
         except OSError as exc:
             raise DevError(
                 f"port {port} is not free ({exc.strerror}); stop what listens there or run "
@@ -358,7 +364,9 @@ def _supervise(extra_env: dict[str, str], port: int, stop: StopSignals, data_dir
     env = child_environment(extra_env, port)
     honcho = _start_honcho(env, port, root)
     tracker = ProcessTracker(honcho.pid)
-    probe = FirstHealthCheck(port, on_ready=lambda: announce_demo(env, data_dir))
+    probe = FirstHealthCheck(
+        probe_host(env["KLAXON_BIND_HOST"]), port, on_ready=lambda: announce_demo(env, data_dir)
+    )
     probe.start()
     try:
         _wait_for_exit_or_stop(honcho, tracker, stop)
@@ -477,6 +485,14 @@ def _running(proc: psutil.Process) -> bool:
         return False
 
 
+def probe_host(bind_host: str) -> str:
+    """Where this machine reaches web bound to `bind_host` (a URL's host part)."""
+    address = ipaddress.ip_address(bind_host)
+    if address.is_unspecified:
+        return "127.0.0.1"
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
 class FirstHealthCheck:
     """Polls /healthz once the processes start and logs the first answer that passes, then runs
     `on_ready` (the demo set-up).
@@ -484,8 +500,8 @@ class FirstHealthCheck:
     A thread owned by `_supervise`: it stops at the budget, on `stop()`, or once it is done.
     """
 
-    def __init__(self, port: int, on_ready: Callable[[], object] | None = None) -> None:
-        self.url = f"http://127.0.0.1:{port}/healthz"
+    def __init__(self, host: str, port: int, on_ready: Callable[[], object] | None = None) -> None:
+        self.url = f"http://{host}:{port}/healthz"
         self.public_url = f"http://localhost:{port}"
         self._on_ready = on_ready
         self._stopped = threading.Event()

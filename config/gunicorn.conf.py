@@ -30,8 +30,10 @@ except ConfigError as _exc:
 configure_logging(_settings.log_level, _settings.log_format, process="web")
 render_access_directly(_settings.log_format == "json")
 
-# Heroku routes to $PORT on every interface.
-bind = [f"0.0.0.0:{_settings.port}"]
+# Heroku routes to $PORT on every interface (KLAXON_BIND_HOST's default, 0.0.0.0); `klaxon dev`
+# binds 127.0.0.1 so a laptop's dev system is not reachable from its network.
+_host = f"[{_settings.bind_host}]" if ":" in _settings.bind_host else _settings.bind_host
+bind = [f"{_host}:{_settings.port}"]
 # One process per core (WEB_CONCURRENCY); threads let health probes and slow ingest calls
 # overlap instead of queueing behind one another.
 workers = _settings.web_concurrency

@@ -6,6 +6,7 @@ variable, what is wrong with the value and the expected form; processes turn it 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -19,6 +20,12 @@ T = TypeVar("T")
 
 # Defaults, each with its unit and reason.
 DEFAULT_PORT = 5000  # honcho's base port for the first Procfile entry
+# Heroku and containers route to $PORT on every interface; `klaxon dev` passes 127.0.0.1.
+DEFAULT_BIND_HOST = "0.0.0.0"
+DEV_BIND_HOST = "127.0.0.1"  # a laptop's dev system is not for the café's network
+DEV_ENV_FILE = "dev.env"  # under the dev data folder: the running dev system's variables
+# What `klaxon dev` supplies itself; a command missing one is pointed at its dev.env.
+DEV_SUPPLIED = ("DATABASE_URL", "REDIS_URL", "KLAXON_SECRET_KEY")
 DEFAULT_PREFLIGHT_TIMEOUT = 20.0  # seconds; well inside Heroku's 60 s port-bind limit
 DEFAULT_CHECK_TIMEOUT = 5.0  # seconds; one check, also the health-check budget
 DEFAULT_ENGINE_CYCLE = 5.0  # seconds between engine cycles when nothing wakes it
@@ -118,6 +125,7 @@ class ConfigError(ValueError):
 
     def __init__(self, variable: str, problem: str, expected: str) -> None:
         self.variable = variable
+        self.expected = expected
         super().__init__(f"{variable}: {problem}; expected {expected}")
 
 
@@ -129,6 +137,7 @@ class Settings:
     database_listen_url: str
     redis_url: str
     port: int
+    bind_host: str
     preflight_timeout: float
     check_timeout: float
     migrate: str
@@ -153,6 +162,7 @@ class Settings:
             "database_listen_url": redact_url(self.database_listen_url),
             "redis_url": redact_url(self.redis_url),
             "port": self.port,
+            "bind_host": self.bind_host,
             "preflight_timeout": self.preflight_timeout,
             "check_timeout": self.check_timeout,
             "migrate": self.migrate,
@@ -176,6 +186,16 @@ def redact_url(url: str) -> str:
 def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
     """Parse and validate settings from `env` (default: the process environment)."""
     env = os.environ if env is None else env
+    try:
+        return _load_settings(env, dev)
+    except ConfigError as exc:
+        hint = dev_env_hint(env) if exc.variable in DEV_SUPPLIED else None
+        if hint is None or "is not set" not in str(exc):
+            raise
+        raise ConfigError(exc.variable, "is not set", f"{exc.expected}; {hint}") from None
+
+
+def _load_settings(env: Mapping[str, str], dev: bool) -> Settings:
     reader = _Reader(env)
     database_url = reader.url("DATABASE_URL", POSTGRES_SCHEMES, "postgresql://user:pass@host/db")
     redis_url = reader.url("REDIS_URL", REDIS_SCHEMES, "redis://host:6379/0")
@@ -198,6 +218,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         ),
         redis_url=redis_url,
         port=port,
+        bind_host=reader.ip_address("KLAXON_BIND_HOST", DEFAULT_BIND_HOST),
         preflight_timeout=preflight_timeout,
         check_timeout=check_timeout,
         migrate=reader.choice("KLAXON_MIGRATE", MIGRATE_MODES, "auto"),
@@ -342,6 +363,17 @@ class _Reader:
             raise ConfigError(name, "has no host", form)
         return value
 
+    def ip_address(self, name: str, default: str) -> str:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ConfigError(
+                name, f"{value!r} is not an IP address", "e.g. 0.0.0.0, 127.0.0.1 or ::"
+            ) from None
+
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         value = self.raw(name)
         if value is None or value == "":
@@ -483,6 +515,10 @@ class DevSettings:
     redis_url: str | None  # None: start an embedded Redis
     secret_key: str | None = field(repr=False)  # None: generate one and keep it in data_dir
     port: int
+    # KLAXON_PUBLIC_URL, default web's own http://localhost:PORT: every child gets the same
+    # one, or each would default to its own honcho PORT and put the worker's port in links.
+    public_url: str
+    bind_host: str  # KLAXON_BIND_HOST, default 127.0.0.1: web listens on this machine only
     log_level: str
     log_format: str
 
@@ -506,11 +542,32 @@ def load_dev_settings(
     )
     redis_url = reader.url("REDIS_URL", REDIS_SCHEMES, "redis://host:6379/0", default="")
     return DevSettings(
-        data_dir=Path(env.get("KLAXON_DEV_DIR") or ".klaxon").expanduser().resolve(),
+        data_dir=dev_data_dir(env),
         database_url=database_url or None,
         redis_url=redis_url or None,
         secret_key=reader.secret_key(dev=True) or None,
         port=port,
+        public_url=reader.url(
+            "KLAXON_PUBLIC_URL",
+            ("http", "https"),
+            "http(s)://host[:port]",
+            default=f"http://localhost:{port}",
+        ).rstrip("/"),
+        bind_host=reader.ip_address("KLAXON_BIND_HOST", DEV_BIND_HOST),
         log_level=reader.choice("LOG_LEVEL", LOG_LEVELS, "info"),
         log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, _default_log_format()),
     )
+
+
+def dev_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """`klaxon dev`'s data folder: KLAXON_DEV_DIR, default ./.klaxon."""
+    env = os.environ if env is None else env
+    return Path(env.get("KLAXON_DEV_DIR") or ".klaxon").expanduser().resolve()
+
+
+def dev_env_hint(env: Mapping[str, str] | None = None) -> str | None:
+    """How to load a `klaxon dev` system's variables, when its dev.env is here to load."""
+    path = dev_data_dir(env) / DEV_ENV_FILE
+    if not path.is_file():
+        return None
+    return f"`klaxon dev` keeps its settings in {path}: load them with `set -a; . {path}; set +a`"

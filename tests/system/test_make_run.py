@@ -352,3 +352,78 @@ def _log(proc: subprocess.Popen[bytes]) -> str:
 def _tail(proc: subprocess.Popen[bytes], lines: int = 60) -> str:
     path: Path = proc.log_path  # type: ignore[attr-defined]
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def test_a_page_sent_under_klaxon_dev_links_to_web_and_the_link_acknowledges(
+    installed: None, launch: Any, dev_env: dict[str, str], dev_dir: Path, port: int
+) -> None:
+    from tests.support.e2e import Http
+    from tests.support.fakes.webhook import WebhookReceiver
+
+    receiver = WebhookReceiver().start()
+    try:
+        # The receiver is on loopback, which outbound policy refuses unless allowed.
+        env = {**dev_env, "KLAXON_WEBHOOK_ALLOW_CIDRS": "127.0.0.0/8"}
+        dev = launch([str(KLAXON), "dev", "--port", str(port)], env)
+        _wait_healthy(dev, port)
+        demo = _wait_event(dev, "dev_demo")
+        api = Http(port, (dev_dir / "demo_admin_api_key").read_text().strip())
+        _page_alice_through(api, receiver, demo["service_id"])
+
+        alert_id = _raise_demo_alert(demo)
+        page = wait_until(
+            lambda: [r for r in receiver.requests("/alice") if r.json()["kind"] == "alert"],
+            30,
+            "page to Alice",
+        )[0]
+        link = page.json()["links"]["acknowledge"]
+        web_base = f"http://localhost:{port}/"
+        assert link.startswith(web_base + "actions/"), link  # web's port, not the worker's
+        status, body, _ = Http(port).call("GET", link.removeprefix(web_base[:-1]))
+        assert status == 200 and b"<form" in body, body
+        status, _, _ = Http(port).call("POST", link.removeprefix(web_base[:-1]))
+        assert status == 200
+        assert api.api("GET", f"/alerts/{alert_id}")["status"] == "acknowledged"
+        assert _listening_addresses(port) == {"127.0.0.1"}  # localhost only, by default
+
+        dev.send_signal(signal.SIGTERM)
+        assert _exit_code(dev, DEV_STOPS_WITHIN) == 0, _tail(dev)
+    finally:
+        receiver.stop()
+
+
+def _page_alice_through(api: Any, receiver: Any, service_id: str) -> None:
+    """Alice, with a verified webhook and a rule, on the demo service's one-step policy."""
+    alice = api.api("POST", "/users", {"name": "Alice", "email": "alice@example.com"}, expect=201)
+    method = api.api(
+        "POST",
+        f"/users/{alice['id']}/contact-methods",
+        {"name": "hook", "type": "webhook", "address": receiver.url("/alice")},
+        expect=201,
+    )
+    (request,) = receiver.wait_for(1, "/alice", timeout=30)
+    code = request.json()["code"]
+    api.api("POST", f"/users/{alice['id']}/contact-methods/{method['id']}/verify", {"code": code})
+    api.api(
+        "POST",
+        f"/users/{alice['id']}/notification-rules",
+        {"contact_method_id": method["id"], "delay_minutes": 0},
+        expect=201,
+    )
+    step = {"delay_minutes": 5, "targets": [{"type": "user", "id": alice["id"]}]}
+    policy = api.api("POST", "/escalation-policies", {"name": "Alice", "steps": [step]}, expect=201)
+    api.api("PATCH", f"/services/{service_id}", {"escalation_policy_id": policy["id"]})
+
+
+def _raise_demo_alert(demo: dict[str, Any]) -> str:
+    code, raised = _run_curl(demo["raise_alert"])
+    assert code == 200, raised
+    return str(raised["AlertID"])
+
+
+def _listening_addresses(port: int) -> set[str]:
+    return {
+        conn.laddr.ip
+        for conn in psutil.net_connections("inet")
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+    }

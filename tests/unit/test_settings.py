@@ -125,3 +125,33 @@ def test_settings_repr_and_redacted_view_hide_secrets():
 def test_redact_url_leaves_passwordless_urls_alone():
     assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"
     assert redact_url("rediss://:pw@cache:6380/0") == "rediss://:***@cache:6380/0"
+
+
+def test_web_binds_every_interface_by_default_and_klaxon_bind_host_narrows_it():
+    assert load().bind_host == "0.0.0.0"
+    assert load(KLAXON_BIND_HOST="127.0.0.1").bind_host == "127.0.0.1"
+    assert load(KLAXON_BIND_HOST="::1").bind_host == "::1"
+    with pytest.raises(ConfigError, match=r"^KLAXON_BIND_HOST: 'localhost' is not an IP address"):
+        load(KLAXON_BIND_HOST="localhost")
+
+
+def test_klaxon_dev_binds_localhost_and_gives_every_process_web_s_public_url(tmp_path):
+    from config.settings import load_dev_settings
+
+    dev = load_dev_settings({"KLAXON_DEV_DIR": str(tmp_path)}, port=5320)
+    assert (dev.bind_host, dev.public_url) == ("127.0.0.1", "http://localhost:5320")
+    given = {"KLAXON_DEV_DIR": str(tmp_path), "KLAXON_PUBLIC_URL": "https://k.example/"}
+    assert load_dev_settings(given, port=5320).public_url == "https://k.example"
+
+
+def test_a_missing_url_points_at_klaxon_dev_s_env_file_when_there_is_one(tmp_path):
+    env = {"KLAXON_DEV_DIR": str(tmp_path), "REDIS_URL": BASE["REDIS_URL"]}
+    with pytest.raises(ConfigError) as plain:
+        load_settings(env)
+    assert "dev.env" not in str(plain.value)
+
+    (tmp_path / "dev.env").write_text("DATABASE_URL=postgresql://x@/y\n")
+    with pytest.raises(ConfigError) as hinted:
+        load_settings(env)
+    assert str(hinted.value).startswith("DATABASE_URL: is not set; expected postgresql://")
+    assert f"set -a; . {tmp_path / 'dev.env'}; set +a" in str(hinted.value)
