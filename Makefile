@@ -41,6 +41,7 @@ format: install ## format the code and apply ruff's safe fixes
 bench: install ## run the benchmarks (they print their figures)
 	$(BIN)/python bench/run_all.py
 
-clean: ## remove caches and build output (keeps .venv and the dev data in .klaxon)
+clean: ## remove caches, build output and the test suite's Postgres (keeps .venv and .klaxon's dev data)
 	rm -rf .pytest_cache .ruff_cache .mypy_cache build
+	$(PYTHON) tests/support/suite_postgres.py
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

@@ -8,13 +8,17 @@ runs the server as a `pgserver` user it creates). Redis is the `redis-server` bi
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
+import fcntl
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -140,6 +144,19 @@ class EmbeddedRedis:
             self.process.wait()
 
 
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `lock_path` (created if missing) for the block.
+
+    No deadline of its own: the holder is bounded by pgserver's own start timeouts."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor drops the lock
+
+
 class EmbeddedPostgres:
     """A Postgres server whose data lives under `data_dir`, reached by unix socket."""
 
@@ -153,7 +170,11 @@ class EmbeddedPostgres:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         server = PostgresServer(self.data_dir.resolve(), cleanup_mode="stop")
-        server.start()
+        # pgserver's own lock file is chosen at import time from XDG_RUNTIME_DIR or /tmp, so two
+        # processes can disagree on it and both run initdb on one folder (seen as a failed
+        # `chmod` in the second); this lock sits beside the data folder itself.
+        with _exclusive(self.data_dir.parent / f".{self.data_dir.name}.lock"):
+            server.start()
         self._server = server
         return self.url(server)
 

@@ -1,7 +1,7 @@
 """The shared test world: real Postgres and Redis, one database and one Redis per test.
 
 Postgres: TEST_DATABASE_URL (an admin URL) or, when unset, an embedded server in /dev/shm or
-under .klaxon/test-postgres (DESIGN §5; see test_postgres_dir). Each test gets a fresh database
+under .klaxon/test-postgres (DESIGN §5; see suite_postgres_dir). Each test gets a fresh database
 cloned from a template migrated once per test session (tests.support.databases). Redis: each
 test gets its own redis-server process (RQ's keys cannot be prefixed, so a separate server is
 the only true key-space isolation); it also lets a test stop "its" Redis without touching
@@ -11,7 +11,6 @@ anyone else's.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -27,20 +26,10 @@ from app.embedded import EmbeddedPostgres, EmbeddedRedis
 from config.settings import Settings, load_settings
 from tests.support.databases import DatabasePool, with_database
 from tests.support.net import BlackholeProxy
-from tests.support.procs import BIN, REPO, KlaxonProcess
+from tests.support.procs import BIN, KlaxonProcess
+from tests.support.suite_postgres import suite_postgres_dir
 
 SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
-
-
-def test_postgres_dir() -> Path:
-    """Where the embedded test Postgres keeps its data: in memory (/dev/shm) where the machine
-    has it — every test clones a database, which takes ~15 ms there and ~200 ms on disk — else
-    under .klaxon/. One server per checkout (the path carries a hash of the repository's)."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        digest = hashlib.sha256(str(REPO).encode()).hexdigest()[:10]
-        return shm / f"klaxon-test-postgres-{digest}"
-    return REPO / ".klaxon" / "test-postgres"
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +38,7 @@ def pg_admin_url() -> Iterator[str]:
     if url:
         yield url
         return
-    server = EmbeddedPostgres(test_postgres_dir())
+    server = EmbeddedPostgres(suite_postgres_dir())
     yield server.start()
     server.release()  # while logging still works; the last xdist worker out stops it
 
