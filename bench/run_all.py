@@ -32,6 +32,7 @@ BENCHMARKS = (
     "oncall_compute",
     "page_latency",
     "delivery_throughput",
+    "alert_storm",
 )
 BENCHMARK_TIMEOUT = 300.0  # seconds one benchmark may run before it is stopped
 CLEANUP_GRACE = 30.0  # seconds a stopped benchmark gets to stop what it started
