@@ -28,20 +28,17 @@ from collections import Counter
 
 import psycopg
 from common import (
-    KLAXON,
-    WEB_COMMAND,
     Figure,
     Stack,
     fmt,
-    free_port,
     note,
     owned_processes,
     percentile,
     print_table,
     run_benchmark,
     services,
-    wait_for_200,
 )
+from pages import first_pages, start_paging_stack, wait_drained
 
 from tests.support.fakes.webhook import WebhookReceiver
 
@@ -160,28 +157,6 @@ class Storm:
         return conn
 
 
-def first_pages(receiver: WebhookReceiver) -> tuple[dict[int, float], int]:
-    """{alert id: arrival of its first page}, and how many message ids arrived more than once."""
-    first: dict[int, float] = {}
-    ids: Counter[str] = Counter()
-    for request in receiver.requests():
-        ids[request.headers.get("x-klaxon-message-id", "")] += 1
-        body = request.json()
-        if body.get("kind") != "alert" or not body.get("alert"):
-            continue
-        alert_id = int(body["alert"]["id"])
-        first[alert_id] = min(first.get(alert_id, request.at), request.at)
-    return first, sum(1 for n in ids.values() if n > 1)
-
-
-def wait_drained(receiver: WebhookReceiver, expected: set[int]) -> None:
-    deadline = time.monotonic() + DRAIN_TIMEOUT
-    while time.monotonic() < deadline:
-        if expected <= set(first_pages(receiver)[0]):
-            return
-        time.sleep(0.5)  # a benchmark's poll, bounded by DRAIN_TIMEOUT
-
-
 def main() -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=10_000)
@@ -195,19 +170,13 @@ def main() -> list[Figure]:
             tokens = setup(stack, receiver.url("/storm"), args.services)
             # The receiver is on loopback: admitted on purpose, as an operator would.
             env = stack.env(KLAXON_WEBHOOK_ALLOW_CIDRS="127.0.0.0/8")
-            port = free_port()
-            web = procs.start(WEB_COMMAND, {**env, "PORT": str(port)}, "web")
-            procs.start([KLAXON, "engine"], env, "engine")
-            for n in range(WORKERS):
-                procs.start([KLAXON, "worker"], {**env, "DYNO": f"{stack.instance}.w{n}"}, "worker")
-            if wait_for_200(web, port, "/healthz", START_TIMEOUT).ready is None:
-                raise RuntimeError(f"the stack did not become healthy; logs in {stack.log_dir}")
+            port = start_paging_stack(procs, stack, env, WORKERS)
             note(f"{len(tokens)} services ready; storming")
             storm = Storm(port, tokens, args.alerts, args.rate)
             began = time.monotonic()
             storm.run()
             sent_for = time.monotonic() - began
-            wait_drained(receiver, set(storm.accepted))
+            wait_drained(receiver, set(storm.accepted), DRAIN_TIMEOUT)
             first, duplicates = first_pages(receiver)
     finally:
         receiver.stop()

@@ -30,19 +30,17 @@ from collections import Counter
 import psycopg
 from common import (
     KLAXON,
-    WEB_COMMAND,
     Figure,
     Stack,
     fmt,
-    free_port,
     note,
     owned_processes,
     percentile,
     print_table,
     run_benchmark,
     services,
-    wait_for_200,
 )
+from pages import first_pages, start_paging_stack, wait_drained
 
 from tests.support.fakes.webhook import WebhookReceiver
 
@@ -146,28 +144,6 @@ def send_alerts(port: int, token: str, count: int, rate: float) -> dict[int, flo
     return accepted
 
 
-def first_pages(receiver: WebhookReceiver) -> tuple[dict[int, float], int]:
-    """{alert id: arrival of its first page}, and how many message ids arrived more than once."""
-    first: dict[int, float] = {}
-    ids: Counter[str] = Counter()
-    for request in receiver.requests():
-        ids[request.headers.get("x-klaxon-message-id", "")] += 1
-        body = request.json()
-        if body.get("kind") != "alert" or not body.get("alert"):
-            continue
-        alert_id = int(body["alert"]["id"])
-        first[alert_id] = min(first.get(alert_id, request.at), request.at)
-    return first, sum(1 for n in ids.values() if n > 1)
-
-
-def wait_drained(receiver: WebhookReceiver, expected: set[int]) -> None:
-    deadline = time.monotonic() + DRAIN_TIMEOUT
-    while time.monotonic() < deadline:
-        if expected <= set(first_pages(receiver)[0]):
-            return
-        time.sleep(0.2)
-
-
 def main() -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=1000)
@@ -179,20 +155,14 @@ def main() -> list[Figure]:
         with services(NAME) as stack, owned_processes(stack) as procs:
             token = setup(stack, receiver.url("/page"))
             env = stack.env(KLAXON_THROTTLE="webhook=1000000/60")
-            port = free_port()
-            web = procs.start(WEB_COMMAND, {**env, "PORT": str(port)}, "web")
-            procs.start([KLAXON, "engine"], env, "engine")
-            for n in range(2):
-                procs.start([KLAXON, "worker"], {**env, "DYNO": f"{stack.instance}.w{n}"}, "worker")
-            if wait_for_200(web, port, "/healthz", START_TIMEOUT).ready is None:
-                raise RuntimeError(f"the stack did not become healthy; logs in {stack.log_dir}")
+            port = start_paging_stack(procs, stack, env, 2)
             warm = send_alerts(port, token, 20, 20.0)
-            wait_drained(receiver, set(warm))
+            wait_drained(receiver, set(warm), DRAIN_TIMEOUT)
             before = len(receiver.requests())
             note(f"warm-up: {len(warm)} alerts paged; {before} requests so far")
 
             accepted = send_alerts(port, token, args.alerts, args.rate)
-            wait_drained(receiver, set(accepted))
+            wait_drained(receiver, set(accepted), DRAIN_TIMEOUT)
             first, duplicates = first_pages(receiver)
     finally:
         receiver.stop()

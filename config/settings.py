@@ -223,12 +223,7 @@ def _load_settings(env: Mapping[str, str], dev: bool) -> Settings:
         check_timeout=check_timeout,
         migrate=reader.choice("KLAXON_MIGRATE", MIGRATE_MODES, "auto"),
         secret_key=reader.secret_key(dev),
-        public_url=reader.url(
-            "KLAXON_PUBLIC_URL",
-            ("http", "https"),
-            "http(s)://host[:port]",
-            default=f"http://localhost:{port}",
-        ).rstrip("/"),
+        public_url=reader.public_url(port),
         log_level=reader.choice("LOG_LEVEL", LOG_LEVELS, "info"),
         log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, _default_log_format()),
         engine_cycle=reader.seconds("KLAXON_ENGINE_CYCLE", DEFAULT_ENGINE_CYCLE),
@@ -362,6 +357,15 @@ class _Reader:
         if parts.scheme != "unix" and not parts.netloc and "host=" not in parts.query:
             raise ConfigError(name, "has no host", form)
         return value
+
+    def public_url(self, port: int) -> str:
+        """KLAXON_PUBLIC_URL without a trailing slash; default web's own localhost URL."""
+        return self.url(
+            "KLAXON_PUBLIC_URL",
+            ("http", "https"),
+            "http(s)://host[:port]",
+            default=f"http://localhost:{port}",
+        ).rstrip("/")
 
     def ip_address(self, name: str, default: str) -> str:
         value = self.raw(name)
@@ -547,12 +551,7 @@ def load_dev_settings(
         redis_url=redis_url or None,
         secret_key=reader.secret_key(dev=True) or None,
         port=port,
-        public_url=reader.url(
-            "KLAXON_PUBLIC_URL",
-            ("http", "https"),
-            "http(s)://host[:port]",
-            default=f"http://localhost:{port}",
-        ).rstrip("/"),
+        public_url=reader.public_url(port),
         bind_host=reader.ip_address("KLAXON_BIND_HOST", DEV_BIND_HOST),
         log_level=reader.choice("LOG_LEVEL", LOG_LEVELS, "info"),
         log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, _default_log_format()),
