@@ -26,6 +26,7 @@ from app.api.delivery_schemas import (
 )
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import PageQuery
+from app.api.webhook_urls import check_webhook_url
 from app.errors import NotFound
 from app.messages import create
 from config.settings import PROVIDER_ENV
@@ -38,6 +39,8 @@ CONSTRAINT_FIELDS["notification_channels_name_key"] = "name"
 
 def _check_address(kind: str, address: str) -> None:
     check_address("slack_channel" if kind == "slack" else kind, address)
+    if kind == "webhook":
+        check_webhook_url(address)
 
 
 def require_channel(

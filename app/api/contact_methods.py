@@ -31,6 +31,7 @@ from app.api.delivery_schemas import (
 )
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import ErrorBody, PageQuery
+from app.api.webhook_urls import check_webhook_url
 from app.errors import ApiError, Conflict, NotFound
 from app.messages import create
 from config.settings import PROVIDER_ENV, PROVIDER_FOR
@@ -67,6 +68,12 @@ def require_method(
     return row
 
 
+def _check_address(kind: str, address: str) -> None:
+    check_address(kind, address)
+    if kind == "webhook":
+        check_webhook_url(address)
+
+
 def _require_provider(kind: str) -> None:
     provider = PROVIDER_FOR[kind]
     if not settings().delivery.configured(provider):
@@ -101,7 +108,7 @@ def create_contact_method(
 ) -> tuple[ContactMethodCreated, int]:
     """Add a contact method (unverified) and send it a verification code. Webhooks get a
     signing secret, shown only here. The same type and address twice: 409."""
-    check_address(json.type, json.address)
+    _check_address(json.type, json.address)
     _require_provider(json.type)
     with transaction() as conn:
         require_user(conn, user_id)
@@ -132,7 +139,7 @@ def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) 
         if not address_changed:
             changes.pop("address", None)
         else:
-            check_address(current["type"], changes["address"])
+            _check_address(current["type"], changes["address"])
             _require_provider(current["type"])
         row = people.update_contact_method(conn, str(user_id), str(cm_id), changes)
         assert row is not None  # locked above
