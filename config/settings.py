@@ -165,6 +165,7 @@ class Settings:
             "instance": self.instance,
             "minute_seconds": self.delivery.minute_seconds,
             "providers": [p for p in PROVIDERS if self.delivery.configured(p)],
+            "webhook_allow_cidrs": [str(network) for network in self.delivery.webhook_allow],
         }
 
 

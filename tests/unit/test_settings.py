@@ -101,6 +101,12 @@ def test_webhook_allow_list_is_empty_by_default_and_parses_cidrs():
         "fd00::/8",
         "192.168.5.7/32",
     ]
+    # The start-up log line says what is allowed.
+    assert allowed.redacted()["webhook_allow_cidrs"] == [
+        "10.1.0.0/16",
+        "fd00::/8",
+        "192.168.5.7/32",
+    ]
 
 
 def test_a_short_secret_key_is_refused_without_echoing_it():
