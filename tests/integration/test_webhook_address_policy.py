@@ -408,3 +408,14 @@ def test_the_same_send_reaches_the_receiver_when_the_name_stays_allowed(
     assert counts["sent"] == 1
     [request] = webhook_receiver.wait_for(1)
     assert request.headers["x-klaxon-message-id"] == str(message_id)
+
+
+def test_a_guarded_request_refuses_form_fields_instead_of_dropping_them():
+    with pytest.raises(ValueError, match="a guarded request sends a body"):
+        http.request(
+            "POST",
+            f"https://{PUBLIC}/x",
+            timeout=1,
+            fields={"a": "b"},
+            guard=http.Guard(Policy(), Answering(PUBLIC)),
+        )

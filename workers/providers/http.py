@@ -100,8 +100,9 @@ class Guard:
         try:
             return vet_url(url, self.policy, self.resolver, timeout)
         except Refused as exc:
-            log.warning("outbound_address_refused", host=where(url), address=str(exc.address),
-                        rule=exc.rule)  # fmt: skip
+            log.warning(
+                "outbound_address_refused", host=where(url), address=str(exc.address), rule=exc.rule
+            )
             raise DeliveryError(REFUSED, permanent=True) from None
         except Unresolvable as exc:
             # A name that stops resolving may come back (a DNS outage): retried.
@@ -128,6 +129,8 @@ def request(
     """One request without retries or redirects, answered within `timeout`; network failures
     and timeouts become transient DeliveryErrors. With a `guard`, resolving the host counts
     against `timeout` and the request goes only to the address the guard vetted."""
+    if guard is not None and fields is not None:
+        raise ValueError("a guarded request sends a body, not form fields")
     deadline = time.monotonic() + timeout
     target = None if guard is None else guard.target(url, timeout)
     try:
