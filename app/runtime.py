@@ -13,6 +13,7 @@ import structlog
 from app.database import Database
 from app.health import HealthChecks
 from app.listener import Listener
+from app.outbound.target import Resolver, system_resolver
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -23,8 +24,9 @@ WEB_CHANNEL = "klaxon_web"
 class WebRuntime:
     """Owns the web process's listener thread and health checks."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, resolver: Resolver = system_resolver) -> None:
         self.settings = settings
+        self.resolver = resolver  # how saved webhook URLs are resolved (a seam for tests)
         # web acts on no alert event yet: it listens on a quiet channel of its own, which still
         # proves LISTEN works, without decoding every ingest's NOTIFY (8% of web's CPU under
         # ingest load).

@@ -8,6 +8,7 @@ import time
 import structlog
 from flask import Flask, Response, g, request
 
+from app.outbound.target import Resolver, system_resolver
 from config.settings import Settings, load_settings
 
 log = structlog.get_logger(__name__)
@@ -16,8 +17,9 @@ REQUEST_ID_HEADER = "X-Request-ID"
 MAX_REQUEST_ID = 128
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the Flask app. Does no network I/O: connections open lazily, after fork."""
+def create_app(settings: Settings | None = None, resolver: Resolver = system_resolver) -> Flask:
+    """Build the Flask app. Does no network I/O: connections open lazily, after fork.
+    `resolver` resolves webhook hosts when they are saved; tests may pass their own."""
     from app.admin import register_admin
     from app.api import api_blueprint
     from app.errors import register_error_handlers
@@ -32,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask("klaxon")  # keeps the `static` endpoint rq-dashboard's templates link to
     app.config["SECRET_KEY"] = settings.secret_key
-    app.extensions["klaxon"] = WebRuntime(settings)
+    app.extensions["klaxon"] = WebRuntime(settings, resolver)
     _install_request_context(app)
     register_error_handlers(app)
     app.register_blueprint(health_blueprint)

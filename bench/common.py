@@ -230,6 +230,8 @@ class Stack:
             DYNO=self.instance,
             PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             PYTHONUNBUFFERED="1",
+            # The benchmarks' webhook receivers listen on loopback, refused unless allowed.
+            KLAXON_WEBHOOK_ALLOW_CIDRS="127.0.0.0/8,::1/128",
         )
         env.update(overrides)
         return env

@@ -17,6 +17,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 T = TypeVar("T")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Defaults, each with its unit and reason.
 DEFAULT_PORT = 5000  # honcho's base port for the first Procfile entry
@@ -114,6 +115,8 @@ class DeliverySettings:
     smtp: SmtpSettings | None = None
     twilio: TwilioSettings | None = None
     slack: SlackSettings | None = None
+    # Internal networks webhook URLs may reach anyway (KLAXON_WEBHOOK_ALLOW_CIDRS).
+    webhook_allow: tuple[Network, ...] = ()
 
     def configured(self, provider: str) -> bool:
         """Whether `provider` can send: webhooks always can, the others need credentials."""
@@ -171,6 +174,7 @@ class Settings:
             "instance": self.instance,
             "minute_seconds": self.delivery.minute_seconds,
             "providers": [p for p in PROVIDERS if self.delivery.configured(p)],
+            "webhook_allow_cidrs": [str(network) for network in self.delivery.webhook_allow],
         }
 
 
@@ -251,6 +255,7 @@ def _delivery(reader: _Reader) -> DeliverySettings:
         smtp=_smtp(reader),
         twilio=_twilio(reader),
         slack=_slack(reader),
+        webhook_allow=reader.networks("KLAXON_WEBHOOK_ALLOW_CIDRS"),
     )
 
 
@@ -460,6 +465,20 @@ class _Reader:
         except ValueError:
             return None
         return rate if 0 <= rate <= 10000 else None
+
+    def networks(self, name: str) -> tuple[Network, ...]:
+        """Comma-separated CIDRs, e.g. `10.0.0.0/8,fd00::/8`; unset or empty: none."""
+        networks: list[Network] = []
+        for item in filter(None, (part.strip() for part in (self.raw(name) or "").split(","))):
+            try:
+                networks.append(ipaddress.ip_network(item, strict=True))
+            except ValueError as exc:
+                raise ConfigError(
+                    name,
+                    f"{item!r} is not a network ({exc})",
+                    "comma-separated CIDRs, e.g. 10.1.0.0/16,fd00::/8 (host bits zero)",
+                ) from None
+        return tuple(networks)
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         value = self.raw(name)

@@ -30,6 +30,9 @@ from tests.support.procs import BIN, KlaxonProcess
 from tests.support.suite_postgres import suite_postgres_dir
 
 SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
+# The tests' webhook receivers listen on loopback, which the outbound policy refuses unless
+# allowed: the shared environment allows it, as an operator with internal receivers would.
+LOOPBACK_ALLOWED = "127.0.0.0/8,::1/128"
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +153,7 @@ def klaxon_env(database_url: str, redis_url: str, instance_name: str) -> dict[st
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
         WEB_CONCURRENCY="1",
+        KLAXON_WEBHOOK_ALLOW_CIDRS=LOOPBACK_ALLOWED,
     )
     return env
 

@@ -2,7 +2,8 @@
 or Slack channel. Escalation steps may target them, schedules may post on-call notices to them.
 
 A webhook channel gets a signing secret (the HMAC key of its signature header), shown only in
-the response that creates it. The type cannot change; delete and re-create instead.
+the response that creates it. The type cannot change; delete and re-create instead. A webhook
+URL that resolves inside the network is refused (app.api.webhook_urls).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from app.api.delivery_schemas import (
 )
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import PageQuery
+from app.api.webhook_urls import check_webhook_url
 from app.errors import NotFound
 from app.messages import create
 from config.settings import PROVIDER_ENV
@@ -38,6 +40,8 @@ CONSTRAINT_FIELDS["notification_channels_name_key"] = "name"
 
 def _check_address(kind: str, address: str) -> None:
     check_address("slack_channel" if kind == "slack" else kind, address)
+    if kind == "webhook":
+        check_webhook_url(address)
 
 
 def require_channel(
@@ -85,10 +89,14 @@ def get_notification_channel(channel_id: UUID) -> Channel:
 def update_notification_channel(channel_id: UUID, json: ChannelPatch) -> Channel:
     """Rename a channel, change its address, or opt in/out of status updates."""
     changes = json.changes()
+    if "address" in changes:
+        # Checked outside the transaction: a webhook URL's check waits on DNS, and no
+        # connection is held meanwhile. The type never changes, so it can be read first.
+        with transaction() as conn:
+            kind = require_channel(conn, channel_id)["type"]
+        _check_address(kind, changes["address"])
     with transaction() as conn:
-        current = require_channel(conn, channel_id, lock=True)
-        if "address" in changes:
-            _check_address(current["type"], changes["address"])
+        require_channel(conn, channel_id, lock=True)
         row = policies.update_channel(conn, str(channel_id), changes)
     assert row is not None  # locked above
     return Channel.model_validate(row)

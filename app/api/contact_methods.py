@@ -5,6 +5,7 @@ through the method itself, and `POST …/verify {"code"}` confirms it. Codes exp
 minutes, allow 5 wrong guesses, and a new one may be requested once a minute. The engine pages
 only verified, enabled, not-STOPped methods. A type whose provider has no credentials configured
 is refused (422 naming the env vars to set), so nobody adds a method that can never be reached.
+A webhook URL that resolves inside the network is refused too (app.api.webhook_urls).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from app.api.delivery_schemas import (
 )
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import ErrorBody, PageQuery
+from app.api.webhook_urls import check_webhook_url
 from app.errors import ApiError, Conflict, NotFound
 from app.messages import create
 from config.settings import PROVIDER_ENV, PROVIDER_FOR
@@ -67,6 +69,12 @@ def require_method(
     return row
 
 
+def _check_address(kind: str, address: str) -> None:
+    check_address(kind, address)
+    if kind == "webhook":
+        check_webhook_url(address)
+
+
 def _require_provider(kind: str) -> None:
     provider = PROVIDER_FOR[kind]
     if not settings().delivery.configured(provider):
@@ -101,7 +109,7 @@ def create_contact_method(
 ) -> tuple[ContactMethodCreated, int]:
     """Add a contact method (unverified) and send it a verification code. Webhooks get a
     signing secret, shown only here. The same type and address twice: 409."""
-    check_address(json.type, json.address)
+    _check_address(json.type, json.address)
     _require_provider(json.type)
     with transaction() as conn:
         require_user(conn, user_id)
@@ -126,14 +134,19 @@ def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) 
     """Rename, disable/enable, opt in/out of status updates, or change the address (which makes
     the method unverified again and sends a new code)."""
     changes = dump(json)
+    if "address" in changes:
+        # Checked before the row is locked: a webhook URL's check waits on DNS, and no
+        # connection or lock is held meanwhile. The type never changes, so it can be read first.
+        with transaction() as conn:
+            before = require_method(conn, user_id, cm_id)
+        if changes["address"] != before["address"]:
+            _check_address(before["type"], changes["address"])
+            _require_provider(before["type"])
     with transaction() as conn:
         current = require_method(conn, user_id, cm_id, lock=True)
         address_changed = changes.get("address", current["address"]) != current["address"]
         if not address_changed:
             changes.pop("address", None)
-        else:
-            check_address(current["type"], changes["address"])
-            _require_provider(current["type"])
         row = people.update_contact_method(conn, str(user_id), str(cm_id), changes)
         assert row is not None  # locked above
         if address_changed:

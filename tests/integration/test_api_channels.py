@@ -18,7 +18,7 @@ def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
 
 
 def new_channel(api: Api, **fields: Any) -> dict[str, Any]:
-    body = {"name": "ops", "type": "webhook", "address": "https://hooks.example.com/ops", **fields}
+    body = {"name": "ops", "type": "webhook", "address": "https://192.0.2.10/ops", **fields}
     return created(api.post("/notification-channels", json=body))
 
 
@@ -38,10 +38,10 @@ def test_create_get_list_patch_delete(api: Api, db_conn: psycopg.Connection[Any]
         channel["id"],
         other["id"],
     ]
-    patched = api.patch(path, json={"name": "ops-2", "address": "https://x.example.com/h"})
+    patched = api.patch(path, json={"name": "ops-2", "address": "https://192.0.2.11/h"})
     assert patched.status_code == 200, patched.get_json()
     assert patched.get_json()["name"] == "ops-2"
-    assert patched.get_json()["address"] == "https://x.example.com/h"
+    assert patched.get_json()["address"] == "https://192.0.2.11/h"
     assert api.delete(path).status_code == 204
     assert api.get(path).status_code == 404
     assert api.delete(path).status_code == 404
@@ -53,7 +53,7 @@ def test_names_are_unique_case_insensitively(api: Api) -> None:
     new_channel(api, name="Ops")
     again = api.post(
         "/notification-channels",
-        json={"name": "ops", "type": "webhook", "address": "https://a.example.com/"},
+        json={"name": "ops", "type": "webhook", "address": "https://192.0.2.12/"},
     )
     assert again.status_code == 409, again.get_json()
     assert again.get_json()["details"]["field"] == "name"
@@ -72,7 +72,7 @@ def test_names_are_unique_case_insensitively(api: Api) -> None:
     ],
 )
 def test_invalid_bodies_name_the_field(api: Api, body: dict[str, Any], field: str) -> None:
-    full = {"name": "ops", "type": "webhook", "address": "https://a.example.com/", **body}
+    full = {"name": "ops", "type": "webhook", "address": "https://192.0.2.12/", **body}
     response = api.post("/notification-channels", json=full)
     assert response.status_code == 422, response.get_json()
     assert field in [e["field"] for e in response.get_json()["details"]["errors"]]

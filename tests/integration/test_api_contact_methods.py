@@ -112,7 +112,7 @@ def test_outputs_never_show_the_code_or_its_hash(
 def test_webhook_methods_get_a_signing_secret_shown_once(
     api: Api, user: str, db_conn: psycopg.Connection[Any]
 ) -> None:
-    method = new_method(api, user, type="webhook", address="https://hooks.example.com/page")
+    method = new_method(api, user, type="webhook", address="https://192.0.2.10/page")
     assert isinstance(method["signing_secret"], str) and len(method["signing_secret"]) >= 40
     stored = db_conn.execute(
         "SELECT signing_secret FROM contact_methods WHERE id = %s", (method["id"],)
@@ -186,7 +186,7 @@ def test_the_same_destination_twice_is_a_conflict(
         assert response.status_code == 409, response.get_json()
         assert response.get_json()["details"]["field"] == "address"
     assert api.post(f"/users/{user}/contact-methods", json={**body, "type": "webhook",
-                    "address": "https://example.com/ada"}).status_code == 201  # fmt: skip
+                    "address": "https://192.0.2.13/ada"}).status_code == 201  # fmt: skip
 
 
 def test_unknown_user_or_method_is_404(api: Api, user: str) -> None:

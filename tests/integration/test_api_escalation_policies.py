@@ -43,7 +43,7 @@ def world(db_conn: psycopg.Connection[Any]) -> dict[str, str]:
         )["id"]
     channel = policies.create_channel(
         db_conn,
-        {"name": f"ch-{tag}", "type": "webhook", "address": "https://a.example.com/",
+        {"name": f"ch-{tag}", "type": "webhook", "address": "https://192.0.2.12/",
          "status_updates": True},
     )["id"]  # fmt: skip
     return {"user": user, "schedule": schedule, "rotation": rotation, "channel": channel}

@@ -31,7 +31,7 @@ def world(db_conn: psycopg.Connection[Any], make_service: Callable[..., Any]) ->
     )["id"]
     channel = policies.create_channel(
         db_conn,
-        {"name": f"ch-{tag}", "type": "webhook", "address": "https://b.example.com/",
+        {"name": f"ch-{tag}", "type": "webhook", "address": "https://192.0.2.14/",
          "status_updates": True},
     )["id"]  # fmt: skip
     alert = alerts.raise_alert(db_conn, make_service()["id"], "disk full").alert_id

@@ -25,7 +25,7 @@ def make_user(db_conn: psycopg.Connection[Any], name: str) -> str:
 
 
 def new_channel(api: Api, name: str = "ops") -> dict[str, Any]:
-    body = {"name": name, "type": "webhook", "address": "https://hooks.example.com/ops"}
+    body = {"name": name, "type": "webhook", "address": "https://192.0.2.10/ops"}
     return created(api.post("/notification-channels", json=body))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import select
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.outbound.policy import Policy
 from tests.support.fakes.webhook import Behaviour
 from tests.support.net import Tarpit, closed_port
 from workers.providers import http
@@ -23,6 +25,12 @@ from workers.providers.registry import build_providers
 from workers.providers.webhook import WebhookProvider
 
 SECRET = "whsec-test-secret"
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def loopback_provider() -> WebhookProvider:
+    """The webhook provider with loopback allowed, as the tests' receivers need."""
+    return WebhookProvider(http.Guard(Policy(LOOPBACK)))
 
 
 def alert_delivery(url: str, **overrides: object) -> Delivery:
@@ -52,7 +60,7 @@ def alert_delivery(url: str, **overrides: object) -> Delivery:
 
 
 def test_alert_payload_headers_and_signature_a_receiver_can_verify(webhook_receiver):
-    sent = WebhookProvider().send(alert_delivery(webhook_receiver.url()), timeout=5)
+    sent = loopback_provider().send(alert_delivery(webhook_receiver.url()), timeout=5)
 
     assert sent == Sent(provider_message_id=None, delivered=True)
     [request] = webhook_receiver.wait_for(1)
@@ -94,7 +102,7 @@ def test_alert_payload_headers_and_signature_a_receiver_can_verify(webhook_recei
 
 
 def test_message_id_is_stable_across_retries(webhook_receiver):
-    provider = WebhookProvider()
+    provider = loopback_provider()
     provider.send(alert_delivery(webhook_receiver.url(), attempt=1), timeout=5)
     provider.send(alert_delivery(webhook_receiver.url(), attempt=2), timeout=5)
     first, second = webhook_receiver.wait_for(2)
@@ -103,7 +111,7 @@ def test_message_id_is_stable_across_retries(webhook_receiver):
 
 
 def test_verification_and_status_update_payloads(webhook_receiver):
-    provider = WebhookProvider()
+    provider = loopback_provider()
     provider.send(
         Delivery(
             message_id=1,
@@ -131,7 +139,7 @@ def test_verification_and_status_update_payloads(webhook_receiver):
 def test_retryable_statuses_are_transient(webhook_receiver, status):
     webhook_receiver.behaviour = Behaviour(status=status)
     with pytest.raises(DeliveryError) as caught:
-        WebhookProvider().send(alert_delivery(webhook_receiver.url()), timeout=5)
+        loopback_provider().send(alert_delivery(webhook_receiver.url()), timeout=5)
     assert caught.value.permanent is False
     assert str(status) in str(caught.value)
     assert caught.value.retry_after is None
@@ -140,7 +148,7 @@ def test_retryable_statuses_are_transient(webhook_receiver, status):
 def test_retry_after_is_honoured(webhook_receiver):
     webhook_receiver.behaviour = Behaviour(status=429, headers={"Retry-After": "17"})
     with pytest.raises(DeliveryError) as caught:
-        WebhookProvider().send(alert_delivery(webhook_receiver.url()), timeout=5)
+        loopback_provider().send(alert_delivery(webhook_receiver.url()), timeout=5)
     assert caught.value.permanent is False
     assert caught.value.retry_after == 17
 
@@ -151,7 +159,7 @@ def test_other_client_errors_and_redirects_are_permanent(webhook_receiver, statu
         status=status, headers={"Location": webhook_receiver.url("/elsewhere")}
     )
     with pytest.raises(DeliveryError) as caught:
-        WebhookProvider().send(alert_delivery(webhook_receiver.url()), timeout=5)
+        loopback_provider().send(alert_delivery(webhook_receiver.url()), timeout=5)
     assert caught.value.permanent is True
     assert str(status) in str(caught.value)
     # Redirects are not followed: nothing reached the Location.
@@ -162,7 +170,7 @@ def test_error_messages_name_the_host_but_not_the_path_or_secret(webhook_receive
     webhook_receiver.behaviour = Behaviour(status=500)
     url = webhook_receiver.url("/hooks/secret-path-token?key=hunter2")
     with pytest.raises(DeliveryError) as caught:
-        WebhookProvider().send(alert_delivery(url), timeout=5)
+        loopback_provider().send(alert_delivery(url), timeout=5)
     message = str(caught.value)
     assert f"127.0.0.1:{webhook_receiver.port}" in message
     assert "secret-path-token" not in message and "hunter2" not in message
@@ -172,7 +180,7 @@ def test_error_messages_name_the_host_but_not_the_path_or_secret(webhook_receive
 def test_refused_connection_is_transient():
     url = f"http://127.0.0.1:{closed_port()}/hook"
     with pytest.raises(DeliveryError) as caught:
-        WebhookProvider().send(alert_delivery(url), timeout=5)
+        loopback_provider().send(alert_delivery(url), timeout=5)
     assert caught.value.permanent is False
     assert "cannot reach" in str(caught.value)
 
@@ -181,7 +189,7 @@ def test_tarpit_fails_transiently_within_the_timeout():
     with Tarpit() as tarpit:
         started = time.monotonic()
         with pytest.raises(DeliveryError) as caught:
-            WebhookProvider().send(
+            loopback_provider().send(
                 alert_delivery(f"http://127.0.0.1:{tarpit.port}/hook"), timeout=1.0
             )
         elapsed = time.monotonic() - started
@@ -194,13 +202,13 @@ def test_slow_receiver_times_out(webhook_receiver):
     webhook_receiver.behaviour = Behaviour(delay=3.0)
     started = time.monotonic()
     with pytest.raises(DeliveryError) as caught:
-        WebhookProvider().send(alert_delivery(webhook_receiver.url()), timeout=0.5)
+        loopback_provider().send(alert_delivery(webhook_receiver.url()), timeout=0.5)
     assert time.monotonic() - started < 2.0
     assert caught.value.permanent is False
 
 
 def test_connections_are_reused_and_the_pool_is_per_process(webhook_receiver):
-    provider = WebhookProvider()
+    provider = loopback_provider()
     for _ in range(20):
         provider.send(alert_delivery(webhook_receiver.url()), timeout=5)
     assert len(webhook_receiver.wait_for(20)) == 20
@@ -229,7 +237,7 @@ def test_connections_are_reused_and_the_pool_is_per_process(webhook_receiver):
 
 
 def test_payload_is_json_with_the_documented_keys(webhook_receiver):
-    WebhookProvider().send(alert_delivery(webhook_receiver.url()), timeout=5)
+    loopback_provider().send(alert_delivery(webhook_receiver.url()), timeout=5)
     [request] = webhook_receiver.wait_for(1)
     assert set(json.loads(request.body)) == {
         "message_id",
@@ -272,7 +280,7 @@ def test_a_receiver_dripping_its_answer_cannot_hold_a_send_past_its_timeout():
         url = f"http://127.0.0.1:{server.server_address[1]}/hook"
         started = time.monotonic()
         with pytest.raises(DeliveryError) as caught:
-            WebhookProvider().send(alert_delivery(url), timeout=1.0)
+            loopback_provider().send(alert_delivery(url), timeout=1.0)
         assert time.monotonic() - started < 1.8
         assert caught.value.permanent is False
         assert "did not answer within 1s" in str(caught.value)

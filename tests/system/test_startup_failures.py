@@ -107,6 +107,13 @@ FAULTS = [
         apply=_with(KLAXON_CHECK_TIMEOUT="abc"),
     ),
     Fault("config-missing-database-url", "config", DB, 2, apply=_without(DB)),
+    Fault(
+        "config-bad-webhook-allow-cidrs",
+        "config",
+        "KLAXON_WEBHOOK_ALLOW_CIDRS",
+        2,
+        apply=_with(KLAXON_WEBHOOK_ALLOW_CIDRS="10.0.0.0/8,intranet"),
+    ),
 ]
 
 

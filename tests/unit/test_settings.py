@@ -73,6 +73,16 @@ def test_dyno_names_the_instance():
         ("KLAXON_SECRET_KEY", None, "KLAXON_SECRET_KEY: is not set"),
         ("KLAXON_WORKER_TTL", "1", "KLAXON_WORKER_TTL: 1 is out of range; expected 5..600"),
         ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY: 0 is out of range"),
+        (
+            "KLAXON_WEBHOOK_ALLOW_CIDRS",
+            "10.0.0.0/8,intranet",
+            "KLAXON_WEBHOOK_ALLOW_CIDRS: 'intranet' is not a network",
+        ),
+        (
+            "KLAXON_WEBHOOK_ALLOW_CIDRS",
+            "10.1.2.3/8",
+            "KLAXON_WEBHOOK_ALLOW_CIDRS: '10.1.2.3/8' is not a network (10.1.2.3/8 has host bits",
+        ),
     ],
 )
 def test_bad_values_name_the_variable_and_the_expected_form(variable, value, expected_start):
@@ -80,6 +90,23 @@ def test_bad_values_name_the_variable_and_the_expected_form(variable, value, exp
         load(**{variable: value})
     assert str(caught.value).startswith(expected_start)
     assert caught.value.variable == variable
+
+
+def test_webhook_allow_list_is_empty_by_default_and_parses_cidrs():
+    assert load().delivery.webhook_allow == ()
+    assert load(KLAXON_WEBHOOK_ALLOW_CIDRS="").delivery.webhook_allow == ()
+    allowed = load(KLAXON_WEBHOOK_ALLOW_CIDRS=" 10.1.0.0/16, fd00::/8,192.168.5.7 ")
+    assert [str(n) for n in allowed.delivery.webhook_allow] == [
+        "10.1.0.0/16",
+        "fd00::/8",
+        "192.168.5.7/32",
+    ]
+    # The start-up log line says what is allowed.
+    assert allowed.redacted()["webhook_allow_cidrs"] == [
+        "10.1.0.0/16",
+        "fd00::/8",
+        "192.168.5.7/32",
+    ]
 
 
 def test_a_short_secret_key_is_refused_without_echoing_it():

@@ -5,6 +5,11 @@ would otherwise pay a TCP handshake each), and a forked RQ work horse builds its
 sharing sockets with its parent, which would interleave two processes' bytes on one connection.
 Nothing retries or follows redirects here: the delivery job owns retries, and a redirect could
 carry a signed body to a host the user never configured.
+
+A request to a user-supplied URL carries a `Guard`: its host is resolved once, every address
+is vetted against the outbound policy, and the connection goes to the vetted address while Host,
+TLS SNI and certificate checks keep the URL's name. Operator-configured URLs (Twilio, Slack API
+bases) go without one.
 """
 
 from __future__ import annotations
@@ -17,9 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import structlog
 import urllib3
 
+from app.outbound.policy import Policy, Refused
+from app.outbound.target import Resolver, Target, Unresolvable, system_resolver, vet_url
 from workers.providers.base import DeliveryError
+
+log = structlog.get_logger(__name__)
 
 USER_AGENT = "Klaxon/0.1 (+https://github.com/klaxon)"
 MAX_CONNECT_TIMEOUT = 3.0  # seconds: a peer that cannot finish a handshake in 3 s is down
@@ -30,6 +40,9 @@ TRANSIENT_STATUSES = frozenset({408, 425, 429})
 MAX_RETRY_AFTER = 3600.0  # seconds; a larger hint is clamped, not obeyed blindly
 MAX_BODY = 64 * 1024  # bytes of an answer read: providers need a small JSON document at most
 READ_CHUNK = 8 * 1024
+# The whole of a refused send's last_error: which rule refused which address is logged, not
+# shown, so the message log cannot be used to map the inside of the network.
+REFUSED = "address refused by policy"
 
 _lock = threading.Lock()
 _pools: dict[int, urllib3.PoolManager] = {}
@@ -75,6 +88,28 @@ def where(url: str) -> str:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """Vets a user-supplied URL before it is reached. `resolver` is production's getaddrinfo; a
+    test passes its own to make DNS change its answer, which real DNS cannot be made to do."""
+
+    policy: Policy
+    resolver: Resolver = system_resolver
+
+    def target(self, url: str, timeout: float) -> Target:
+        """The vetted, pinned target of `url`, or a DeliveryError (refused: permanent)."""
+        try:
+            return vet_url(url, self.policy, self.resolver, timeout)
+        except Refused as exc:
+            log.warning(
+                "outbound_address_refused", host=where(url), address=str(exc.address), rule=exc.rule
+            )
+            raise DeliveryError(REFUSED, permanent=True) from None
+        except Unresolvable as exc:
+            # A name that stops resolving may come back (a DNS outage): retried.
+            raise DeliveryError(f"cannot reach {where(url)}: {exc}", permanent=False) from None
+
+
+@dataclass(frozen=True)
 class Response:
     status: int
     headers: Mapping[str, str]
@@ -89,12 +124,21 @@ def request(
     body: bytes | None = None,
     fields: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
+    guard: Guard | None = None,
 ) -> Response:
     """One request without retries or redirects, answered within `timeout`; network failures
-    and timeouts become transient DeliveryErrors."""
+    and timeouts become transient DeliveryErrors. With a `guard`, resolving the host counts
+    against `timeout` and the request goes only to the address the guard vetted."""
+    if guard is not None and fields is not None:
+        raise ValueError("a guarded request sends a body, not form fields")
     deadline = time.monotonic() + timeout
+    target = None if guard is None else guard.target(url, timeout)
     try:
-        response = _send(method, url, timeout, body, fields, headers)
+        if target is None:
+            response = _send(method, url, timeout, body, fields, headers)
+        else:
+            left = max(deadline - time.monotonic(), 0.001)
+            response = _send_pinned(method, target, left, body, headers)
         return Response(response.status, response.headers, _read(response, deadline))
     except urllib3.exceptions.NewConnectionError:  # before TimeoutError: it subclasses it
         raise DeliveryError(
@@ -140,6 +184,35 @@ def _send(
         redirect=False,
         retries=False,
         preload_content=False,
+    )
+
+
+def _send_pinned(
+    method: str,
+    target: Target,
+    timeout: float,
+    body: bytes | None,
+    headers: Mapping[str, str] | None,
+) -> urllib3.BaseHTTPResponse:
+    """Like _send, connecting to target.address only. Pools are keyed by address and TLS name,
+    so connections are still reused, and never across names sharing an address."""
+    tls: dict[str, object] = {}
+    if target.scheme == "https" and not target.host_is_literal:
+        tls = {"server_hostname": target.host, "assert_hostname": target.host}
+    connections = pool().connection_from_host(
+        str(target.address), target.port, target.scheme, pool_kwargs=tls
+    )
+    all_headers = {"User-Agent": USER_AGENT, **(headers or {}), "Host": target.host_header}
+    return connections.urlopen(
+        method,
+        target.path,
+        body=body,
+        headers=all_headers,
+        timeout=timeout_for(timeout),
+        redirect=False,
+        retries=False,
+        preload_content=False,
+        assert_same_host=False,
     )
 
 

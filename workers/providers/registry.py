@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from app.outbound.policy import Policy
 from config.settings import Settings
 from workers.providers.base import Provider
+from workers.providers.http import Guard
 from workers.providers.webhook import WebhookProvider
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """Providers by name ("webhook", "smtp", "twilio", "slack"), only those configured."""
-    providers: dict[str, Provider] = {"webhook": WebhookProvider()}
+    guard = Guard(Policy(settings.delivery.webhook_allow))
+    providers: dict[str, Provider] = {"webhook": WebhookProvider(guard)}
     delivery = settings.delivery
     # Imported only when configured: a webhook-only deployment never loads smtplib & co.
     if delivery.smtp is not None:

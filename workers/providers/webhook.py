@@ -59,9 +59,13 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class WebhookProvider:
-    """Stateless apart from the per-process connection pool (workers.providers.http)."""
+    """Stateless apart from the per-process connection pool (workers.providers.http). Every
+    send is vetted by `guard`: webhook URLs are user input."""
 
     name = "webhook"
+
+    def __init__(self, guard: http.Guard) -> None:
+        self.guard = guard
 
     def send(self, delivery: Delivery, timeout: float) -> Sent:
         now = time.time()
@@ -77,7 +81,7 @@ class WebhookProvider:
         if delivery.signing_secret:
             headers["X-Klaxon-Signature"] = sign(delivery.signing_secret, timestamp, body)
         response = http.request(
-            "POST", delivery.address, timeout=timeout, body=body, headers=headers
+            "POST", delivery.address, timeout=timeout, body=body, headers=headers, guard=self.guard
         )
         status = response.status
         if 200 <= status < 300:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -46,9 +47,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class WebhookReceiver:
-    """`start()` binds 127.0.0.1:<free port>; `url(path)` is where to send; `stop()` ends it."""
+    """`start()` binds 127.0.0.1:<free port>; `url(path)` is where to send; `stop()` ends it.
+    With `tls`, it speaks HTTPS with that server context."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.scheme = "https" if tls else "http"
         self.received: list[Received] = []
         self.behaviour = Behaviour()
         # Optional per-request override: given the request, return a Behaviour (or None).
@@ -98,6 +101,8 @@ class WebhookReceiver:
                 pass
 
         self._server = _Server(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
@@ -114,7 +119,7 @@ class WebhookReceiver:
         self._thread.join(timeout=5)
 
     def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def requests(self, path: str | None = None) -> list[Received]:
         with self._lock:

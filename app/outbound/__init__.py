@@ -1,0 +1,1 @@
+"""Where Klaxon's outbound requests to user-supplied URLs may go (webhooks)."""
