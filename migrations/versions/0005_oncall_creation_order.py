@@ -1,13 +1,13 @@
 """On-call: a creation sequence on overrides and temporary schedules, to order ties.
 
-Revision ID: 0005
+Revision ID: 0005_oncall_order
 Revises: 0004
 Create Date: 2026-12-07
 """
 
 from alembic import op
 
-revision = "0005"
+revision = "0005_oncall_order"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

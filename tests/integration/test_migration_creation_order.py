@@ -1,5 +1,5 @@
-"""Migration 0005: overrides and temporary schedules get a creation sequence; rows made before
-it are numbered in the order they were made, and rows made after it follow them."""
+"""Migration 0005_oncall_order: overrides and temporary schedules get a creation sequence; rows
+made before it are numbered in the order they were made, and rows made after it follow them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
 from app import migrate
+
+REVISION = "0005_oncall_order"
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def test_existing_rows_are_numbered_by_creation_and_new_ones_follow(migrate_to, 
                 "now() - make_interval(hours => %s))",
                 (schedule, user, ago),
             )
-    migrate_to("head")
+    migrate_to(REVISION)
     with psycopg.connect(empty_database_url, autocommit=True, row_factory=dict_row) as conn:
         for table, insert in (
             ("temporary_schedules", "(schedule_id, start_at, end_at) VALUES (%s, now(), now() + "
@@ -81,5 +83,4 @@ def test_existing_rows_are_numbered_by_creation_and_new_ones_follow(migrate_to, 
             "SELECT count(*) FROM information_schema.columns WHERE column_name = 'created_seq'"
         ).fetchone()
         assert columns == (0,)
-    migrate_to("head")
-    assert migrate.head_revision() == "0005"
+    migrate_to(REVISION)
