@@ -199,7 +199,23 @@ def create_rule(
         (user_id, cm_id, delay_minutes),
     ).fetchone()
     assert row is not None
+    _recheck_engagements(conn, user_id)
     return dict(row)
+
+
+def _recheck_engagements(conn: psycopg.Connection[Any], user_id: str) -> None:
+    """The user's active engagements are looked at again (the engine is woken on commit), so a
+    rule added while they are engaged fires at its moment even when no other rule was pending."""
+    rechecked = conn.execute(
+        "UPDATE alert_engagements SET next_rule_at = now() WHERE user_id = %s AND active",
+        (user_id,),
+    ).rowcount
+    if rechecked:
+        conn.execute(
+            "SELECT pg_notify('klaxon_events', json_build_object("
+            "'user_id', %s::text, 'event', 'notification_rule_added')::text)",
+            (user_id,),
+        )
 
 
 def list_rules(

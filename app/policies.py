@@ -206,6 +206,23 @@ def restart_waiting_alerts(conn: psycopg.Connection[Any], service_id: str) -> in
     return due
 
 
+def release_held_alerts(conn: psycopg.Connection[Any], service_id: str) -> int:
+    """Alerts of the service held by its maintenance window become due now, and the engine is
+    woken on commit: a window that ended (or moved into the past) releases them at once, and one
+    moved to a new future end holds them again until that end, not the old one. How many."""
+    released = conn.execute(
+        "UPDATE alert_escalations SET next_step_at = now() WHERE service_id = %s AND held",
+        (service_id,),
+    ).rowcount
+    if released:
+        conn.execute(
+            "SELECT pg_notify('klaxon_events', json_build_object("
+            "'service_id', %s::text, 'event', 'maintenance_changed')::text)",
+            (service_id,),
+        )
+    return released
+
+
 # ---- notification channels ---------------------------------------------------------------------
 
 

@@ -2,9 +2,10 @@
 
 A schedule's rules put a user or a rotation on call on chosen local weekdays between local
 times (end before start wraps past midnight; equal means all day). Overrides add, remove or
-replace a user for a span; overlapping overrides are allowed and apply in order of start, each
-acting on the result of those before it (app.oncall.compute). Temporary schedules replace the
-rules entirely during their span.
+replace a user for a span; overlapping overrides are allowed and apply in order of start (ties:
+in the order they were made), each acting on the result of those before it (app.oncall.compute).
+Temporary schedules replace the rules entirely during their span; of two starting together, the
+newer wins.
 
 Calendar subscriptions (`POST …/calendar-subscriptions`) answer once with a feed URL whose token
 is the credential: `GET /calendar/<token>.ics` needs no API key and answers 404 for unknown or

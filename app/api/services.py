@@ -79,7 +79,8 @@ def get_service(service_id: UUID) -> Service:
 def update_service(service_id: UUID, json: ServicePatch) -> Service:
     """Change a service's name, description, maintenance window (null ends it) or escalation
     policy (null: none). Setting or changing the policy makes its triggered alerts that never
-    fired a step due at once."""
+    fired a step due at once; changing the window makes the alerts it holds due at once (the
+    engine holds them again if the window is still open)."""
     changes = json.changes()
     with transaction() as conn:
         if "escalation_policy_id" in changes:
@@ -89,6 +90,10 @@ def update_service(service_id: UUID, json: ServicePatch) -> Service:
             new = changes["escalation_policy_id"]
             _apply_policy(conn, str(service_id), current["escalation_policy_id"], new)
         row = directory.update_service(conn, str(service_id), changes)
+        if row is not None and "maintenance_until" in changes:
+            released = policies.release_held_alerts(conn, str(service_id))
+            log.info("service_maintenance_changed", service_id=str(service_id),
+                     maintenance_until=row["maintenance_until"], held_alerts=released)  # fmt: skip
     if row is None:
         raise NotFound(f"no service with id {service_id}")
     return Service.model_validate(row)

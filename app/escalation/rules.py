@@ -3,6 +3,10 @@
 A rule with delay d fires once per engagement at `engaged_at + d minutes`. Each pass fires every
 rule already due (the message dedup key `alert:<alert>:<rule>:<seq>` makes a repeat harmless)
 and schedules the engagement's next look at the earliest rule still in the future.
+
+A rule made during an engagement (as GoAlert does) fires at its moment if that moment was still
+to come when the rule was made, and is skipped for this engagement if the moment had passed:
+it is never sent late, bunched with a later rule. The next engagement fires it as usual.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ class UserRule:
     delay_minutes: int
     usable: bool  # the method is verified, enabled and not stopped (SMS STOP)
     why_unusable: str = ""  # e.g. "not verified"
+    created_at: datetime | None = None  # when the rule was made; None: before any engagement
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,10 @@ def plan(rules: Sequence[UserRule], engaged_at: datetime, now: datetime, minute:
     def due_at(rule: UserRule) -> datetime:
         return engaged_at + timedelta(seconds=rule.delay_minutes * minute)
 
-    due = tuple(rule for rule in usable if due_at(rule) <= now)
-    later = [due_at(rule) for rule in usable if due_at(rule) > now]
+    # A rule made after its moment in this engagement had passed is skipped, not sent late.
+    timely = [rule for rule in usable if rule.created_at is None or rule.created_at <= due_at(rule)]
+    due = tuple(rule for rule in timely if due_at(rule) <= now)
+    later = [due_at(rule) for rule in timely if due_at(rule) > now]
     return RulePlan(due, min(later, default=None), failure_reason(rules))
 
 

@@ -14,6 +14,8 @@ Choices where the issue is silent (the README's escalation section repeats them)
   nothing more is scheduled) and even during maintenance (an explicit request from a person
   beats the window). It never fires on a closed alert.
 - Maintenance holds an alert until `maintenance_until`, then the step it was waiting for fires.
+  A changed window makes held alerts due at once (app.policies.release_held_alerts), and this
+  decision holds them again if the new window is still open.
 """
 
 from __future__ import annotations

@@ -19,12 +19,15 @@ Decisions, each a place where on-call tools have been wrong before:
 - A rotation covers nothing before `rotation.start`.
 - A rule's weekday is the day its window starts: Friday 22:00-06:00 runs from Friday 22:00 to
   Saturday 06:00 (as in GoAlert). end == start means a 24-hour day from that time.
-- Temporary schedules are applied in order of start (ties: in the given order); each one
-  replaces everything inside its span, including an earlier temporary schedule's shifts.
+- Temporary schedules are applied in order of start (ties: in the given order, which
+  app.oncall.store makes the order of creation, so the newest of two tied ones wins, as in
+  GoAlert); each one replaces everything inside its span, including an earlier temporary
+  schedule's shifts.
 - Overrides are applied after temporary schedules, in order of start (ties: in the given
-  order). Overlapping overrides are allowed: each one acts on the result of those before it,
-  so an "add" of a user followed by an overlapping "remove" of the same user leaves that user
-  off for the overlap. "remove" and "replace" act only where the removed user is on call.
+  order, the order of creation). Overlapping overrides are allowed: each one acts on the result
+  of those before it, so an "add" of a user followed by an overlapping "remove" of the same user
+  leaves that user off for the overlap. "remove" and "replace" act only where the removed
+  user is on call.
 - Adjacent or overlapping shifts of one user are merged; the output is sorted by
   (start, user_id) and clipped to the requested range.
 - A query range may be at most MAX_RANGE long; longer ones raise ValueError.

@@ -527,14 +527,16 @@ def load_schedule(conn: Conn, schedule_id: str) -> Schedule | None:
         f"SELECT {RULE_COLUMNS} FROM schedule_rules WHERE schedule_id = %s ORDER BY created_at, id",
         (schedule_id,),
     ).fetchall()
+    # Ties of start are applied in the order they were made (compute keeps the given order), so
+    # the newest of two temporary schedules wins and a later override acts on an earlier one.
     overrides = conn.execute(
         f"SELECT {OVERRIDE_COLUMNS} FROM schedule_overrides WHERE schedule_id = %s "
-        "ORDER BY start_at, id",
+        "ORDER BY start_at, created_seq",
         (schedule_id,),
     ).fetchall()
     temporaries = conn.execute(
         f"SELECT {TEMPORARY_COLUMNS} FROM temporary_schedules WHERE schedule_id = %s "
-        "ORDER BY start_at, id",
+        "ORDER BY start_at, created_seq",
         (schedule_id,),
     ).fetchall()
     return Schedule(

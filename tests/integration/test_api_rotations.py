@@ -156,3 +156,40 @@ def test_reading_needs_no_more_than_read_scope(
     reader = Api(client, make_api_key("read"))
     assert reader.get(f"/rotations/{rotation['id']}").status_code == 200
     assert reader.post(f"/rotations/{rotation['id']}/advance").status_code == 403
+
+
+def test_no_one_is_on_call_before_a_rotation_starts_directly_or_through_a_schedule(
+    api: Api, users: list[str]
+) -> None:
+    # Unlike GoAlert, which extends a rotation backwards from its start, Klaxon's rotation covers
+    # nothing before its first handoff (README, "On-call schedules").
+    rotation = new_rotation(api, users, start="2030-01-01T09:00:00Z", time_zone="UTC")
+    body = {"name": f"s-{uuid.uuid4().hex[:6]}", "time_zone": "UTC"}
+    schedule = api.post("/schedules", json=body).get_json()
+    rule = {"target_type": "rotation", "target_id": rotation["id"]}
+    assert api.post(f"/schedules/{schedule['id']}/rules", json=rule).status_code == 201
+
+    for at, expected in (
+        ("2029-12-01T00:00:00Z", []),
+        ("2030-01-01T08:59:59Z", []),
+        ("2030-01-01T09:00:00Z", [users[0]]),
+    ):
+        query = {"at": at}
+        rotation_on = api.get(f"/rotations/{rotation['id']}/on-call", query_string=query)
+        schedule_on = api.get(f"/schedules/{schedule['id']}/on-call", query_string=query)
+        assert rotation_on.get_json()["user_ids"] == expected, at
+        assert schedule_on.get_json()["user_ids"] == expected, at
+    step = {"delay_minutes": 5, "targets": [{"type": "rotation", "id": rotation["id"]}]}
+    policy = api.post("/escalation-policies", json={"name": "p", "steps": [step]}).get_json()
+    body = {"name": f"svc-{uuid.uuid4().hex[:6]}", "escalation_policy_id": policy["id"]}
+    service = api.post("/services", json=body).get_json()
+    for at, expected in (("2029-12-31T23:00:00Z", []), ("2030-01-01T10:00:00Z", [users[0]])):
+        answer = api.get(f"/services/{service['id']}/on-call", query_string={"at": at})
+        [target] = answer.get_json()["steps"][0]["targets"]
+        assert [user["id"] for user in target["users"]] == expected, at
+    span = {"start": "2029-12-31T00:00:00Z", "end": "2030-01-02T12:00:00Z"}
+    shifts = api.get(f"/schedules/{schedule['id']}/shifts", query_string=span).get_json()
+    assert [(s["user_id"], s["start"], s["end"]) for s in shifts["items"]] == [
+        (users[0], "2030-01-01T09:00:00Z", "2030-01-02T09:00:00Z"),
+        (users[1], "2030-01-02T09:00:00Z", "2030-01-02T12:00:00Z"),
+    ]

@@ -1,5 +1,7 @@
 """The notification-rules module: each engaged user's rules fire as their delays elapse, once
-per engagement, only on usable contact methods; unreachable users are logged on the alert."""
+per engagement, only on usable contact methods; unreachable users are logged on the alert. A rule
+added through the API while a user is engaged fires at its moment, or is skipped if that moment
+has passed."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tests.support import engine_world as w
+from tests.support.api import Api
 from tests.support.engine_world import _make_ctx  # noqa: F401 - the make_ctx fixture
 from tests.support.wait import wait_until
 from workers.engine_modules import escalation, notification_rules
@@ -140,3 +143,81 @@ def test_a_user_without_rules_is_logged_and_others_still_paged(db_conn, ctx, ser
     assert logged["message"] == "user has no notification rules"
     assert logged["meta"]["user_id"] == lonely
     assert [m["contact_method_id"] for m in w.messages(db_conn, alert_id)] == [bob_method]
+
+
+# ---- rules added while a user is engaged (GoAlert's behaviour) --------------------------------
+
+MINUTE = 0.5  # seconds in a policy minute for the tests below: a 3-minute rule waits 1.5 s
+
+
+@pytest.fixture
+def api(client, make_api_key):
+    return Api(client, make_api_key("write"))
+
+
+def add_rule(api, user_id, method_id, delay):
+    """POST a notification rule through the API, as a person would while being paged."""
+    body = {"contact_method_id": method_id, "delay_minutes": delay}
+    response = api.post(f"/users/{user_id}/notification-rules", json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def sent_rules(conn, alert_id):
+    return [m["rule_id"] for m in w.messages(conn, alert_id)]
+
+
+def test_a_rule_added_while_engaged_fires_at_its_moment(db_conn, make_ctx, service, api):
+    ctx = make_ctx(KLAXON_MINUTE_SECONDS=str(MINUTE))
+    alice = w.user(db_conn)
+    first = w.rule(db_conn, alice, w.method(db_conn, alice), 0)
+    alert_id = engage(db_conn, ctx, service, [alice])
+    notification_rules.run(ctx)
+    assert sent_rules(db_conn, alert_id) == [first]
+    assert w.engagements(db_conn, alert_id)[alice]["next_rule_at"] is None  # nothing pending
+
+    added = add_rule(api, alice, w.method(db_conn, alice, type="sms"), 3)
+
+    notification_rules.run(ctx)  # looked at again at once; its moment has not come yet
+    engagement = w.engagements(db_conn, alert_id)[alice]
+    assert engagement["next_rule_at"] - engagement["engaged_at"] == timedelta(seconds=3 * MINUTE)
+    assert sent_rules(db_conn, alert_id) == [first]
+    wait_until(
+        lambda: (notification_rules.run(ctx), len(w.messages(db_conn, alert_id)) == 2)[1],
+        10,
+        "the added rule at its moment",
+    )
+    assert sent_rules(db_conn, alert_id) == [first, added]
+    sent_at = db_conn.execute(
+        "SELECT created_at FROM outgoing_messages WHERE rule_id = %s", (added,)
+    ).fetchone()["created_at"]
+    assert sent_at >= engagement["engaged_at"] + timedelta(seconds=3 * MINUTE)
+    assert w.engagements(db_conn, alert_id)[alice]["next_rule_at"] is None
+
+
+def test_a_rule_added_after_its_moment_is_skipped_not_sent_late(db_conn, make_ctx, service, api):
+    ctx = make_ctx(KLAXON_MINUTE_SECONDS=str(MINUTE))
+    alice = w.user(db_conn)
+    first = w.rule(db_conn, alice, w.method(db_conn, alice), 0)
+    later = w.rule(db_conn, alice, w.method(db_conn, alice, type="sms"), 2)
+    alert_id = engage(db_conn, ctx, service, [alice], repeat=1)
+    notification_rules.run(ctx)
+    assert sent_rules(db_conn, alert_id) == [first]
+
+    late = add_rule(api, alice, w.method(db_conn, alice, type="voice"), 0)  # its moment has passed
+
+    notification_rules.run(ctx)
+    assert sent_rules(db_conn, alert_id) == [first]
+    wait_until(
+        lambda: (notification_rules.run(ctx), len(w.messages(db_conn, alert_id)) >= 2)[1],
+        10,
+        "the 2-minute rule",
+    )
+    notification_rules.run(ctx)
+    assert sent_rules(db_conn, alert_id) == [first, later]  # not bunched with the late rule
+    assert w.engagements(db_conn, alert_id)[alice]["next_rule_at"] is None
+
+    w.make_due(db_conn, alert_id)
+    escalation.run(ctx)  # the repeat engages alice again: the added rule fires this time
+    notification_rules.run(ctx)
+    assert {first, late} <= set(sent_rules(db_conn, alert_id)[2:])

@@ -187,3 +187,23 @@ def test_notice_boundaries_ignore_the_clipped_horizon():
 def test_a_forced_escalation_of_an_exhausted_alert_fires_the_last_step_again():
     d = decide(due(step_index=2, repeats_done=1, forced=True), policy(5, 5, repeat=1), NOW, MINUTE)
     assert (d.action, d.fired_index, d.repeat, d.next_step_at) == (FIRE, 1, 1, None)
+
+
+def test_a_rule_made_during_an_engagement_fires_only_if_its_moment_was_still_to_come():
+    engaged = NOW - timedelta(minutes=3)
+    made = NOW - timedelta(minutes=1)  # two minutes into the engagement
+    in_time = UserRule("r5", "m-r5", 5, True, created_at=made)
+    just_in_time = UserRule("r2", "m-r2", 2, True, created_at=made)
+    too_late = UserRule("r1", "m-r1", 1, True, created_at=made)
+    p = plan([rule("r0", 0), too_late, just_in_time, in_time], engaged, NOW, MINUTE)
+    assert [r.id for r in p.due] == ["r0", "r2"]
+    assert p.next_rule_at == engaged + timedelta(minutes=5)
+    # The next engagement, after the rule was made, fires it like any other.
+    p = plan([too_late], NOW, NOW + timedelta(minutes=1), MINUTE)
+    assert [r.id for r in p.due] == ["r1"]
+
+
+def test_a_user_whose_only_rule_came_too_late_is_not_called_unreachable():
+    late = UserRule("r0", "m-r0", 0, True, created_at=NOW)
+    p = plan([late], NOW - timedelta(seconds=1), NOW, MINUTE)
+    assert (p.due, p.next_rule_at, p.failure) == ((), None, None)

@@ -285,6 +285,35 @@ def test_overlapping_add_then_remove_of_one_user_leaves_them_off_for_the_overlap
     assert schedule_shifts(schedule, {}, day, day + 24 * H) == [Shift(day, day + 2 * H, "x")]
 
 
+@pytest.mark.parametrize("order", [("t1", "t2"), ("t2", "t1")])
+def test_tied_temporary_schedules_apply_in_the_given_order_so_the_last_wins(
+    order: tuple[str, str],
+) -> None:
+    day = datetime(2026, 5, 4, tzinfo=LONDON)
+    span = (day + 10 * H, day + 14 * H)
+    temporaries = tuple(TemporarySchedule(*span, (Shift(*span, user),)) for user in order)
+    schedule = Schedule("s", "Europe/London", (Rule("user", "u"),), (), temporaries)
+    shifts = schedule_shifts(schedule, {}, day, day + 24 * H)
+    assert [(s.start - day, s.end - day, s.user_id) for s in shifts] == [
+        (0 * H, 10 * H, "u"),
+        (10 * H, 14 * H, order[-1]),
+        (14 * H, 24 * H, "u"),
+    ]
+    assert on_call_now(schedule, {}, day + 12 * H) == {order[-1]}
+
+
+def test_tied_overrides_act_in_the_given_order() -> None:
+    day = datetime(2026, 5, 4, tzinfo=NY)
+    span = (day + 2 * H, day + 4 * H)
+    a_to_b = Override("replace", *span, add_user_id="b", remove_user_id="a")
+    b_to_c = Override("replace", *span, add_user_id="c", remove_user_id="b")
+    for overrides, expected in (((a_to_b, b_to_c), "c"), ((b_to_c, a_to_b), "b")):
+        schedule = Schedule("s", "America/New_York", (Rule("user", "a"),), overrides)
+        shifts = schedule_shifts(schedule, {}, day, day + 24 * H)
+        assert Shift(*span, expected) in shifts
+        assert on_call_now(schedule, {}, day + 3 * H) == {expected}
+
+
 def test_shifts_of_one_user_from_two_rules_are_merged() -> None:
     rules = (
         Rule("user", "u", frozenset(range(7)), time(8), time(12)),

@@ -2,7 +2,9 @@
 
 Works on active alert_engagements whose `next_rule_at` has come (locked, SKIP LOCKED, in
 batches). For each, every rule of the user with `engaged_at + delay` <= now, on a usable contact
-method (verified, not disabled, not stopped by an SMS STOP), gets an `alert` message row with
+method (verified, not disabled, not stopped by an SMS STOP), and made before that moment (a rule
+added too late for this engagement is skipped, see app.escalation.rules), gets an `alert` message
+row with
 dedup key `alert:<alert>:<rule>:<engagement seq>` — so a rule fires once per engagement however
 often this runs, and a re-engagement (a later step, a repeat) fires the rules again. Then
 `next_rule_at` moves to the next rule still to come, or NULL.
@@ -46,7 +48,7 @@ FOR UPDATE OF g SKIP LOCKED
 
 _RULES = """
 SELECT r.id::text AS id, r.user_id::text AS user_id, r.contact_method_id::text AS method_id,
-       r.delay_minutes, cm.verified_at IS NOT NULL AS verified, cm.disabled,
+       r.delay_minutes, r.created_at, cm.verified_at IS NOT NULL AS verified, cm.disabled,
        cm.stopped_at IS NOT NULL AS stopped
 FROM notification_rules r
 JOIN contact_methods cm ON cm.id = r.contact_method_id
@@ -110,7 +112,9 @@ def load_rules(conn: psycopg.Connection[Any], user_ids: set[str]) -> dict[str, l
     rules: dict[str, list[UserRule]] = defaultdict(list)
     for row in conn.execute(_RULES, {"user_ids": sorted(user_ids)}).fetchall():
         why = _why_unusable(row)
-        rule = UserRule(row["id"], row["method_id"], row["delay_minutes"], not why, why)
+        rule = UserRule(
+            row["id"], row["method_id"], row["delay_minutes"], not why, why, row["created_at"]
+        )
         rules[row["user_id"]].append(rule)
     return rules
 
