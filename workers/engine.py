@@ -78,7 +78,9 @@ class Engine:
 
     def __init__(self, settings: Settings, modules: Sequence[EngineModule] | None = None) -> None:
         self.settings = settings
-        self.redis = make_redis(settings.redis_url, settings.check_timeout, retries=True)
+        self.redis = make_redis(
+            settings.redis_url, settings.check_timeout, settings.redis_tls, retries=True
+        )
         self.database = Database(settings, application_name="klaxon-engine")
         self._context = ModuleContext(settings, self.redis, self.database)
         self._modules = list(default_modules() if modules is None else modules)

@@ -137,7 +137,9 @@ def run_worker(
     if early_stop.is_set():
         log.info("worker_stopped", reason="stop requested during preflight")
         return 0
-    connection = make_redis(settings.redis_url, settings.check_timeout, retries=True)
+    connection = make_redis(
+        settings.redis_url, settings.check_timeout, settings.redis_tls, retries=True
+    )
     names = list(queues or ALL_QUEUES)
     rq_queues = [
         Queue(name, connection=connection, default_timeout=DEFAULT_JOB_TIMEOUT) for name in names
