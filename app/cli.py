@@ -1,4 +1,4 @@
-"""`klaxon` command line: preflight, migrate, worker, engine, dev, and the create-* commands.
+"""`klaxon` command line: preflight, migrate, web, worker, engine, dev, and the create-* commands.
 
 Heavy imports happen inside each command, so `klaxon preflight` starts fast.
 """
@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="apply pending migrations (or only verify with --check)")
     p.add_argument("--check", action="store_true", help="verify only; exit 1 when not at head")
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("web", help="run the HTTP server: gunicorn with Klaxon's settings on $PORT")
+    p.set_defaults(func=cmd_web)
 
     p = sub.add_parser("worker", help="run an RQ worker (preflight first)")
     p.add_argument("--queues", nargs="+", help="queues to serve, highest priority first")
@@ -134,6 +137,21 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from workers.engine import run_engine
 
     return run_engine()
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Replace this process with gunicorn, configured by the gunicorn.conf.py installed with
+    Klaxon: it works from any directory (a slug, an image) and signals reach gunicorn itself."""
+    import os
+    from pathlib import Path
+
+    import config
+
+    conf = Path(config.__file__).resolve().with_name("gunicorn.conf.py")
+    argv = [sys.executable, "-m", "gunicorn", "--config", str(conf), "app:create_app()"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
 
 
 # What `klaxon dev` imports beyond a production install: the `embedded` extra.
