@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("engine", help="run the escalation engine (preflight first)")
     p.set_defaults(func=cmd_engine)
 
+    p = sub.add_parser(
+        "alive", help="exec probe: exit 0 while this container's worker or engine loop turns"
+    )
+    p.add_argument("process", choices=("worker", "engine"))
+    p.set_defaults(func=cmd_alive)
+
     p = sub.add_parser("dev", help="run the whole system, on embedded Postgres/Redis if unset")
     p.add_argument("--port", type=int, help="HTTP port of web (default: $PORT or 5000)")
     p.set_defaults(func=cmd_dev)
@@ -137,6 +143,16 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from workers.engine import run_engine
 
     return run_engine()
+
+
+def cmd_alive(args: argparse.Namespace) -> int:
+    from app.alive import check_alive
+
+    problem = check_alive(args.process)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    return EXIT_OK
 
 
 def cmd_web(args: argparse.Namespace) -> int:
