@@ -143,11 +143,15 @@ def test_the_slug_starts_from_the_procfile_migrates_serves_pages_and_stops_in_ti
 ) -> None:
     port = free_port()
     bin_dir = slug.venv / "bin"
+    home, tmp = app_dir.parent / "home", app_dir.parent / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    installed = files_under(slug.venv)
     env = {
         # What a dyno has: the slug's bin on PATH, and the config vars. Nothing of the checkout.
         "PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin",
-        "HOME": str(app_dir.parent),
-        "TMPDIR": str(app_dir.parent),
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
         "PORT": str(port),
         "DATABASE_URL": empty_database_url,
         "REDIS_URL": redis_url,
@@ -198,8 +202,16 @@ def test_the_slug_starts_from_the_procfile_migrates_serves_pages_and_stops_in_ti
             name,
             proc.stderr()[-3000:],
         )
-    # A dyno's filesystem is thrown away: Klaxon keeps nothing in its working folder.
+    # A dyno's filesystem is thrown away: Klaxon wrote only into the temporary folder — not its
+    # working folder, its home, nor its own installation (no .pyc written at run time).
     assert sorted(p.name for p in app_dir.iterdir()) == ["Procfile"]
+    assert list(home.iterdir()) == []
+    assert files_under(slug.venv) == installed
+
+
+def files_under(root: Path) -> dict[str, float]:
+    """Every file below `root`, with its modification time."""
+    return {str(p): p.stat().st_mtime for p in root.rglob("*") if p.is_file()}
 
 
 def _assert_runs_from_the_slug(web: KlaxonProcess, venv: Path) -> None:
