@@ -7,6 +7,9 @@ import ast
 import copy
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +94,37 @@ def test_the_variable_check_would_catch_a_name_klaxon_does_not_read() -> None:
     known = variables_klaxon_reads()
     assert {"KLAXON_SECRET_KEY", "KLAXON_REDIS_TLS_VERIFY", "DATABASE_LISTEN_URL"} <= known
     assert "KLAXON_SECRET" not in known and "REDIS_TLS_URL" not in known
+
+
+# -- uv.lock ----------------------------------------------------------------------------------
+
+
+def uv_lock_check(project: Path) -> subprocess.CompletedProcess[str]:
+    uv = str(Path(sys.executable).parent / "uv")
+    return subprocess.run(
+        [uv, "lock", "--check", "--offline", "--directory", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_lock_matches_pyproject() -> None:
+    done = uv_lock_check(REPO)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_lock_check_fails_when_pyproject_gains_a_dependency(tmp_path: Path) -> None:
+    for name in ("pyproject.toml", "uv.lock", "README.md"):
+        shutil.copy(REPO / name, tmp_path / name)
+    pyproject = tmp_path / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(
+        text.replace("dependencies = [\n", 'dependencies = [\n    "six>=1.17",\n', 1)
+    )
+    assert pyproject.read_text() != text
+    done = uv_lock_check(tmp_path)
+    assert done.returncode != 0 and "needs to be updated" in done.stderr, done.stderr
 
 
 # -- Kubernetes -------------------------------------------------------------------------------
