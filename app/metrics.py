@@ -115,7 +115,11 @@ class Sources:
 
     def _client(self) -> Redis:
         if self._redis is None:
-            self._redis = make_redis(self._settings.redis_url, self._settings.check_timeout)
+            self._redis = make_redis(
+                self._settings.redis_url,
+                self._settings.check_timeout,
+                self._settings.redis_tls,
+            )
         return self._redis
 
     def _read_redis(self) -> RedisSnapshot:

@@ -141,7 +141,7 @@ def check_redis(settings: Settings, timeout: float) -> None:
     """PING, then write, read back and delete a scratch key."""
     key = f"klaxon:preflight:{secrets.token_hex(8)}"
     try:
-        client = make_redis(settings.redis_url, timeout)
+        client = make_redis(settings.redis_url, timeout, settings.redis_tls)
         try:
             client.ping()
             client.set(key, b"ok", ex=60)
@@ -152,9 +152,19 @@ def check_redis(settings: Settings, timeout: float) -> None:
             client.close()
     except (RedisError, OSError) as exc:
         where = _redis_where(settings.redis_url)
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            raise CheckFailed(f"{where}: {_UNTRUSTED_REDIS_CERT} ({exc})") from None
         raise CheckFailed(
             f"{where}: {exc} — is Redis running and answering? check REDIS_URL"
         ) from None
+
+
+# The answer to the first thing a managed Redis with a self-signed certificate will show.
+_UNTRUSTED_REDIS_CERT = (
+    "TLS certificate not trusted — Klaxon verifies Redis's certificate by default; set "
+    "KLAXON_REDIS_TLS_CA_FILE to the CA that signed it, or KLAXON_REDIS_TLS_VERIFY=none to "
+    "accept it unverified (needed for Heroku Data for Redis's self-signed certificate)"
+)
 
 
 def _redis_where(url: str) -> str:

@@ -12,7 +12,13 @@ from app.fatal import clear_fatal, report_fatal
 from app.preflight import Check, run_preflight
 from app.redis_client import make_redis
 from config.logging import configure_logging
-from config.settings import ConfigError, Settings, load_settings, redis_url_for_reports
+from config.settings import (
+    ConfigError,
+    Settings,
+    load_settings,
+    redis_tls_for_reports,
+    redis_url_for_reports,
+)
 from config.settings import instance_name as current_instance
 
 log = structlog.get_logger(__name__)
@@ -52,6 +58,7 @@ def _report_config_error(process: str, error: str) -> None:
             error,
             _CONFIG_FATAL_TTL,
             _CONFIG_FATAL_TIMEOUT,
+            redis_tls_for_reports(),
         )
 
 
@@ -79,10 +86,11 @@ def preflight_or_exit(settings: Settings, process: str, extra: Sequence[Check] =
                 first.error or "failed",
                 settings.fatal_ttl,
                 settings.check_timeout,
+                settings.redis_tls,
             )
         fail(EXIT_CHECK_FAILED)
     log.info("preflight_passed", duration_ms=report.duration_ms)
-    client = make_redis(settings.redis_url, settings.check_timeout)
+    client = make_redis(settings.redis_url, settings.check_timeout, settings.redis_tls)
     clear_fatal(client, process, settings.instance)
     client.close()
 

@@ -33,6 +33,7 @@ BENCHMARKS = (
     "page_latency",
     "delivery_throughput",
     "alert_storm",
+    "deploy_figures",
 )
 BENCHMARK_TIMEOUT = 300.0  # seconds one benchmark may run before it is stopped
 CLEANUP_GRACE = 30.0  # seconds a stopped benchmark gets to stop what it started

@@ -38,7 +38,7 @@ from common import (
 )
 
 from app.redis_client import make_redis
-from config.settings import DEFAULT_CHECK_TIMEOUT
+from config.settings import DEFAULT_CHECK_TIMEOUT, RedisTls
 
 NAME = "tarpit_exit"
 TARGET = DEFAULT_CHECK_TIMEOUT + 1.0  # seconds: one check timeout plus start and exit
@@ -123,7 +123,7 @@ def one_run(procs: OwnedProcesses, stack: Stack, label: str, command: list[str])
 
 def clear_fatal_reports(stack: Stack) -> None:
     """Remove the klaxon:fatal:* reports these runs left (they live 24 h otherwise)."""
-    client = make_redis(stack.redis_url, 5)
+    client = make_redis(stack.redis_url, 5, RedisTls())
     try:
         for key in client.scan_iter(match=f"klaxon:fatal:*:{stack.instance}"):
             client.delete(key)

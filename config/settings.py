@@ -69,6 +69,10 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("json", "console")
 POSTGRES_SCHEMES = ("postgres", "postgresql")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+# How a rediss:// client treats the server's certificate: `required` verifies it (against the
+# system's CAs, or KLAXON_REDIS_TLS_CA_FILE); `none` accepts any certificate, for managed Redis
+# that serves a self-signed one (Heroku Data for Redis). Off only by an explicit choice.
+REDIS_TLS_VERIFY_MODES = ("required", "none")
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,14 @@ class DeliverySettings:
         return provider == "webhook" or getattr(self, provider) is not None
 
 
+@dataclass(frozen=True)
+class RedisTls:
+    """Certificate checks of `rediss://` connections (ignored for redis:// and unix://)."""
+
+    verify: str = "required"  # KLAXON_REDIS_TLS_VERIFY: required or none
+    ca_file: str | None = None  # KLAXON_REDIS_TLS_CA_FILE: PEM bundle to verify against
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable and expected form."""
 
@@ -157,6 +169,7 @@ class Settings:
     instance: str
     dev: bool = False
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    redis_tls: RedisTls = field(default_factory=RedisTls)
 
     def redacted(self) -> dict[str, object]:
         """The settings with credentials removed, safe to log."""
@@ -164,6 +177,7 @@ class Settings:
             "database_url": redact_url(self.database_url),
             "database_listen_url": redact_url(self.database_listen_url),
             "redis_url": redact_url(self.redis_url),
+            "redis_tls_verify": self.redis_tls.verify,
             "port": self.port,
             "bind_host": self.bind_host,
             "preflight_timeout": self.preflight_timeout,
@@ -239,7 +253,28 @@ def _load_settings(env: Mapping[str, str], dev: bool) -> Settings:
         instance=instance_name(env),
         dev=dev,
         delivery=_delivery(reader),
+        redis_tls=_redis_tls(reader),
     )
+
+
+def _redis_tls(reader: _Reader) -> RedisTls:
+    verify = reader.choice("KLAXON_REDIS_TLS_VERIFY", REDIS_TLS_VERIFY_MODES, "required")
+    ca_file = reader.raw("KLAXON_REDIS_TLS_CA_FILE") or None
+    if ca_file is None:
+        return RedisTls(verify=verify)
+    if verify == "none":
+        raise ConfigError(
+            "KLAXON_REDIS_TLS_CA_FILE",
+            "is set while KLAXON_REDIS_TLS_VERIFY=none turns verification off",
+            "either a CA file (verification on) or KLAXON_REDIS_TLS_VERIFY=none, not both",
+        )
+    if not os.access(ca_file, os.R_OK) or not os.path.isfile(ca_file):
+        raise ConfigError(
+            "KLAXON_REDIS_TLS_CA_FILE",
+            f"{ca_file!r} is not a readable file",
+            "the path of a PEM file holding the CA that signed Redis's certificate",
+        )
+    return RedisTls(verify=verify, ca_file=ca_file)
 
 
 def _delivery(reader: _Reader) -> DeliverySettings:
@@ -516,6 +551,14 @@ def redis_url_for_reports(env: Mapping[str, str] | None = None) -> str | None:
         )
     except ConfigError:
         return None
+
+
+def redis_tls_for_reports(env: Mapping[str, str] | None = None) -> RedisTls:
+    """The Redis TLS settings when they alone are valid (else the verifying default)."""
+    try:
+        return _redis_tls(_Reader(os.environ if env is None else env))
+    except ConfigError:
+        return RedisTls()
 
 
 def instance_name(env: Mapping[str, str] | None = None) -> str:

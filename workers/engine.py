@@ -24,7 +24,7 @@ import structlog
 from redis import Redis
 from redis.exceptions import RedisError
 
-from app import db
+from app import alive, db
 from app.bounded import DeadlineExceeded, SingleFlight
 from app.database import Database
 from app.heartbeat import Heartbeat, write_heartbeat
@@ -44,6 +44,8 @@ EXIT_SECOND_SIGNAL = 1
 # Shortest wait between cycles (seconds): work "due now" that a module could not finish (a
 # throttle, a lock held elsewhere) must not turn the loop into a busy spin.
 MIN_WAIT = 0.05
+# Seconds a liveness promise (app.alive) allows beyond the loop's longest ordinary wait.
+ALIVE_MARGIN = 15.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ class Engine:
 
     def __init__(self, settings: Settings, modules: Sequence[EngineModule] | None = None) -> None:
         self.settings = settings
-        self.redis = make_redis(settings.redis_url, settings.check_timeout, retries=True)
+        self.redis = make_redis(
+            settings.redis_url, settings.check_timeout, settings.redis_tls, retries=True
+        )
         self.database = Database(settings, application_name="klaxon-engine")
         self._context = ModuleContext(settings, self.redis, self.database)
         self._modules = list(default_modules() if modules is None else modules)
@@ -128,6 +132,7 @@ class Engine:
         delay = STANDBY_POLL
         announced = False
         while not self._stop.is_set():
+            self._promise_alive()
             try:
                 # The leader lock is session-level: it needs the direct connection.
                 conn = db.connect(
@@ -173,6 +178,7 @@ class Engine:
                 due_in = self._run_modules()
                 self.cycles += 1
                 self._beat(leader_since, started)
+                self._promise_alive()
                 self._wake.wait(min(self.settings.engine_cycle, max(due_in, MIN_WAIT)))
                 self._wake.clear()
         finally:
@@ -207,6 +213,13 @@ class Engine:
                     duration_ms=round((time.monotonic() - started) * 1000, 1),
                 )
         return due_in
+
+    def _promise_alive(self) -> None:
+        """For `klaxon alive engine`: the next turn comes within a cycle, a reconnect backoff
+        and a bounded connect plus query, whether this engine leads or stands by."""
+        settings = self.settings
+        wait = max(settings.engine_cycle, RECONNECT_BACKOFF_MAX) + 2 * settings.check_timeout
+        alive.promise("engine", wait + ALIVE_MARGIN)
 
     def _beat(self, leader_since: float, cycle_started: float) -> None:
         beat = Heartbeat(

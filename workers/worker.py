@@ -19,6 +19,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.worker import WorkerStatus
 
+from app import alive
 from app.process_checks import checks_for
 from app.redis_client import make_redis
 from app.startup import load_or_exit, preflight_or_exit
@@ -32,6 +33,8 @@ log = structlog.get_logger(__name__)
 # A job may run this long (seconds) before RQ kills it; inside Heroku's 30 s SIGTERM budget, so a
 # warm shutdown never has to cut a job off.
 DEFAULT_JOB_TIMEOUT = 20
+# Seconds a liveness promise (app.alive) allows beyond RQ's next heartbeat: a loaded machine.
+ALIVE_MARGIN = 15
 
 
 class KlaxonWorker(Worker):
@@ -76,6 +79,11 @@ class KlaxonWorker(Worker):
         self.prepare_execution(job)
         self.perform_job(job, queue)
         self.set_state(WorkerStatus.IDLE)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        # Before Redis: the exec probe asks whether this loop turns, not whether Redis answers.
+        alive.promise("worker", (timeout or self.worker_ttl) + ALIVE_MARGIN)
+        super().heartbeat(timeout, pipeline)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         # A job run in this process cannot heartbeat while it runs (no horse to monitor), so
@@ -137,7 +145,9 @@ def run_worker(
     if early_stop.is_set():
         log.info("worker_stopped", reason="stop requested during preflight")
         return 0
-    connection = make_redis(settings.redis_url, settings.check_timeout, retries=True)
+    connection = make_redis(
+        settings.redis_url, settings.check_timeout, settings.redis_tls, retries=True
+    )
     names = list(queues or ALL_QUEUES)
     rq_queues = [
         Queue(name, connection=connection, default_timeout=DEFAULT_JOB_TIMEOUT) for name in names

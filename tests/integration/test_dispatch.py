@@ -12,6 +12,7 @@ import psycopg
 
 from app.embedded import free_port
 from app.redis_client import make_redis
+from config.settings import RedisTls
 from tests.integration import test_delivery as shared
 from tests.integration.test_delivery import history, make_method, message, message_ids, row
 from tests.support.fakes.webhook import Behaviour
@@ -153,7 +154,7 @@ def test_a_row_is_committed_before_its_job_and_a_failed_enqueue_is_repaired(
 ):
     rig = rig_for(KLAXON_MESSAGE_GRACE="0.5")
     mid = message(db_conn, make_method(db_conn, webhook_receiver.url()))
-    dead_redis = make_redis(f"redis://127.0.0.1:{free_port()}/0", 0.5)
+    dead_redis = make_redis(f"redis://127.0.0.1:{free_port()}/0", 0.5, RedisTls())
     try:
         broken = ModuleContext(rig.settings, dead_redis, rig.database)
         try:

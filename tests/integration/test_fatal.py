@@ -7,12 +7,15 @@ import json
 from redis import Redis
 
 from app.fatal import clear_fatal, fatal_key, list_fatal, report_fatal
+from config.settings import RedisTls
 from tests.support.net import closed_port
 
 
 def test_report_list_and_clear(redis_url):
     client = Redis.from_url(redis_url)
-    assert report_fatal(redis_url, "worker", "worker.1", "redis", "boom", ttl=60, timeout=2)
+    assert report_fatal(
+        redis_url, "worker", "worker.1", "redis", "boom", ttl=60, timeout=2, tls=RedisTls()
+    )
     raw = client.get(fatal_key("worker", "worker.1"))
     report = json.loads(raw)
     assert set(report) == {"process", "instance", "check", "error", "at", "pid", "host"}
@@ -25,5 +28,12 @@ def test_report_list_and_clear(redis_url):
 
 def test_reporting_to_a_dead_redis_returns_false_quickly():
     assert not report_fatal(
-        f"redis://127.0.0.1:{closed_port()}/0", "engine", "e.1", "redis", "down", ttl=60, timeout=1
+        f"redis://127.0.0.1:{closed_port()}/0",
+        "engine",
+        "e.1",
+        "redis",
+        "down",
+        ttl=60,
+        timeout=1,
+        tls=RedisTls(),
     )

@@ -17,6 +17,7 @@ from app.alerts.store import Actor
 from app.fatal import report_fatal
 from app.heartbeat import Heartbeat, write_heartbeat
 from app.messages import create
+from config.settings import RedisTls
 from tests.support.inbound import make_contact_method, make_user
 from tests.support.net import Tarpit
 from workers.queues import DEFAULT_QUEUE, NOTIFY_QUEUE
@@ -94,7 +95,7 @@ def test_redis_families_read_queues_workers_engine_and_fatal_reports(
         ),
     )
     settings = settings_for()
-    assert report_fatal(redis_url, "worker", "w.2", "smtp", "535 auth failed", 60, 2)
+    assert report_fatal(redis_url, "worker", "w.2", "smtp", "535 auth failed", 60, 2, RedisTls())
 
     samples = scrape(client)
 

@@ -30,7 +30,7 @@ def _make_ctx(settings_for: Callable[..., Any]) -> Iterator[Callable[..., Module
         settings = settings_for(**env)
         ctx = ModuleContext(
             settings,
-            make_redis(settings.redis_url, settings.check_timeout),
+            make_redis(settings.redis_url, settings.check_timeout, settings.redis_tls),
             Database(settings, application_name="test-engine"),
         )
         made.append(ctx)

@@ -21,7 +21,9 @@ BIN = Path(sys.executable).parent
 class KlaxonProcess:
     """A child process in its own session, with stdout/stderr captured to files."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_dir: Path, name: str) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log_dir: Path, name: str, cwd: Path = REPO
+    ) -> None:
         self.name = name
         self.stdout_path = log_dir / f"{name}.out"
         self.stderr_path = log_dir / f"{name}.err"
@@ -30,7 +32,7 @@ class KlaxonProcess:
             self.popen = subprocess.Popen(
                 args,
                 env=env,
-                cwd=REPO,
+                cwd=cwd,
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
