@@ -13,6 +13,7 @@ import structlog
 from app.database import Database
 from app.health import HealthChecks
 from app.listener import Listener
+from app.ratelimit import Limiter
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -34,7 +35,9 @@ class WebRuntime:
             channels=(WEB_CHANNEL,),
             name="web-listener",
         )
-        self.health = HealthChecks(settings, self.listener.status)
+        # Abuse limits on Redis; connects on first use and fails open (app.ratelimit).
+        self.limiter = Limiter(settings.redis_url, settings.check_timeout, settings.limits)
+        self.health = HealthChecks(settings, self.listener.status, self.limiter.status)
         self.db = Database(settings)  # opens its pool on first use, after fork
         self._lock = threading.Lock()
         self._started = False
