@@ -125,3 +125,39 @@ def test_settings_repr_and_redacted_view_hide_secrets():
 def test_redact_url_leaves_passwordless_urls_alone():
     assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"
     assert redact_url("rediss://:pw@cache:6380/0") == "rediss://:***@cache:6380/0"
+
+
+def test_abuse_limits_have_defaults_and_take_limits_notation():
+    assert load().limits.failed_auth == "30/minute"
+    assert load().limits.proxy_hops == 0
+    limits = load(
+        KLAXON_LIMIT_VERIFY_PER_ADDRESS="3 per hour",
+        KLAXON_LIMIT_VERIFY_PER_USER="20/day",
+        KLAXON_LIMIT_FAILED_AUTH="10/minute",
+        KLAXON_LIMIT_TEST_SENDS="1/2 hours",
+        KLAXON_PROXY_HOPS="1",
+    ).limits
+    assert (limits.verify_per_address, limits.verify_per_user) == ("3 per hour", "20/day")
+    assert (limits.failed_auth, limits.test_sends, limits.proxy_hops) == (
+        "10/minute",
+        "1/2 hours",
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["KLAXON_LIMIT_VERIFY_PER_ADDRESS", "KLAXON_LIMIT_FAILED_AUTH", "KLAXON_LIMIT_TEST_SENDS"],
+)
+@pytest.mark.parametrize("value", ["5", "five/hour", "5/fortnight", "0/hour", "5/hour;9/day"])
+def test_a_malformed_limit_names_its_variable(name, value):
+    with pytest.raises(ConfigError) as caught:
+        load(**{name: value})
+    assert caught.value.variable == name
+    assert "COUNT/PERIOD" in str(caught.value)
+
+
+def test_proxy_hops_are_bounded():
+    with pytest.raises(ConfigError) as caught:
+        load(KLAXON_PROXY_HOPS="9")
+    assert caught.value.variable == "KLAXON_PROXY_HOPS"
