@@ -128,7 +128,7 @@ def _admin_page_headers(response: Response) -> Response:
     if not _under_admin(request.path):
         return response
     response.headers.update(PAGE_HEADERS)
-    if request.blueprint == DASHBOARD_BLUEPRINT:
+    if request.blueprint == DASHBOARD_BLUEPRINT and response.status_code < 400:
         response.headers["Content-Security-Policy"] = DASHBOARD_CSP
         if request.endpoint == f"{DASHBOARD_BLUEPRINT}.static":
             del response.headers["Cache-Control"]  # static files may be cached
