@@ -89,21 +89,18 @@ class Limiter:
         log.info("rate_limited", limit=limit, what=what, retry_after=wait)
         raise RateLimited(f"too many {what} ({limit}); retry in {wait} s", wait)
 
-    def clear(self, limit: str, what: str, *key: str) -> None:
-        """Forget `key`'s count (tests, and an operator who lifts a block)."""
-        item = limits.parse(limit)
-        self._call(lambda s: s.clear(item, what, *key))
-
     def status(self) -> StoreStatus:
         return StoreStatus(self._error, self._since)
 
     def _call(self, fn: Callable[[MovingWindowRateLimiter], T]) -> T | None:
         """fn(strategy), or None when the store is failing (fail open, never wait past timeout)."""
-        if self._error is not None and time.monotonic() < self._retry_at:
-            return None
-        if self._error is not None and not self._probing.acquire(blocking=False):
-            return None  # another thread is probing the store; do not queue behind it
-        probing = self._error is not None
+        probing = False
+        if self._error is not None:
+            if time.monotonic() < self._retry_at:
+                return None  # cooling off
+            if not self._probing.acquire(blocking=False):
+                return None  # another thread is probing the store; do not queue behind it
+            probing = True
         try:
             result = fn(self._limiter())
         except Exception as exc:  # any store failure: the limit fails open
