@@ -28,11 +28,10 @@ import structlog
 from flask import current_app, request
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from redis import Redis
 
 from app.errors import ApiError
-from config.settings import LimitSettings, redact_url
+from config.settings import LimitSettings
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -65,12 +64,16 @@ class StoreStatus:
 
 
 class Limiter:
-    """The abuse limits of one process, on `redis_url`, failing open within `timeout`."""
+    """The abuse limits of one process, on Redis, failing open within the client's timeout."""
 
-    def __init__(self, redis_url: str, timeout: float, settings: LimitSettings) -> None:
+    def __init__(
+        self, connect: Callable[[], Redis], settings: LimitSettings, where: str = "redis"
+    ) -> None:
+        """`connect` builds the client (app.redis_client.make_redis: socket timeouts, no
+        retries, TLS as configured); `where` names the store in logs, without credentials."""
         self.settings = settings
-        self._url = redis_url
-        self._timeout = timeout
+        self._connect = connect
+        self._where = where
         self._strategy: MovingWindowRateLimiter | None = None  # built on first use (after fork)
         self._lock = threading.Lock()
         self._probing = threading.Lock()
@@ -115,13 +118,11 @@ class Limiter:
     def _limiter(self) -> MovingWindowRateLimiter:
         with self._lock:
             if self._strategy is None:
+                client = self._connect()
+                # The client's pool carries the address, the timeouts, TLS and make_redis's
+                # no-retry policy (redis-py 8 would otherwise retry a hung peer for ~26 s).
                 storage = RedisStorage(
-                    self._url,
-                    key_prefix=KEY_PREFIX,
-                    socket_connect_timeout=self._timeout,
-                    socket_timeout=self._timeout,
-                    # redis-py 8 retries with backoff by default: a hung peer would cost ~26 s.
-                    retry=Retry(NoBackoff(), 0),  # type: ignore[arg-type]
+                    "redis://", connection_pool=client.connection_pool, key_prefix=KEY_PREFIX
                 )
                 self._strategy = MovingWindowRateLimiter(storage)
             return self._strategy
@@ -137,7 +138,7 @@ class Limiter:
         if first:
             log.warning(
                 "rate_limit_store_unavailable",
-                redis=redact_url(self._url),
+                redis=self._where,
                 error=error,
                 note="abuse limits are not enforced until the store answers",
             )
@@ -148,7 +149,7 @@ class Limiter:
         with self._lock:
             was, self._error, self._since = self._error, None, None
         if was is not None:
-            log.info("rate_limit_store_recovered", redis=redact_url(self._url))
+            log.info("rate_limit_store_recovered", redis=self._where)
 
 
 def _describe(exc: Exception) -> str:

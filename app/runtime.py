@@ -14,7 +14,8 @@ from app.database import Database
 from app.health import HealthChecks
 from app.listener import Listener
 from app.ratelimit import Limiter
-from config.settings import Settings
+from app.redis_client import make_redis
+from config.settings import Settings, redact_url
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +37,11 @@ class WebRuntime:
             name="web-listener",
         )
         # Abuse limits on Redis; connects on first use and fails open (app.ratelimit).
-        self.limiter = Limiter(settings.redis_url, settings.check_timeout, settings.limits)
+        self.limiter = Limiter(
+            lambda: make_redis(settings.redis_url, settings.check_timeout),
+            settings.limits,
+            redact_url(settings.redis_url),
+        )
         self.health = HealthChecks(settings, self.listener.status, self.limiter.status)
         self.db = Database(settings)  # opens its pool on first use, after fork
         self._lock = threading.Lock()
