@@ -54,10 +54,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import NotFound
 
-from app import keys
+from app import keys, ratelimit
 from app.alerts.store import Actor
 from app.auth import Forbidden, Unauthorized, authenticate, bearer_token
 from app.database import Unavailable
+from app.page_headers import DASHBOARD_CSP, PAGE_HEADERS
 from app.redis_client import make_redis
 from config.settings import Settings, redact_url
 
@@ -84,6 +85,7 @@ def register_admin(app: Flask) -> None:
     settings: Settings = app.extensions["klaxon"].settings
     _configure_session(app, settings)
     app.before_request(_require_admin_for_admin_pages)
+    app.after_request(_admin_page_headers)
     app.register_blueprint(admin_blueprint)
     _mount_dashboard(app, settings)
 
@@ -119,6 +121,24 @@ class AdminOnlySessions(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+def _admin_page_headers(response: Response) -> Response:
+    """Every answer under /admin (pages, errors, the dashboard's JSON) gets the action pages'
+    framing and content-security headers; the dashboard's own pages a CSP that lets its
+    same-origin scripts and styles run."""
+    if not _under_admin(request.path):
+        return response
+    response.headers.update(PAGE_HEADERS)
+    if request.blueprint == DASHBOARD_BLUEPRINT and response.status_code < 400:
+        response.headers["Content-Security-Policy"] = DASHBOARD_CSP
+        if request.endpoint == f"{DASHBOARD_BLUEPRINT}.static":
+            del response.headers["Cache-Control"]  # static files may be cached
+    return response
+
+
+def _under_admin(path: str) -> bool:
+    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+
+
 def _require_admin_for_admin_pages() -> None:
     if _is_admin_request():
         require_admin()
@@ -130,8 +150,7 @@ def _is_admin_request() -> bool:
         return False
     if request.blueprint in (DASHBOARD_BLUEPRINT, admin_blueprint.name):
         return True
-    path = request.path
-    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+    return _under_admin(request.path)
 
 
 def require_admin() -> keys.ApiKey:
@@ -211,6 +230,13 @@ def login() -> Response:
     with current_app.extensions["klaxon"].db.transaction() as conn:
         api_key = keys.verify_api_key(conn, token)
     if api_key is None:
+        limited = ratelimit.failed_credentials("admin-login")
+        if limited is not None:
+            response = _login_page(
+                f"Too many failed sign-ins; retry in {limited.retry_after} s.", 429
+            )
+            response.headers.update(limited.headers)
+            return response
         return _login_page("That API key is invalid or revoked.", 401)
     if api_key.scope != "admin":
         return _login_page(f"That key has scope {api_key.scope!r}; an admin key is needed.", 403)

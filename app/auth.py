@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from app import keys
+from app import keys, ratelimit
 from app.alerts.store import Actor
-from app.errors import Forbidden, Unauthorized
+from app.errors import ApiError, Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,16 +30,22 @@ def authenticate(scope: str) -> keys.ApiKey:
     """The API key of this request, allowed `scope`; raises 401/403 otherwise."""
     token = bearer_token()
     if token is None:
-        raise Unauthorized("an API key is required: send `Authorization: Bearer <key>`")
+        raise _refused("an API key is required: send `Authorization: Bearer <key>`")
     with current_app.extensions["klaxon"].db.transaction() as conn:
         api_key = keys.verify_api_key(conn, token)
     if api_key is None:
-        raise Unauthorized("the API key is invalid or revoked")
+        raise _refused("the API key is invalid or revoked")
     if not keys.scope_allows(api_key.scope, scope):
         raise Forbidden(f"this API key has scope {api_key.scope!r}; {scope!r} is required")
     g.api_key = api_key
     g.actor = Actor("api_key", api_key.id)
     return api_key
+
+
+def _refused(message: str) -> ApiError:
+    """The 401 to raise, or a 429 once this client has failed too often (KLAXON_LIMIT_FAILED_AUTH).
+    Only failures are counted: a valid key is never slowed or refused."""
+    return ratelimit.failed_credentials("api") or Unauthorized(message)
 
 
 def require_scope(scope: str) -> Callable[[F], F]:

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from app import keys
+from app import keys, tokens
 
 USER_COLUMNS = "id::text AS id, name, email, role, time_zone, created_at, updated_at"
 SERVICE_COLUMNS = (
@@ -159,13 +159,29 @@ def delete_service(conn: psycopg.Connection[Any], service_id: str) -> bool:
 def create_heartbeat_monitor(
     conn: psycopg.Connection[Any], service_id: str, name: str, timeout_seconds: int
 ) -> dict[str, Any]:
+    """Insert a monitor; the result carries its new `checkin_secret` (only its digest is kept)."""
+    secret, secret_hash = tokens.new_checkin_secret()
     row = conn.execute(
-        "INSERT INTO heartbeat_monitors (service_id, name, timeout_seconds) VALUES (%s, %s, %s) "
-        f"RETURNING {HEARTBEAT_COLUMNS}",
-        (service_id, name, timeout_seconds),
+        "INSERT INTO heartbeat_monitors (service_id, name, timeout_seconds, checkin_secret_hash) "
+        f"VALUES (%s, %s, %s, %s) RETURNING {HEARTBEAT_COLUMNS}",
+        (service_id, name, timeout_seconds, secret_hash),
     ).fetchone()
     assert row is not None
-    return dict(row)
+    return {**row, "checkin_secret": secret}
+
+
+def rotate_heartbeat_secret(
+    conn: psycopg.Connection[Any], service_id: str, monitor_id: str
+) -> dict[str, Any] | None:
+    """Give a monitor a new check-in secret (the old one stops working at once); the monitor
+    with its `checkin_secret`, or None when the service has no such monitor."""
+    secret, secret_hash = tokens.new_checkin_secret()
+    row = conn.execute(
+        "UPDATE heartbeat_monitors SET checkin_secret_hash = %s "
+        f"WHERE id = %s AND service_id = %s RETURNING {HEARTBEAT_COLUMNS}",
+        (secret_hash, monitor_id, service_id),
+    ).fetchone()
+    return {**row, "checkin_secret": secret} if row else None
 
 
 def list_heartbeat_monitors(

@@ -7,11 +7,13 @@ never a hung probe.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from redis import Redis
@@ -21,6 +23,7 @@ from app.bounded import DeadlineExceeded, SingleFlight
 from app.fatal import list_fatal
 from app.heartbeat import read_heartbeat
 from app.listener import ListenerStatus
+from app.ratelimit import StoreStatus
 from app.redis_client import make_redis
 from config.settings import Settings
 from workers.queues import ALL_QUEUES, NOTIFY_QUEUE
@@ -33,7 +36,7 @@ CACHE_SECONDS = 0.5  # probe storms are answered from a result at most this old 
 PATIENCE_SECONDS = 0.25
 ENGINE_STALE_CYCLES = 3  # a heartbeat older than this many cycles (+ check timeout) is stale
 READY_CHECKS = ("database", "redis", "listener")
-SYSTEM_CHECKS = (*READY_CHECKS, "workers", "engine", "queue")
+SYSTEM_CHECKS = (*READY_CHECKS, "workers", "engine", "queue", "limiter")
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,15 @@ def _ms(started: float) -> float:
 class HealthChecks:
     """The checks of one web process. `listener_status` reports this process's listener."""
 
-    def __init__(self, settings: Settings, listener_status: Callable[[], ListenerStatus]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        listener_status: Callable[[], ListenerStatus],
+        limiter_status: Callable[[], StoreStatus],
+    ) -> None:
         self._settings = settings
         self._listener_status = listener_status
+        self._limiter_status = limiter_status
         self._redis: Redis | None = None
         timeout = settings.check_timeout
         functions: dict[str, Callable[[], Observation]] = {
@@ -63,8 +72,8 @@ class HealthChecks:
             "engine": self._engine,
             "queue": self._queue,
         }
-        # The listener check reads this process's own state: no I/O, so nothing to share or bound.
-        self._inline = {"listener": self._listener}
+        # These read this process's own state: no I/O, so nothing to share or bound.
+        self._inline = {"listener": self._listener, "limiter": self._limiter}
         self._flights = {
             name: SingleFlight(
                 fn, timeout, CACHE_SECONDS, name=f"health-{name}", patience=PATIENCE_SECONDS
@@ -81,7 +90,7 @@ class HealthChecks:
         checks: dict[str, Any] = {}
         for name in names:
             observation = self._observe(name)
-            checks[name] = [_render(observation)]
+            checks[name] = [_render(observation, self._scrub)]
         statuses = {c[0]["status"] for c in checks.values()}
         overall = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
         return overall, checks
@@ -95,6 +104,17 @@ class HealthChecks:
             return Observation("fail", output=f"{name}: {exc}")
         except Exception as exc:
             return Observation("fail", output=f"{name}: {db.describe_error(exc)}")
+
+    def _scrub(self, text: str) -> str:
+        """`text` without a password, token or whole connection URL, whatever raised it: a
+        configured URL becomes its host and port, any other URL loses its user info."""
+        settings = self._settings
+        for url in (settings.database_url, settings.database_listen_url, settings.redis_url):
+            text = text.replace(url, _host_port(url))
+            password = urlsplit(url).password
+            if password and len(password) >= 4:  # shorter would mangle ordinary words
+                text = text.replace(password, "***")
+        return _USERINFO.sub(r"\1***@", text)
 
     def _client(self) -> Redis:
         if self._redis is None:
@@ -132,6 +152,16 @@ class HealthChecks:
             output = f"listener silent for more than {status.stall_limit:g}s"
             return Observation("fail", age, "s", output)
         return Observation("pass", round(age, 1), "s")
+
+    def _limiter(self) -> Observation:
+        """The abuse limiter's store as its last call found it; a failing store is a `warn`:
+        limits fail open, nothing else depends on it."""
+        status = self._limiter_status()
+        if status.error is None:
+            return Observation("pass")
+        age = round(time.monotonic() - (status.since or time.monotonic()), 1)
+        output = f"rate-limit store unavailable, limits not enforced: {status.error}"
+        return Observation("warn", age, "s", output)
 
     def _workers(self) -> Observation:
         from rq import Queue, Worker
@@ -186,6 +216,21 @@ class HealthChecks:
         return Observation("pass", oldest, "s")
 
 
+# scheme://user:password@ in free text; applied only to our own short outputs.
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]{0,15}://)[^\s/@]{1,256}@", re.IGNORECASE)
+
+
+def _host_port(url: str) -> str:
+    """`host:port` of a URL, or `(socket)` for a unix socket."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "(socket)"
+    return f"{host}:{port}" if port else host
+
+
 def _parse_rq_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
@@ -207,7 +252,7 @@ def _describe_fatal(reports: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def _render(observation: Observation) -> dict[str, Any]:
+def _render(observation: Observation, scrub: Callable[[str], str]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "status": observation.status,
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -217,5 +262,5 @@ def _render(observation: Observation) -> dict[str, Any]:
     if observation.unit is not None:
         body["observedUnit"] = observation.unit
     if observation.output:
-        body["output"] = observation.output
+        body["output"] = scrub(observation.output)
     return body

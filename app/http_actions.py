@@ -18,28 +18,17 @@ from typing import Any
 import structlog
 from flask import Blueprint, Response, current_app, render_template
 
-from app import links
+from app import links, ratelimit
 from app.alerts import store
 from app.alerts.store import Actor
 from app.database import Unavailable
 from app.errors import RETRY_AFTER_SECONDS
+from app.page_headers import PAGE_HEADERS
 from app.runtime import WebRuntime
 
 log = structlog.get_logger(__name__)
 
 actions_blueprint = Blueprint("actions", __name__, template_folder="templates")
-
-# Every page: never cached (it shows live state), never sent as a Referer (the URL is a
-# credential), never indexed, never framed (a framed button could be clickjacked).
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
-    ),
-}
 
 _TARGET = {"acknowledge": "acknowledged", "close": "closed"}
 _VERB = {"acknowledge": "Acknowledge", "close": "Close"}
@@ -55,6 +44,7 @@ class Page:
     title: str
     message: str = ""
     alert: dict[str, Any] | None = None
+    retry_after: int | None = None
 
 
 def _runtime() -> WebRuntime:
@@ -76,6 +66,8 @@ def _render(page: Page, template: str = "actions/message.html", **extra: Any) ->
     response.headers.update(PAGE_HEADERS)
     if page.status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if page.retry_after is not None:
+        response.headers["Retry-After"] = str(page.retry_after)
     return response
 
 
@@ -93,6 +85,15 @@ def _read(token: str) -> links.ActionLink | Page:
         )
     except links.LinkInvalid:
         log.info("action_link_refused", reason="invalid")
+        limited = ratelimit.failed_credentials("action-link")
+        if limited is not None:
+            return Page(
+                429,
+                "Too many invalid links",
+                f"Too many invalid links were opened from your address; retry in "
+                f"{limited.retry_after} s.",
+                retry_after=limited.retry_after,
+            )
         return Page(404, "This link is not valid", "Check that the whole link was copied.")
 
 

@@ -19,8 +19,9 @@ from flask import Blueprint, Request, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.datastructures import MultiDict
 
+from app import ratelimit
 from app.database import Database
-from app.errors import error_response
+from app.errors import ApiError, error_response
 from app.ingest import alertmanager, checkin, fastpath, generic, grafana
 from app.ingest.body import (
     Body,
@@ -43,7 +44,7 @@ MISSING_TOKEN = (
     "or as `Authorization: Bearer <key>`"
 )
 INVALID_TOKEN = "integration key not accepted for this endpoint"
-UNKNOWN_MONITOR = "no heartbeat monitor with this id"
+UNKNOWN_MONITOR = "no heartbeat monitor with this check-in secret"
 
 
 @ingest_blueprint.post("/generic/incoming")
@@ -88,17 +89,21 @@ def alertmanager_incoming() -> Response:
     return jsonify(outcome.counts())
 
 
-@ingest_blueprint.post("/heartbeat/<monitor_id>")
-def heartbeat_checkin(monitor_id: str) -> Response:
-    """A heartbeat monitor checks in; the id is the secret, so an unknown one is a plain 404."""
+class UnknownMonitor(NotFound):
+    """A check-in secret that matches no monitor: a failed credential, answered 404."""
+
+
+@ingest_blueprint.post("/heartbeat/<secret>")
+def heartbeat_checkin(secret: str) -> Response:
+    """A heartbeat monitor checks in with its secret; an unknown one is a plain 404."""
     read_body(request)  # the limit holds here too; the content is not used
-    parsed = checkin.parse_monitor_id(monitor_id)
-    if parsed is None:
-        raise NotFound(UNKNOWN_MONITOR)
+    secret_hash = checkin.secret_digest(secret)
+    if secret_hash is None:
+        raise UnknownMonitor(UNKNOWN_MONITOR)
     with _database().autocommit() as conn:  # one statement: its own transaction
-        monitor = checkin.record(conn, parsed)
+        monitor = checkin.record(conn, secret_hash)
     if monitor is None:
-        raise NotFound(UNKNOWN_MONITOR)
+        raise UnknownMonitor(UNKNOWN_MONITOR)
     checked_in = monitor["last_checkin_at"].astimezone(UTC)
     return jsonify({**monitor, "last_checkin_at": checked_in.isoformat().replace("+00:00", "Z")})
 
@@ -108,7 +113,7 @@ def heartbeat_checkin(monitor_id: str) -> Response:
 LEGACY_PATHS = (
     ("/v1/api/alerts", generic_incoming),
     ("/v1/webhooks/grafana", grafana_incoming),
-    ("/v1/api/heartbeat/<monitor_id>", heartbeat_checkin),
+    ("/v1/api/heartbeat/<secret>", heartbeat_checkin),
 )
 
 
@@ -122,9 +127,18 @@ def _register_legacy_paths(state: BlueprintSetupState) -> None:
 
 @ingest_blueprint.errorhandler(IngestError)
 def _ingest_error(exc: IngestError) -> Response:
-    # The route, not the path: a heartbeat monitor's id is its secret.
+    # The route, not the path: the check-in path carries a secret.
     route = request.url_rule.rule if request.url_rule else "?"
     log.info("ingest_rejected", route=route, status=exc.status, error=exc.message)
+    if isinstance(exc, Unauthorized | UnknownMonitor):
+        # Counted only here, on failure: a valid key or secret never waits on the limiter.
+        limited = ratelimit.failed_credentials("ingest")
+        if limited is not None:
+            return _api_error(limited)
+    return _api_error(exc)
+
+
+def _api_error(exc: ApiError) -> Response:
     response = error_response(exc.status, exc.code, exc.message, exc.details)
     response.headers.update(exc.headers)
     return response

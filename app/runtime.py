@@ -14,7 +14,9 @@ from app.database import Database
 from app.health import HealthChecks
 from app.listener import Listener
 from app.outbound.target import Resolver, system_resolver
-from config.settings import Settings
+from app.ratelimit import Limiter
+from app.redis_client import make_redis
+from config.settings import Settings, redact_url
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +38,13 @@ class WebRuntime:
             channels=(WEB_CHANNEL,),
             name="web-listener",
         )
-        self.health = HealthChecks(settings, self.listener.status)
+        # Abuse limits on Redis; connects on first use and fails open (app.ratelimit).
+        self.limiter = Limiter(
+            lambda: make_redis(settings.redis_url, settings.check_timeout, settings.redis_tls),
+            settings.limits,
+            redact_url(settings.redis_url),
+        )
+        self.health = HealthChecks(settings, self.listener.status, self.limiter.status)
         self.db = Database(settings)  # opens its pool on first use, after fork
         self._lock = threading.Lock()
         self._started = False

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 API_KEY_PREFIX = "klx"
 INTEGRATION_PREFIX = "kli"
+CHECKIN_PREFIX = "khb"  # a heartbeat monitor's check-in secret: `khb_<secret>`, no id in it
 SECRET_BYTES = 24  # 192 bits of entropy: a plain SHA-256 needs no salt or stretching
 
 
@@ -29,6 +30,12 @@ def new_token(prefix: str) -> NewToken:
     token_id = uuid.uuid4()
     secret = secrets.token_urlsafe(SECRET_BYTES)
     return NewToken(token_id, f"{prefix}_{token_id.hex}_{secret}", digest(secret))
+
+
+def new_checkin_secret() -> tuple[str, bytes]:
+    """A heartbeat monitor's check-in secret (shown once) and its digest (stored)."""
+    secret = f"{CHECKIN_PREFIX}_{secrets.token_urlsafe(SECRET_BYTES)}"
+    return secret, digest(secret)
 
 
 def digest(secret: str) -> bytes:

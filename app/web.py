@@ -7,6 +7,7 @@ import time
 
 import structlog
 from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.outbound.target import Resolver, system_resolver
 from config.settings import Settings, load_settings
@@ -45,7 +46,18 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
     app.register_blueprint(slack_blueprint)
     register_metrics(app, settings)
     register_admin(app)
+    _trust_proxies(app, settings.limits.proxy_hops)
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Take the client address from the last `hops` X-Forwarded-For entries (KLAXON_PROXY_HOPS).
+
+    Only entries our own proxies appended can be trusted: a client may send any header, so with
+    hops=0 (no proxy) the header is ignored and the socket's peer is the client.
+    """
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
 
 
 def _install_request_context(app: Flask) -> None:

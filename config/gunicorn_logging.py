@@ -82,7 +82,7 @@ class StructlogGunicornLogger(Logger):
         """Logs go to stderr only; nothing to reopen."""
 
 
-# Paths whose last segment is a secret: a heartbeat monitor's id is its check-in credential,
+# Paths whose last segment is a secret: a heartbeat monitor check-in carries its secret,
 # a calendar feed's token (`/calendar/<token>.ics`) is its subscription's, an acknowledge/close
 # link's token (`/actions/<token>`) acts on an alert.
 _SECRET_PATH = re.compile(r"^(/(?:api/v2|v1/api)/heartbeat/|/calendar/|/actions/)[^/]+")

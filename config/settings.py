@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+import limits
+
 T = TypeVar("T")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -46,6 +48,12 @@ DEFAULT_THROTTLES = "sms=6/60,voice=3/300,email=30/60,slack=30/60,webhook=600/60
 # Per provider: messages per second at most (0: unlimited). Twilio's default account allows ~1
 # SMS/s per number; Slack's chat.postMessage allows ~1/s per channel.
 DEFAULT_PROVIDER_RATES = "webhook=0,smtp=50,twilio=10,slack=20"
+# Abuse limits (limits' notation, COUNT/PERIOD): generous for people, tight for scripts.
+DEFAULT_LIMIT_VERIFY_PER_ADDRESS = "5/hour"  # codes to one address, whoever asks
+DEFAULT_LIMIT_VERIFY_PER_USER = "10/hour"  # codes for one user's methods, whatever address
+DEFAULT_LIMIT_FAILED_AUTH = "30/minute"  # refused credentials from one client address
+DEFAULT_LIMIT_TEST_SENDS = "5/hour"  # test messages to one address (SMS and voice cost money)
+DEFAULT_PROXY_HOPS = 0  # reverse proxies in front of gunicorn whose X-Forwarded-For we trust
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 DEFAULT_SLACK_API_URL = "https://slack.com/api"
 DEST_TYPES = ("email", "sms", "voice", "webhook", "slack")
@@ -135,6 +143,17 @@ class RedisTls:
     ca_file: str | None = None  # KLAXON_REDIS_TLS_CA_FILE: PEM bundle to verify against
 
 
+@dataclass(frozen=True)
+class LimitSettings:
+    """Abuse limits, each in limits' notation (e.g. `5/hour`), validated at startup."""
+
+    verify_per_address: str = DEFAULT_LIMIT_VERIFY_PER_ADDRESS
+    verify_per_user: str = DEFAULT_LIMIT_VERIFY_PER_USER
+    failed_auth: str = DEFAULT_LIMIT_FAILED_AUTH
+    test_sends: str = DEFAULT_LIMIT_TEST_SENDS
+    proxy_hops: int = DEFAULT_PROXY_HOPS
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable and expected form."""
 
@@ -170,6 +189,7 @@ class Settings:
     dev: bool = False
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     redis_tls: RedisTls = field(default_factory=RedisTls)
+    limits: LimitSettings = field(default_factory=LimitSettings)
 
     def redacted(self) -> dict[str, object]:
         """The settings with credentials removed, safe to log."""
@@ -254,6 +274,21 @@ def _load_settings(env: Mapping[str, str], dev: bool) -> Settings:
         dev=dev,
         delivery=_delivery(reader),
         redis_tls=_redis_tls(reader),
+        limits=_limits(reader),
+    )
+
+
+def _limits(reader: _Reader) -> LimitSettings:
+    return LimitSettings(
+        verify_per_address=reader.rate_limit(
+            "KLAXON_LIMIT_VERIFY_PER_ADDRESS", DEFAULT_LIMIT_VERIFY_PER_ADDRESS
+        ),
+        verify_per_user=reader.rate_limit(
+            "KLAXON_LIMIT_VERIFY_PER_USER", DEFAULT_LIMIT_VERIFY_PER_USER
+        ),
+        failed_auth=reader.rate_limit("KLAXON_LIMIT_FAILED_AUTH", DEFAULT_LIMIT_FAILED_AUTH),
+        test_sends=reader.rate_limit("KLAXON_LIMIT_TEST_SENDS", DEFAULT_LIMIT_TEST_SENDS),
+        proxy_hops=reader.integer("KLAXON_PROXY_HOPS", DEFAULT_PROXY_HOPS, 0, 5),
     )
 
 
@@ -514,6 +549,20 @@ class _Reader:
                     "comma-separated CIDRs, e.g. 10.1.0.0/16,fd00::/8 (host bits zero)",
                 ) from None
         return tuple(networks)
+
+    def rate_limit(self, name: str, default: str) -> str:
+        """One limit in limits' notation, `COUNT/PERIOD` (second, minute, hour or day)."""
+        value = (self.raw(name) or default).strip()
+        form = "COUNT/PERIOD, e.g. 5/hour or 30/minute (period: second, minute, hour, day)"
+        try:
+            items = limits.parse_many(value)
+        except ValueError:
+            raise ConfigError(name, f"{value!r} is not a rate limit", form) from None
+        if len(items) != 1:
+            raise ConfigError(name, f"{value!r} is not one rate limit", form)
+        if items[0].amount < 1:
+            raise ConfigError(name, f"{value!r} allows nothing", form)
+        return value
 
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         value = self.raw(name)

@@ -65,22 +65,82 @@ def user_dedup_key(dedup: str) -> str:
     return f"user:{dedup}"[:512]
 
 
-_RAISE = """
+# Duplicates are logged once per DUPLICATE_WINDOW per alert: the alert row (locked by each
+# duplicate in turn, so concurrent repeats agree) says when the current window opened, how many
+# it counted, and which log row (its id taken here, in advance) stands for it. The first
+# duplicate of a window inserts that row with count 1; the others rewrite its count.
+DUPLICATE_WINDOW = "60 seconds"
+_WINDOW_OPEN = (
+    f"alerts.duplicate_window_at > now() - interval '{DUPLICATE_WINDOW}' "
+    "AND alerts.duplicate_log_id IS NOT NULL"
+)
+_NEXT_LOG_ID = "nextval(pg_get_serial_sequence('alert_logs', 'id'))"
+DUPLICATE_UPDATE = f"""
+    DO UPDATE SET duplicate_count = alerts.duplicate_count + 1,
+                  last_seen_at = now(), updated_at = now(),
+                  duplicate_window_at = CASE WHEN {_WINDOW_OPEN}
+                      THEN alerts.duplicate_window_at ELSE now() END,
+                  duplicate_window_count = CASE WHEN {_WINDOW_OPEN}
+                      THEN alerts.duplicate_window_count + 1 ELSE 1 END,
+                  duplicate_log_id = CASE WHEN {_WINDOW_OPEN}
+                      THEN alerts.duplicate_log_id ELSE {_NEXT_LOG_ID} END
+    RETURNING id, service_id, (xmax = 0) AS is_new, duplicate_log_id, duplicate_window_count
+"""
+
+
+def raise_logs(actor_type: str, actor_id: str, meta: str) -> str:
+    """The CTEs `logged` and `counted` that log what the `upsert` CTE did (SQL expressions for
+    the actor and the created entry's meta): `created`, or the window's duplicate entry."""
+    return f"""
+logged AS (
+    INSERT INTO alert_logs (id, alert_id, event, actor_type, actor_id, meta)
+    OVERRIDING SYSTEM VALUE
+    SELECT CASE WHEN is_new THEN {_NEXT_LOG_ID} ELSE duplicate_log_id END, id,
+           CASE WHEN is_new THEN 'created' ELSE 'duplicate_suppressed' END,
+           {actor_type}, {actor_id},
+           CASE WHEN is_new THEN {meta}::jsonb ELSE '{{"count": 1}}'::jsonb END
+    FROM upsert WHERE is_new OR duplicate_window_count = 1
+), counted AS ({_COUNT_SQL.format(n="u.duplicate_window_count")}
+    FROM upsert u
+    WHERE NOT u.is_new AND u.duplicate_window_count > 1 AND l.id = u.duplicate_log_id
+    RETURNING l.id
+)"""
+
+
+# The final SELECT's columns that say whether the window's count still needs writing (see
+# `recount`).
+RECOUNT_COLUMNS = """
+       NOT upsert.is_new AND upsert.duplicate_window_count > 1
+           AND NOT EXISTS (SELECT 1 FROM counted) AS recount,
+       upsert.duplicate_log_id, upsert.duplicate_window_count"""
+# Counts only grow: concurrent writers of one window's row may land in any order.
+_COUNT_SQL = """
+    UPDATE alert_logs l SET meta = jsonb_build_object(
+        'count', greatest(coalesce((l.meta->>'count')::int, 0), {n}))"""
+
+
+def recount(conn: psycopg.Connection[Any], row: Mapping[str, Any]) -> None:
+    """Write the window's count when the raise statement could not.
+
+    The statement's snapshot is taken before it waits for the alert's row lock, so a window
+    opened by a concurrent raise that committed meanwhile has a log row this statement cannot
+    see; a new statement can.
+    """
+    if row["recount"]:
+        conn.execute(
+            _COUNT_SQL.format(n="%(n)s") + " WHERE l.id = %(id)s",
+            {"n": row["duplicate_window_count"], "id": row["duplicate_log_id"]},
+        )
+
+
+_RAISE = f"""
 WITH upsert AS (
     INSERT INTO alerts (service_id, summary, details, dedup_key, source)
     VALUES (%(service_id)s, %(summary)s, %(details)s, %(dedup_key)s, %(source)s)
     ON CONFLICT (service_id, dedup_key) WHERE status <> 'closed'
-    DO UPDATE SET duplicate_count = alerts.duplicate_count + 1,
-                  last_seen_at = now(), updated_at = now()
-    RETURNING id, service_id, (xmax = 0) AS is_new
-), logged AS (
-    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, meta)
-    SELECT id, CASE WHEN is_new THEN 'created' ELSE 'duplicate_suppressed' END,
-           %(actor_type)s, %(actor_id)s,
-           CASE WHEN is_new THEN %(meta)s::jsonb ELSE '{}'::jsonb END
-    FROM upsert
-)
-SELECT id, service_id::text AS service_id, is_new,
+    {DUPLICATE_UPDATE}
+), {raise_logs("%(actor_type)s", "%(actor_id)s", "%(meta)s")}
+SELECT id, service_id::text AS service_id, is_new, {RECOUNT_COLUMNS},
        pg_notify('klaxon_events', json_build_object(
            'alert_id', id, 'event', CASE WHEN is_new THEN 'created' ELSE 'duplicate' END)::text)
 FROM upsert
@@ -119,6 +179,7 @@ def raise_alert(
         },
     ).fetchone()
     assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
+    recount(conn, row)
     return Raised(int(row["id"]), row["service_id"], bool(row["is_new"]))
 
 
@@ -228,19 +289,31 @@ ALERT_COLUMNS = """
 """
 
 
+LOG_PAGE = 100  # log entries that come with an alert; the rest is paged through its log
+
+
 def get_alert(conn: psycopg.Connection[Any], alert_id: int) -> dict[str, Any] | None:
-    """One alert with its log, oldest entry first."""
+    """One alert with the first LOG_PAGE entries of its log (oldest first), and `log_more`:
+    whether more follow (read them with `alert_log`)."""
     alert = conn.execute(
         f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE a.id = %s", (alert_id,)
     ).fetchone()
     if alert is None:
         return None
-    alert["log"] = conn.execute(
-        "SELECT id, event, actor_type, actor_id, message, meta, created_at "
-        "FROM alert_logs WHERE alert_id = %s ORDER BY id",
-        (alert_id,),
-    ).fetchall()
+    entries = alert_log(conn, alert_id, None, LOG_PAGE + 1)
+    alert["log"], alert["log_more"] = entries[:LOG_PAGE], len(entries) > LOG_PAGE
     return dict(alert)
+
+
+def alert_log(
+    conn: psycopg.Connection[Any], alert_id: int, after_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` entries of an alert's log after entry `after_id`, oldest first."""
+    return conn.execute(
+        "SELECT id, event, actor_type, actor_id, message, meta, created_at FROM alert_logs "
+        "WHERE alert_id = %s AND id > %s ORDER BY id LIMIT %s",
+        (alert_id, after_id or 0, limit),
+    ).fetchall()
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,16 @@ import psycopg
 from app.alerts import store
 from app.api import pagination
 from app.api.routing import Conflict, NotFound, actor, endpoint, transaction
-from app.api.schemas import Alert, AlertPage, AlertQuery, AlertWithLog, ErrorBody
+from app.api.schemas import (
+    Alert,
+    AlertLogEntry,
+    AlertLogPage,
+    AlertPage,
+    AlertQuery,
+    AlertWithLog,
+    ErrorBody,
+    PageQuery,
+)
 
 TAG = "alerts"
 ALERT = "/alerts/<int(min=1, max=9223372036854775807):alert_id>"  # a Postgres bigint
@@ -46,16 +55,35 @@ def list_alerts(query: AlertQuery) -> AlertPage:
 
 @endpoint(ALERT, "GET", "read", TAG, HTTP_200=AlertWithLog)
 def get_alert(alert_id: int) -> AlertWithLog:
-    """Get one alert with its log, oldest entry first."""
+    """Get one alert with the first entries of its log, oldest first; `log_next_cursor` pages
+    through the rest (GET /alerts/{id}/log)."""
     with transaction() as conn:
         return _alert(conn, alert_id)
+
+
+@endpoint(ALERT + "/log", "GET", "read", TAG, HTTP_200=AlertLogPage)
+def get_alert_log(alert_id: int, query: PageQuery) -> AlertLogPage:
+    """Page through an alert's log, oldest entry first."""
+    after = pagination.decode_id_cursor(query.cursor)
+    with transaction() as conn:
+        if conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
+            raise NotFound(f"no alert with id {alert_id}")
+        rows = store.alert_log(conn, alert_id, after, query.limit + 1)
+    items, next_cursor = pagination.page(
+        rows, query.limit, pagination.id_cursor, AlertLogEntry.model_validate
+    )
+    return AlertLogPage(items=items, next_cursor=next_cursor)
 
 
 def _alert(conn: psycopg.Connection[Any], alert_id: int) -> AlertWithLog:
     row = store.get_alert(conn, alert_id)
     if row is None:
         raise NotFound(f"no alert with id {alert_id}")
-    return AlertWithLog.model_validate(row)
+    log = row["log"]
+    more = row.pop("log_more")
+    return AlertWithLog.model_validate(
+        {**row, "log_next_cursor": pagination.id_cursor(log[-1]) if more else None}
+    )
 
 
 def _locked_status(conn: psycopg.Connection[Any], alert_id: int) -> str:

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 import psycopg
 import structlog
 
-from app import directory, people
+from app import directory, people, ratelimit
 from app.api import pagination
 from app.api.delivery_schemas import (
     ContactMethod,
@@ -33,8 +33,9 @@ from app.api.delivery_schemas import (
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import ErrorBody, PageQuery
 from app.api.webhook_urls import check_webhook_url
-from app.errors import ApiError, Conflict, NotFound
+from app.errors import Conflict, NotFound
 from app.messages import create
+from app.ratelimit import RateLimited
 from config.settings import PROVIDER_ENV, PROVIDER_FOR
 
 TAG = "contact methods"
@@ -43,16 +44,6 @@ ONE = MANY + "/<uuid:cm_id>"
 log = structlog.get_logger(__name__)
 
 CONSTRAINT_FIELDS["contact_methods_destination"] = "address"
-
-
-class TooSoon(ApiError):
-    status = 429
-    code = "too_many_requests"
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, {"retry_after": retry_after})
-        # Per instance: the error handler copies these onto the response.
-        self.headers = {"Retry-After": str(retry_after)}  # type: ignore[misc]
 
 
 def require_user(conn: psycopg.Connection[Any], user_id: UUID) -> None:
@@ -85,9 +76,16 @@ def _require_provider(kind: str) -> None:
         )
 
 
-def _send_code(conn: psycopg.Connection[Any], cm_id: str) -> int:
+def _send_code(conn: psycopg.Connection[Any], user_id: UUID, method: dict[str, Any]) -> int:
+    """Send `method` a new code, within the abuse limits: per destination address (however it
+    came to be asked: create, address change, delete and re-create) and per user. Past either,
+    RateLimited (429) rolls the whole request back: nothing is created, changed or sent."""
     config = settings()
-    return people.send_code(conn, config.secret_key, cm_id, config.delivery.max_attempts)
+    found = ratelimit.limiter()
+    address = ratelimit.destination_key(method["type"], method["address"])
+    found.hit(config.limits.verify_per_address, "verification codes to this address", address)
+    found.hit(config.limits.verify_per_user, "verification codes for this user", str(user_id))
+    return people.send_code(conn, config.secret_key, method["id"], config.delivery.max_attempts)
 
 
 @endpoint(MANY, "GET", "read", TAG, HTTP_200=ContactMethodPage)
@@ -103,7 +101,7 @@ def list_contact_methods(user_id: UUID, query: PageQuery) -> ContactMethodPage:
     return ContactMethodPage(items=items, next_cursor=next_cursor)
 
 
-@endpoint(MANY, "POST", "write", TAG, HTTP_201=ContactMethodCreated)
+@endpoint(MANY, "POST", "write", TAG, HTTP_201=ContactMethodCreated, HTTP_429=ErrorBody)
 def create_contact_method(
     user_id: UUID, json: ContactMethodCreate
 ) -> tuple[ContactMethodCreated, int]:
@@ -116,7 +114,7 @@ def create_contact_method(
         row = people.create_contact_method(
             conn, str(user_id), json.name, json.type, json.address, json.status_updates
         )
-        message_id = _send_code(conn, row["id"])
+        message_id = _send_code(conn, user_id, row)
     log.info("contact_method_created", contact_method_id=row["id"], type=json.type,
              verification_message_id=message_id)  # fmt: skip
     return ContactMethodCreated.model_validate(row), 201
@@ -129,7 +127,7 @@ def get_contact_method(user_id: UUID, cm_id: UUID) -> ContactMethod:
         return ContactMethod.model_validate(require_method(conn, user_id, cm_id))
 
 
-@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=ContactMethod)
+@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=ContactMethod, HTTP_429=ErrorBody)
 def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) -> ContactMethod:
     """Rename, disable/enable, opt in/out of status updates, or change the address (which makes
     the method unverified again and sends a new code)."""
@@ -150,7 +148,7 @@ def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) 
         row = people.update_contact_method(conn, str(user_id), str(cm_id), changes)
         assert row is not None  # locked above
         if address_changed:
-            _send_code(conn, str(cm_id))
+            _send_code(conn, user_id, row)
     return ContactMethod.model_validate(row)
 
 
@@ -182,8 +180,8 @@ def send_verification(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
         age = people.last_code_age(conn, str(cm_id))
         if age is not None and age < people.RESEND_AFTER:
             wait = max(1, int((people.RESEND_AFTER - age).total_seconds() + 0.999))
-            raise TooSoon(f"a code was sent less than a minute ago; retry in {wait} s", wait)
-        message_id = _send_code(conn, str(cm_id))
+            raise RateLimited(f"a code was sent less than a minute ago; retry in {wait} s", wait)
+        message_id = _send_code(conn, user_id, method)
     return MessageQueued(message_id=str(message_id)), 202
 
 
@@ -213,9 +211,18 @@ def verify_contact_method(user_id: UUID, cm_id: UUID, json: VerifyCode) -> Conta
     return ContactMethod.model_validate(method)
 
 
-@endpoint(ONE + "/test", "POST", "write", TAG, HTTP_202=MessageQueued, HTTP_409=ErrorBody)
+@endpoint(
+    ONE + "/test",
+    "POST",
+    "write",
+    TAG,
+    HTTP_202=MessageQueued,
+    HTTP_409=ErrorBody,
+    HTTP_429=ErrorBody,
+)
 def test_contact_method(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
-    """Queue a test message to the method (409 if it is unverified, disabled or STOPped)."""
+    """Queue a test message to the method (409 if it is unverified, disabled or STOPped; 429
+    past KLAXON_LIMIT_TEST_SENDS to its address)."""
     with transaction() as conn:
         method = require_method(conn, user_id, cm_id)
         for flag, problem in (
@@ -225,6 +232,9 @@ def test_contact_method(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]
         ):
             if flag:
                 raise Conflict(f"contact method {cm_id} {problem}; nothing can be sent to it")
+        address = ratelimit.destination_key(method["type"], method["address"])
+        limit = settings().limits.test_sends
+        ratelimit.limiter().hit(limit, "test messages to this address", address)
         message_id = _queue_test(conn, str(cm_id))
     return MessageQueued(message_id=str(message_id)), 202
 

@@ -1,7 +1,8 @@
 """/api/v1/services/<id>/heartbeat-monitors: alert when a check-in is overdue.
 
-Each monitor carries its `checkin_url` (`<public_url>/api/v2/heartbeat/<id>`), which a job POSTs
-to at least every `timeout_seconds`.
+A job POSTs to the monitor's `checkin_url` (`<public_url>/api/v2/heartbeat/<secret>`) at least
+every `timeout_seconds`. The secret is not the id: it is shown once, when the monitor is created
+or its secret rotated (like an integration key's token), so a read key cannot check in.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from app.api.routing import NotFound, endpoint, settings, transaction
 from app.api.schemas import (
     HeartbeatMonitor,
     HeartbeatMonitorCreate,
+    HeartbeatMonitorCreated,
     HeartbeatMonitorPage,
     HeartbeatMonitorPatch,
     PageQuery,
@@ -26,12 +28,18 @@ COLLECTION = "/services/<uuid:service_id>/heartbeat-monitors"
 ITEM = COLLECTION + "/<uuid:monitor_id>"
 
 
-def checkin_url(monitor_id: str) -> str:
-    return f"{settings().public_url}/api/v2/heartbeat/{monitor_id}"
+def checkin_url(secret: str) -> str:
+    return f"{settings().public_url}/api/v2/heartbeat/{secret}"
 
 
 def _monitor(row: dict[str, Any]) -> HeartbeatMonitor:
-    return HeartbeatMonitor.model_validate({**row, "checkin_url": checkin_url(row["id"])})
+    return HeartbeatMonitor.model_validate(row)
+
+
+def _with_secret(row: dict[str, Any]) -> HeartbeatMonitorCreated:
+    return HeartbeatMonitorCreated.model_validate(
+        {**row, "checkin_url": checkin_url(row["checkin_secret"])}
+    )
 
 
 def _missing(service_id: UUID, monitor_id: UUID) -> NotFound:
@@ -49,17 +57,28 @@ def list_heartbeat_monitors(service_id: UUID, query: PageQuery) -> HeartbeatMoni
     return HeartbeatMonitorPage(items=items, next_cursor=next_cursor)
 
 
-@endpoint(COLLECTION, "POST", "write", TAG, HTTP_201=HeartbeatMonitor)
+@endpoint(COLLECTION, "POST", "write", TAG, HTTP_201=HeartbeatMonitorCreated)
 def create_heartbeat_monitor(
     service_id: UUID, json: HeartbeatMonitorCreate
-) -> tuple[HeartbeatMonitor, int]:
-    """Create a heartbeat monitor; it stays `inactive` until its first check-in."""
+) -> tuple[HeartbeatMonitorCreated, int]:
+    """Create a heartbeat monitor; it stays `inactive` until its first check-in. The response
+    carries the check-in secret and URL, shown only here."""
     with transaction() as conn:
         require_service(conn, service_id)
         row = directory.create_heartbeat_monitor(
             conn, str(service_id), json.name, json.timeout_seconds
         )
-    return _monitor(row), 201
+    return _with_secret(row), 201
+
+
+@endpoint(ITEM + "/rotate-secret", "POST", "write", TAG, HTTP_200=HeartbeatMonitorCreated)
+def rotate_heartbeat_secret(service_id: UUID, monitor_id: UUID) -> HeartbeatMonitorCreated:
+    """Give the monitor a new check-in secret (shown only here); the old one stops working."""
+    with transaction() as conn:
+        row = directory.rotate_heartbeat_secret(conn, str(service_id), str(monitor_id))
+    if row is None:
+        raise _missing(service_id, monitor_id)
+    return _with_secret(row)
 
 
 @endpoint(ITEM, "GET", "read", TAG, HTTP_200=HeartbeatMonitor)

@@ -305,7 +305,11 @@ class HeartbeatMonitor(Output):
     state: Literal["inactive", "healthy", "unhealthy"]
     last_checkin_at: OutTime | None
     created_at: OutTime
-    checkin_url: str = Field(description="POST here to check in")
+
+
+class HeartbeatMonitorCreated(HeartbeatMonitor):
+    checkin_secret: str = Field(description="the check-in secret: shown only in this response")
+    checkin_url: str = Field(description="POST here to check in (the secret is in it)")
 
 
 class ApiKey(Output):
@@ -347,7 +351,15 @@ class AlertLogEntry(Output):
 
 
 class AlertWithLog(Alert):
-    log: list[AlertLogEntry]
+    log: list[AlertLogEntry] = Field(description="the log's first entries, oldest first")
+    log_next_cursor: str | None = Field(
+        description="when the log has more entries: the cursor for GET /alerts/{id}/log"
+    )
+
+
+class AlertLogPage(Output):
+    items: list[AlertLogEntry]
+    next_cursor: str | None
 
 
 class BulkResult(Output):

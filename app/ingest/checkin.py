@@ -1,4 +1,8 @@
-"""Heartbeat monitor check-ins (`POST /api/v2/heartbeat/<id>`): the monitor's id is its secret.
+"""Heartbeat monitor check-ins (`POST /api/v2/heartbeat/<secret>`).
+
+The path carries the monitor's check-in secret, found by its SHA-256 digest. Monitors created
+before secrets existed were given their id as secret (so their senders' URLs keep working) until
+it is rotated; an id is matched in its canonical form, as the old route parsed it.
 
 A check-in records the time and marks the monitor healthy; the engine owns expiry (raising the
 heartbeat alert), and is woken by the NOTIFY sent with the change. The check-in closes the
@@ -8,16 +12,19 @@ statement, so the web's one-statement autocommit path stays atomic.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
 import psycopg
 
+from app import tokens
+
 # `old` locks the monitor first: a concurrent expiry (the engine) is either seen whole (its
 # alert is closed here) or waits for this check-in (and then finds the monitor healthy again).
 _CHECKIN = """
 WITH old AS (
-    SELECT id, alert_id FROM heartbeat_monitors WHERE id = %(id)s FOR UPDATE
+    SELECT id, alert_id FROM heartbeat_monitors WHERE checkin_secret_hash = %(hash)s FOR UPDATE
 ), monitor AS (
     UPDATE heartbeat_monitors m
     SET last_checkin_at = now(), state = 'healthy', alert_id = NULL
@@ -44,17 +51,22 @@ FROM monitor
 """
 
 
-def parse_monitor_id(raw: str) -> uuid.UUID | None:
-    """The monitor id in a path segment, or None when it cannot be one."""
-    try:
-        return uuid.UUID(raw.strip())
-    except ValueError:
+MAX_SECRET = 128  # characters; ours are 36, an old id 36
+
+
+def secret_digest(raw: str) -> bytes | None:
+    """The digest to look a check-in secret up by, or None when the segment cannot be one."""
+    raw = raw.strip()
+    if not raw or len(raw) > MAX_SECRET:
         return None
+    with contextlib.suppress(ValueError):
+        raw = str(uuid.UUID(raw))  # an old monitor's id, in any form uuid accepts
+    return tokens.digest(raw)
 
 
-def record(conn: psycopg.Connection[Any], monitor_id: uuid.UUID) -> dict[str, Any] | None:
+def record(conn: psycopg.Connection[Any], secret_hash: bytes) -> dict[str, Any] | None:
     """Record a check-in; the monitor's id, state and check-in time, or None if unknown."""
-    row = conn.execute(_CHECKIN, {"id": monitor_id}).fetchone()
+    row = conn.execute(_CHECKIN, {"hash": secret_hash}).fetchone()
     if row is None:
         return None
     return {"id": row["id"], "state": row["state"], "last_checkin_at": row["last_checkin_at"]}

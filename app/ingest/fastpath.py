@@ -42,22 +42,15 @@ WITH key AS (
     SELECT service_id, %(summary)s, %(details)s, %(dedup_key)s, type
     FROM key WHERE type = %(key_type)s
     ON CONFLICT (service_id, dedup_key) WHERE status <> 'closed'
-    DO UPDATE SET duplicate_count = alerts.duplicate_count + 1,
-                  last_seen_at = now(), updated_at = now()
-    RETURNING id, service_id, (xmax = 0) AS is_new
-), logged AS (
-    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, meta)
-    SELECT id, CASE WHEN is_new THEN 'created' ELSE 'duplicate_suppressed' END,
-           'integration_key', %(key_id)s::text,
-           CASE WHEN is_new THEN %(meta)s::jsonb ELSE '{{}}'::jsonb END
-    FROM upsert
-)
-SELECT u.id AS alert_id, k.service_id::text AS service_id, u.is_new,
+    {store.DUPLICATE_UPDATE}
+), {store.raise_logs("'integration_key'", "%(key_id)s::text", "%(meta)s")}
+SELECT upsert.id AS alert_id, k.service_id::text AS service_id, upsert.is_new,
+       {store.RECOUNT_COLUMNS},
        pg_notify('{store.EVENTS_CHANNEL}', json_build_object(
-           'alert_id', u.id,
-           'event', CASE WHEN u.is_new THEN 'created' ELSE 'duplicate' END)::text),
-       CASE WHEN NOT u.is_new THEN set_config('synchronous_commit', 'off', true) END
-FROM key k JOIN upsert u ON u.service_id = k.service_id
+           'alert_id', upsert.id,
+           'event', CASE WHEN upsert.is_new THEN 'created' ELSE 'duplicate' END)::text),
+       CASE WHEN NOT upsert.is_new THEN set_config('synchronous_commit', 'off', true) END
+FROM key k JOIN upsert ON upsert.service_id = k.service_id
 """
 
 
@@ -94,4 +87,5 @@ def raise_with_key(
     ).fetchone()
     if row is None:
         return None
+    store.recount(conn, row)
     return Raised(int(row["alert_id"]), row["service_id"], bool(row["is_new"]))

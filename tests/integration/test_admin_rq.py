@@ -258,3 +258,45 @@ def test_a_tampered_session_cookie_is_401(client, make_api_key):
     cookie = client.get_cookie("klaxon_admin", path="/admin")
     client.set_cookie("klaxon_admin", cookie.value[:-2] + "xx", path="/admin")
     assert_envelope(client.get("/admin/rq/"), 401, "unauthorized")
+
+
+FRAMING = {
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def assert_framing(response) -> str:
+    for name, value in FRAMING.items():
+        assert response.headers[name] == value, name
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
+    assert "http:" not in csp and "https:" not in csp and " * " not in f" {csp} "
+    return str(csp)
+
+
+def test_admin_pages_send_the_action_pages_framing_and_csp(client, make_api_key):
+    from app.page_headers import PAGE_HEADERS
+
+    key = make_api_key("admin")
+    for response in (
+        client.get("/admin/login"),
+        client.post("/admin/login", data={"key": "wrong"}),
+        client.get("/admin/rq/"),  # 401 envelope
+        client.get("/admin/nothing-here", headers=bearer(key)),
+    ):
+        assert assert_framing(response) == PAGE_HEADERS["Content-Security-Policy"]
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_dashboard_runs_only_its_own_scripts_and_is_never_framed(client, make_api_key):
+    headers = bearer(make_api_key("admin"))
+    page = client.get("/admin/rq/", headers=headers)
+    assert page.status_code == 200
+    csp = assert_framing(page)
+    assert "script-src 'self' 'unsafe-inline'" in csp and "connect-src 'self'" in csp
+    assert page.headers["Cache-Control"] == "no-store"
+    data = client.get("/admin/rq/0/data/queues.json", headers=headers)
+    assert_framing(data)

@@ -30,11 +30,11 @@ def test_concurrent_identical_raises_yield_one_open_alert(database_url, make_ser
     assert len({r.alert_id for r in results}) == 1
     with open_conn(database_url) as conn:
         row = conn.execute("SELECT count(*) AS n, max(duplicate_count) AS d FROM alerts").fetchone()
-        logs = conn.execute(
-            "SELECT event, count(*) AS n FROM alert_logs GROUP BY event ORDER BY event"
-        ).fetchall()
+        logs = conn.execute("SELECT event, meta FROM alert_logs ORDER BY id").fetchall()
     assert row == {"n": 1, "d": 99}
-    assert logs == [{"event": "created", "n": 1}, {"event": "duplicate_suppressed", "n": 99}]
+    # The 99 repeats (well inside a minute) are one log entry that counts them all.
+    assert [r["event"] for r in logs] == ["created", "duplicate_suppressed"]
+    assert logs[1]["meta"] == {"count": 99}
 
 
 def test_a_closed_alert_frees_its_dedup_key_for_a_new_one(db_conn, make_service):
@@ -100,3 +100,54 @@ def test_database_checks_refuse_bad_rows_even_bypassing_the_store(db_conn, make_
             "INSERT INTO alerts (service_id, summary, dedup_key) VALUES (%s, '', 'k')",
             (service_id,),
         )
+
+
+def duplicate_entries(conn, alert_id):
+    return conn.execute(
+        "SELECT meta FROM alert_logs WHERE alert_id = %s AND event = 'duplicate_suppressed' "
+        "ORDER BY id",
+        (alert_id,),
+    ).fetchall()
+
+
+def test_repeats_update_the_alert_and_one_log_entry_per_minute(db_conn, make_service):
+    service_id = make_service()["id"]
+    first = store.raise_alert(db_conn, service_id, "CPU hot", dedup="cpu")
+    for _ in range(5):
+        store.raise_alert(db_conn, service_id, "CPU hot", dedup="cpu")
+    alert = db_conn.execute(
+        "SELECT duplicate_count, last_seen_at > created_at AS seen FROM alerts WHERE id = %s",
+        (first.alert_id,),
+    ).fetchone()
+    assert alert == {"duplicate_count": 5, "seen": True}
+    assert duplicate_entries(db_conn, first.alert_id) == [{"meta": {"count": 5}}]
+    # A minute on, the next repeat opens a new entry; the first keeps its count.
+    db_conn.execute(
+        "UPDATE alerts SET duplicate_window_at = now() - interval '61 seconds' WHERE id = %s",
+        (first.alert_id,),
+    )
+    store.raise_alert(db_conn, service_id, "CPU hot", dedup="cpu")
+    store.raise_alert(db_conn, service_id, "CPU hot", dedup="cpu")
+    assert duplicate_entries(db_conn, first.alert_id) == [
+        {"meta": {"count": 5}},
+        {"meta": {"count": 2}},
+    ]
+
+
+def test_concurrent_repeats_through_the_ingest_fast_path_log_one_entry(database_url, make_service):
+    from app.ingest import fastpath
+    from app.ingest.events import Event
+
+    service = make_service()
+    token = service["integration_key"]["token"]
+    event = Event(action="trigger", summary="disk full", dedup="disk")
+
+    def raise_once(_: int):
+        with open_conn(database_url) as conn:
+            return fastpath.raise_with_key(conn, token, "generic", event)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(raise_once, range(60)))
+    assert sum(r.is_new for r in results) == 1
+    with open_conn(database_url) as conn:
+        assert duplicate_entries(conn, results[0].alert_id) == [{"meta": {"count": 59}}]

@@ -150,6 +150,43 @@ def test_get_returns_the_alert_with_its_log(
     assert alert["id"] == alert_id and alert["duplicate_count"] == 1
     assert [e["event"] for e in alert["log"]] == ["created", "duplicate_suppressed"]
     assert all(isinstance(e["id"], str) and e["created_at"].endswith("Z") for e in alert["log"])
+    assert alert["log_next_cursor"] is None
+
+
+def add_log_entries(conn: psycopg.Connection[Any], alert_id: str, count: int) -> None:
+    conn.execute(
+        "INSERT INTO alert_logs (alert_id, event, actor_type, message) "
+        "SELECT %s, 'escalated', 'system', 'step ' || n FROM generate_series(1, %s) n",
+        (alert_id, count),
+    )
+
+
+def test_a_long_log_comes_in_pages(
+    api: Api, db_conn: psycopg.Connection[Any], service: dict[str, Any]
+) -> None:
+    alert_id = raise_alert(db_conn, service, "flapping")
+    add_log_entries(db_conn, alert_id, store.LOG_PAGE + 20)
+    alert = api.get(f"/alerts/{alert_id}").get_json()
+    assert len(alert["log"]) == store.LOG_PAGE and alert["log_next_cursor"]
+    rest = api.get(f"/alerts/{alert_id}/log", query_string={"cursor": alert["log_next_cursor"]})
+    assert rest.status_code == 200
+    assert [e["message"] for e in rest.get_json()["items"]] == [
+        f"step {n}" for n in range(store.LOG_PAGE, store.LOG_PAGE + 21)
+    ]
+    assert rest.get_json()["next_cursor"] is None
+    walked = api.walk(f"/alerts/{alert_id}/log", limit=7)
+    assert [e["id"] for e in walked[: store.LOG_PAGE]] == [e["id"] for e in alert["log"]]
+    assert len(walked) == store.LOG_PAGE + 21 and len({e["id"] for e in walked}) == len(walked)
+
+
+def test_the_log_of_an_unknown_alert_is_404_and_a_forged_cursor_400(
+    api: Api, db_conn: psycopg.Connection[Any], service: dict[str, Any]
+) -> None:
+    assert api.get("/alerts/999999/log").status_code == 404
+    alert_id = raise_alert(db_conn, service, "x")
+    forged = api.get(f"/alerts/{alert_id}/log", query_string={"cursor": "bm9wZQ"})
+    assert forged.status_code == 400
+    assert api.get(f"/alerts/{alert_id}/log", query_string={"limit": 500}).status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -168,7 +168,9 @@ def test_heartbeat_monitor_crud_with_checkin_url(api: Api) -> None:
     created = api.post(path, json={"name": "nightly backup", "timeout_seconds": 3600})
     assert created.status_code == 201
     monitor = created.get_json()
-    assert monitor["checkin_url"] == f"{PUBLIC_URL}/api/v2/heartbeat/{monitor['id']}"
+    secret = monitor.pop("checkin_secret")
+    assert secret.startswith("khb_") and monitor["id"] not in secret
+    assert monitor.pop("checkin_url") == f"{PUBLIC_URL}/api/v2/heartbeat/{secret}"
     assert (monitor["state"], monitor["last_checkin_at"]) == ("inactive", None)
     assert api.get(f"{path}/{monitor['id']}").get_json() == monitor
     changed = api.patch(f"{path}/{monitor['id']}", json={"timeout_seconds": 7200}).get_json()
@@ -176,6 +178,37 @@ def test_heartbeat_monitor_crud_with_checkin_url(api: Api) -> None:
     assert [m["id"] for m in api.get(path).get_json()["items"]] == [monitor["id"]]
     assert api.delete(f"{path}/{monitor['id']}").status_code == 204
     assert api.get(f"{path}/{monitor['id']}").status_code == 404
+
+
+def test_a_read_key_never_sees_a_checkin_secret(api: Api, make_api_key: Any) -> None:
+    service = new_service(api)
+    path = f"/services/{service['id']}/heartbeat-monitors"
+    created = api.post(path, json={"name": "job", "timeout_seconds": 60}).get_json()
+    reader = Api(api.client, make_api_key("read"))
+    shown = [
+        reader.get(f"{path}/{created['id']}").get_json(),
+        *reader.get(path).get_json()["items"],
+    ]
+    for body in shown:
+        assert "checkin_secret" not in body and "checkin_url" not in body
+        assert created["checkin_secret"] not in str(body)
+    refused = reader.post(f"{path}/{created['id']}/rotate-secret")
+    assert refused.status_code == 403
+
+
+def test_rotating_a_checkin_secret_shows_the_new_one_once(api: Api) -> None:
+    service = new_service(api)
+    path = f"/services/{service['id']}/heartbeat-monitors"
+    created = api.post(path, json={"name": "job", "timeout_seconds": 60}).get_json()
+    rotated = api.post(f"{path}/{created['id']}/rotate-secret")
+    assert rotated.status_code == 200
+    body = rotated.get_json()
+    assert body["id"] == created["id"] and body["checkin_secret"] != created["checkin_secret"]
+    assert body["checkin_url"] == f"{PUBLIC_URL}/api/v2/heartbeat/{body['checkin_secret']}"
+    assert api.client.post(f"/api/v2/heartbeat/{created['checkin_secret']}").status_code == 404
+    assert api.client.post(f"/api/v2/heartbeat/{body['checkin_secret']}").status_code == 200
+    missing = api.post(f"{path}/{uuid.uuid4()}/rotate-secret")
+    assert missing.status_code == 404
 
 
 @pytest.mark.parametrize("timeout", [59, 9 * 24 * 3600 + 1, "soon", None])

@@ -364,6 +364,37 @@ def test_an_alert_message_to_an_unverified_method_fails_but_a_verification_goes(
     assert sent["status"] == "delivered" and "code" not in sent["payload"]  # scrubbed
 
 
+@pytest.mark.parametrize("status", [404, 503])
+def test_a_verification_code_is_scrubbed_when_its_message_fails_too(
+    db_conn, rig_for, webhook_receiver, status
+):
+    rig = rig_for()
+    webhook_receiver.behaviour = Behaviour(status=status)  # permanent, then out of attempts
+    method = make_method(db_conn, webhook_receiver.url(), verified=False)
+    code = message(db_conn, method, "verification", payload={"code": "123456"}, max_attempts=1)
+    rig.dispatch()
+    rig.work()
+    assert webhook_receiver.requests()[0].json()["code"] == "123456"  # it was sent with the code
+    failed = row(db_conn, code)
+    assert failed["status"] == "failed" and "code" not in failed["payload"]
+
+
+def test_a_verification_code_is_scrubbed_when_a_stuck_send_is_given_up(db_conn, rig_for):
+    rig = rig_for()
+    method = make_method(db_conn, "https://example.invalid/hook", verified=False)
+    code = message(db_conn, method, "verification", payload={"code": "123456"}, max_attempts=1)
+    # A worker claimed it and died mid-send: the claim expired with no attempts left.
+    db_conn.execute(
+        "UPDATE outgoing_messages SET status = 'sending', attempts = 1, claimed_by = 'gone', "
+        "claimed_until = now() - interval '1 minute' WHERE id = %s",
+        (code,),
+    )
+    assert row(db_conn, code)["payload"] == {"code": "123456"}  # not terminal yet
+    rig.dispatch()
+    failed = row(db_conn, code)
+    assert failed["status"] == "failed" and "code" not in failed["payload"]
+
+
 def test_a_disabled_method_gets_no_alert(db_conn, rig_for, webhook_receiver, service_id):
     rig = rig_for()
     method = make_method(db_conn, webhook_receiver.url())

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
+from app import directory
 from tests.support.engine_world import _make_ctx  # noqa: F401 - the make_ctx fixture
 from workers.engine_modules import heartbeats
 
@@ -14,13 +17,15 @@ def ctx(make_ctx):
 
 
 def monitor(conn, service_id, *, state="healthy", ago=None, timeout=60):
-    row = conn.execute(
-        "INSERT INTO heartbeat_monitors (service_id, name, timeout_seconds, state, "
-        "last_checkin_at) VALUES (%s, 'backup', %s, %s, now() - %s::interval) "
-        "RETURNING id::text AS id",
-        (service_id, timeout, state, ago),
-    ).fetchone()
-    return row["id"]
+    """A monitor as migrated from before check-in secrets: its secret is its id."""
+    monitor_id = str(uuid.uuid4())
+    conn.execute(
+        "INSERT INTO heartbeat_monitors (id, service_id, name, timeout_seconds, state, "
+        "last_checkin_at, checkin_secret_hash) "
+        "VALUES (%s, %s, 'backup', %s, %s, now() - %s::interval, sha256(convert_to(%s, 'UTF8')))",
+        (monitor_id, service_id, timeout, state, ago, monitor_id),
+    )
+    return monitor_id
 
 
 def monitor_row(conn, monitor_id):
@@ -83,11 +88,7 @@ def test_a_monitor_expires_again_after_recovering(db_conn, ctx, make_service, cl
 
 def test_inactive_and_punctual_monitors_do_not_expire(db_conn, ctx, make_service):
     service = make_service()["id"]
-    never = db_conn.execute(
-        "INSERT INTO heartbeat_monitors (service_id, name, timeout_seconds) "
-        "VALUES (%s, 'never checked in', 60) RETURNING id::text AS id",
-        (service,),
-    ).fetchone()["id"]
+    never = directory.create_heartbeat_monitor(db_conn, service, "never checked in", 60)["id"]
     punctual = monitor(db_conn, service, ago="10 seconds", timeout=600)
 
     due_in = heartbeats.run(ctx)

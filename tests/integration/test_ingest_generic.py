@@ -345,7 +345,7 @@ def test_meta_is_kept_for_new_alerts_only(client, db_conn, token):
     metas = db_conn.execute("SELECT event, meta FROM alert_logs ORDER BY id").fetchall()
     assert metas == [
         {"event": "created", "meta": {"meta": {"a": "1"}}},
-        {"event": "duplicate_suppressed", "meta": {}},
+        {"event": "duplicate_suppressed", "meta": {"count": 1}},
     ]
 
 

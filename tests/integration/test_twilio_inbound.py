@@ -53,8 +53,10 @@ def post(client, path: str, params: dict[str, str], query: dict[str, str] | None
     return client.post(f"{path}{qs}", data=params, headers={"X-Twilio-Signature": signature})
 
 
-def sms(client, body: str, sender: str = NUMBER, **kwargs):
-    params = {"From": sender, "To": "+15550001111", "Body": body, "MessageSid": "SM" + "0" * 32}
+def sms(client, body: str, sender: str = NUMBER, sid: str | None = None, **kwargs):
+    """An inbound SMS; each is a new message (its own MessageSid) unless `sid` is given."""
+    sid = sid or "SM" + secrets.token_hex(16)
+    params = {"From": sender, "To": "+15550001111", "Body": body, "MessageSid": sid}
     return post(client, "/api/v2/twilio/sms", params, **kwargs)
 
 
@@ -92,6 +94,44 @@ def test_a_signed_reply_acknowledges_the_alert_sent_as_that_code(
         "actor_id": paged["user_id"],
         "meta": {"via": "sms", "contact_method_id": paged["method"]},
     }
+
+
+def test_a_replayed_message_acts_once(twilio_client, db_conn, paged):
+    sid = "SM" + secrets.token_hex(16)
+    first = reply_of(sms(twilio_client, "1a", sid=sid))
+    assert "Acknowledged alert 1" in first
+    logged = alert_state(db_conn, paged["alert_id"])
+    # Twilio retrying, or a captured request replayed: the same signed MessageSid is answered
+    # with nothing (no second SMS back) and changes nothing.
+    replay = reply_of(sms(twilio_client, "1a", sid=sid))
+    assert replay == f"{XML}<Response/>"
+    assert alert_state(db_conn, paged["alert_id"]) == logged
+    # A new message with the same words is a new request: it is answered.
+    assert "is already acknowledged" in reply_of(sms(twilio_client, "1a"))
+
+
+def test_a_replayed_stop_after_start_does_not_stop_again(twilio_client, db_conn, paged):
+    sid = "SM" + secrets.token_hex(16)
+    sms(twilio_client, "STOP", sid=sid)
+    sms(twilio_client, "START")
+    sms(twilio_client, "STOP", sid=sid)
+    stopped = db_conn.execute(
+        "SELECT stopped_at FROM contact_methods WHERE id = %s", (paged["method"],)
+    ).fetchone()
+    assert stopped == {"stopped_at": None}
+
+
+def test_seen_message_sids_are_pruned_after_some_days(twilio_client, db_conn, paged):
+    db_conn.execute(
+        "INSERT INTO twilio_inbound_messages (message_sid, received_at) "
+        "VALUES ('SMold', now() - interval '4 days'), ('SMrecent', now() - interval '1 day')"
+    )
+    sms(twilio_client, "HELP")
+    left = db_conn.execute(
+        "SELECT message_sid FROM twilio_inbound_messages WHERE message_sid LIKE 'SM%%' "
+        "AND length(message_sid) < 10"
+    ).fetchall()
+    assert left == [{"message_sid": "SMrecent"}]
 
 
 @pytest.mark.parametrize("body", ["1c", "1 C", "c1", "1close"])

@@ -37,7 +37,7 @@ def test_healthz_passes_with_web_worker_and_engine_up(
     answer = get(port, "/healthz")
     assert answer.headers["content-type"] == "application/health+json"
     checks = answer.body["checks"]
-    assert set(checks) == {"database", "redis", "listener", "workers", "engine", "queue"}
+    assert set(checks) == {"database", "redis", "listener", "workers", "engine", "queue", "limiter"}
     assert all(c[0]["status"] == "pass" for c in checks.values())
     assert checks["workers"][0]["observedValue"] == 1
     assert checks["database"][0]["observedUnit"] == "ms"

@@ -182,3 +182,39 @@ def test_a_missing_url_points_at_klaxon_dev_s_env_file_when_there_is_one(tmp_pat
         load_settings(env)
     assert str(hinted.value).startswith("DATABASE_URL: is not set; expected postgresql://")
     assert f"set -a; . {tmp_path / 'dev.env'}; set +a" in str(hinted.value)
+
+
+def test_abuse_limits_have_defaults_and_take_limits_notation():
+    assert load().limits.failed_auth == "30/minute"
+    assert load().limits.proxy_hops == 0
+    limits = load(
+        KLAXON_LIMIT_VERIFY_PER_ADDRESS="3 per hour",
+        KLAXON_LIMIT_VERIFY_PER_USER="20/day",
+        KLAXON_LIMIT_FAILED_AUTH="10/minute",
+        KLAXON_LIMIT_TEST_SENDS="1/2 hours",
+        KLAXON_PROXY_HOPS="1",
+    ).limits
+    assert (limits.verify_per_address, limits.verify_per_user) == ("3 per hour", "20/day")
+    assert (limits.failed_auth, limits.test_sends, limits.proxy_hops) == (
+        "10/minute",
+        "1/2 hours",
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["KLAXON_LIMIT_VERIFY_PER_ADDRESS", "KLAXON_LIMIT_FAILED_AUTH", "KLAXON_LIMIT_TEST_SENDS"],
+)
+@pytest.mark.parametrize("value", ["5", "five/hour", "5/fortnight", "0/hour", "5/hour;9/day"])
+def test_a_malformed_limit_names_its_variable(name, value):
+    with pytest.raises(ConfigError) as caught:
+        load(**{name: value})
+    assert caught.value.variable == name
+    assert "COUNT/PERIOD" in str(caught.value)
+
+
+def test_proxy_hops_are_bounded():
+    with pytest.raises(ConfigError) as caught:
+        load(KLAXON_PROXY_HOPS="9")
+    assert caught.value.variable == "KLAXON_PROXY_HOPS"
