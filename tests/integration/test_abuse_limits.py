@@ -168,7 +168,7 @@ def codes_sent(db_conn: psycopg.Connection[Any]) -> int:
 def test_codes_to_one_address_are_limited_however_they_are_asked_for(api, db_conn):
     user = new_user(db_conn)
     many = f"/users/{user}/contact-methods"
-    address = "https://hooks.example.com/a"
+    address = "https://192.0.2.10/a"
     first = api.post(many, json=webhook(address))  # code 1: create
     assert first.status_code == 201
     assert api.delete(f"{many}/{first.get_json()['id']}").status_code == 204
@@ -177,32 +177,37 @@ def test_codes_to_one_address_are_limited_however_they_are_asked_for(api, db_con
     assert api.delete(f"{many}/{again.get_json()['id']}").status_code == 204
     before = codes_sent(db_conn)
     assert_limited(api.post(many, json=webhook(address)), within=3600)  # a third: refused
-    other = api.post(many, json=webhook("https://hooks.example.com/b"))
+    other = api.post(many, json=webhook("https://192.0.2.10/b"))
     assert other.status_code == 201
     moved = api.patch(f"{many}/{other.get_json()['id']}", json={"address": address})
     assert_limited(moved, within=3600)  # an address change counts the same
     # Refused means nothing happened: no method, no address change, no code.
     assert codes_sent(db_conn) == before + 1
     kept = api.get(f"{many}/{other.get_json()['id']}").get_json()
-    assert kept["address"] == "https://hooks.example.com/b"
+    assert kept["address"] == "https://192.0.2.10/b"
     assert [m["address"] for m in api.get(many).get_json()["items"]] == [kept["address"]]
 
 
 def test_codes_for_one_user_are_limited_and_other_users_are_not(api, db_conn):
     user, other = new_user(db_conn), new_user(db_conn)
     for n in range(3):
-        created = api.post(f"/users/{user}/contact-methods", json=webhook(f"https://h/{n}"))
+        created = api.post(
+            f"/users/{user}/contact-methods", json=webhook(f"https://192.0.2.20/{n}")
+        )
         assert created.status_code == 201
     assert_limited(
-        api.post(f"/users/{user}/contact-methods", json=webhook("https://h/3")), within=3600
+        api.post(f"/users/{user}/contact-methods", json=webhook("https://192.0.2.20/3")),
+        within=3600,
     )
-    fine = api.post(f"/users/{other}/contact-methods", json=webhook("https://h/9"))
+    fine = api.post(f"/users/{other}/contact-methods", json=webhook("https://192.0.2.20/9"))
     assert fine.status_code == 201
 
 
 def test_test_sends_to_one_address_are_limited(api, db_conn):
     user = new_user(db_conn)
-    method = api.post(f"/users/{user}/contact-methods", json=webhook("https://h/t")).get_json()
+    method = api.post(
+        f"/users/{user}/contact-methods", json=webhook("https://192.0.2.20/t")
+    ).get_json()
     db_conn.execute("UPDATE contact_methods SET verified_at = now() WHERE id = %s", (method["id"],))
     path = f"/users/{user}/contact-methods/{method['id']}/test"
     assert [api.post(path).status_code for _ in range(2)] == [202, 202]

@@ -11,6 +11,7 @@ import hmac
 import html
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -303,8 +304,9 @@ def twilio_post(
 
 
 def sms_reply(w: World, body: str, token: str | None = None) -> tuple[int, str, dict[str, str]]:
+    """A new inbound SMS: each has its own MessageSid, as Twilio gives (a repeat acts once)."""
     params = {
-        "MessageSid": "SM" + "f" * 32,
+        "MessageSid": "SM" + secrets.token_hex(16),
         "AccountSid": w.twilio.sid,
         "From": PHONE,
         "To": FROM_NUMBER,
