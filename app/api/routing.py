@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,12 +21,13 @@ import psycopg.errors
 import structlog
 from flask import Blueprint, current_app, g, request
 from flask import Response as FlaskResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 
 from app.alerts.store import Actor
 from app.api.schemas import ErrorBody
+from app.api.validation import validation_failed
 from app.auth import require_scope
 from app.errors import (
     ApiError,
@@ -51,25 +53,18 @@ BEARER = "bearer"
 api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 
-def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
-
-
-def _raise_validation_failed(
-    _req: Any, _resp: Any, error: Exception | None, _instance: Any, _adapter: Any
-) -> None:
-    """spectree's `before` hook: a failed validation becomes our envelope, naming each field.
+def _reject_invalid(models: dict[str, type[BaseModel]]) -> Callable[..., None]:
+    """spectree's `before` hook for a route whose query/body models are `models` (by name): a
+    failed validation becomes our 422 naming each field (app.api.validation).
 
     The rejected values are not echoed: a misplaced secret must not travel back, or into logs.
     """
-    if not isinstance(error, ValidationError):
-        return
-    problems = [
-        {"field": _field(e["loc"]), "message": e["msg"], "type": e["type"]}
-        for e in error.errors(include_url=False, include_input=False)
-    ]
-    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
-    raise ValidationFailed(f"invalid request: {summary}", {"errors": problems})
+
+    def hook(_req: Any, _resp: Any, error: Exception | None, _instance: Any, _adapter: Any) -> None:
+        if isinstance(error, ValidationError):
+            raise validation_failed(models.get(error.title), error)
+
+    return hook
 
 
 spec = SpecTree(
@@ -79,7 +74,6 @@ spec = SpecTree(
     description="Users, services, integration keys, heartbeat monitors, API keys and alerts.",
     mode="strict",  # the document lists exactly the routes declared through `endpoint`
     annotations=True,
-    before=_raise_validation_failed,
     validation_error_status=422,
     validation_error_model=ErrorBody,
     naming_strategy=lambda model: model.__name__,
@@ -129,6 +123,7 @@ def endpoint(
         takes_body = "json" in view.__annotations__
         documented = Response(**_with_errors(rule, scope, takes_body, responses))
         validated = spec.validate(
+            before=_reject_invalid(_request_models(view)),
             resp=documented,
             tags=[tag],
             operation_id=view.__name__,
@@ -141,6 +136,13 @@ def endpoint(
         return secured
 
     return decorate
+
+
+def _request_models(view: Callable[..., Any]) -> dict[str, type[BaseModel]]:
+    """The view's query and body models by class name (a ValidationError's `title`)."""
+    hints = typing.get_type_hints(view)
+    models = [hints[name] for name in ("query", "json") if name in hints]
+    return {model.__name__: model for model in models}
 
 
 def _with_errors(

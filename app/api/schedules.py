@@ -29,7 +29,6 @@ from pydantic.json_schema import SkipJsonSchema
 
 from app import policies
 from app.api import pagination
-from app.api.delivery_schemas import invalid
 from app.api.routing import NotFound, api_blueprint, endpoint, settings, transaction
 from app.api.schemas import (
     Description,
@@ -41,9 +40,11 @@ from app.api.schemas import (
     Patch,
     Query,
     Time,
+    TimeOfDay,
     TimeZone,
 )
-from app.errors import ValidationFailed
+from app.api.validation import FieldProblem
+from app.errors import ValidationFailed, invalid
 from app.oncall import compute, ical, store
 from app.oncall.model import Schedule as ScheduleValue
 from app.oncall.model import Shift as ShiftValue
@@ -108,21 +109,22 @@ class RuleCreate(Input):
     target_type: TargetType
     target_id: UUID = Field(description="a user id or a rotation id, per target_type")
     weekdays: Weekdays = [0, 1, 2, 3, 4, 5, 6]
-    start_time: time = Field(time(0), description="local time in the schedule's zone")
-    end_time: time = Field(time(0), description="before start_time wraps; equal is all day")
+    start_time: TimeOfDay = Field(time(0), description="local time in the schedule's zone")
+    end_time: TimeOfDay = Field(time(0), description="before start_time wraps; equal is all day")
 
 
 class RulePatch(Patch):
     target_type: TargetType | SkipJsonSchema[None] = None
     target_id: UUID | SkipJsonSchema[None] = None
     weekdays: Weekdays | SkipJsonSchema[None] = None
-    start_time: time | SkipJsonSchema[None] = None
-    end_time: time | SkipJsonSchema[None] = None
+    start_time: TimeOfDay | SkipJsonSchema[None] = None
+    end_time: TimeOfDay | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _target_together(self) -> RulePatch:
         if (self.target_type is None) != (self.target_id is None):
-            raise ValueError("target_type and target_id change together: send both")
+            missing = "target_id" if self.target_id is None else "target_type"
+            raise FieldProblem(missing, "target_type and target_id change together: send both")
         return self
 
 
@@ -371,6 +373,15 @@ def _check_temporary(
 
 def _shift_rows(shifts: list[ShiftIn]) -> list[dict[str, Any]]:
     return [{**s.model_dump(), "user_id": str(s.user_id)} for s in shifts]
+
+
+def _check_range(start: datetime, end: datetime) -> None:
+    """A shifts query's range, as 422s naming `end` (the bound a client adjusts)."""
+    if end <= start:
+        raise invalid("end", "must be after start")
+    if end - start > compute.MAX_RANGE:
+        days = compute.MAX_RANGE.days
+        raise invalid("end", f"must be at most {days} days after start; ask in pieces")
 
 
 def _computed(work: Callable[..., T], *args: Any) -> T:
@@ -671,6 +682,7 @@ def list_shifts(schedule_id: UUID, query: RangeQuery) -> ShiftPage:
     """Who is on call during [start, end) (default: the next 7 days), sorted by start."""
     start = query.start or datetime.now(UTC)
     end = query.end or start + DEFAULT_SHIFTS_RANGE
+    _check_range(start, end)
     with transaction() as conn:
         schedule, rotations = _load(conn, schedule_id)
     shifts = _computed(compute.schedule_shifts, schedule, rotations, start, end)
