@@ -69,9 +69,12 @@ def validation_failed(model: type[BaseModel] | None, error: ValidationError) -> 
     """The 422 for `error`, raised while validating `model` (None: names are taken as given)."""
     chosen: dict[str, ErrorDetails] = {}
     for detail in error.errors(include_url=False, include_input=False):
-        field = _field(model, detail)
-        if field not in chosen or _is_null_branch(chosen[field]):
-            chosen[field] = detail  # a union's `None` member is the least telling complaint
+        field = _field(model, detail)  # a union fails once per member: keep the telling one
+        if field not in chosen or chosen[field]["type"] == "none_required":
+            chosen[field] = detail
+    for field, detail in list(chosen.items()):
+        if detail["type"] == "none_required" and _explained(field, chosen):
+            del chosen[field]  # the null member's complaint about a value with its own error
     problems = [
         {"field": field, "message": _message(detail), "type": detail["type"]}
         for field, detail in chosen.items()
@@ -79,8 +82,9 @@ def validation_failed(model: type[BaseModel] | None, error: ValidationError) -> 
     return ValidationFailed.of(problems)
 
 
-def _is_null_branch(detail: ErrorDetails) -> bool:
-    return detail["type"] == "none_required"
+def _explained(field: str, chosen: dict[str, ErrorDetails]) -> bool:
+    """Whether another error is about something inside `field`."""
+    return any(other.startswith(field + ".") for other in chosen)
 
 
 def _field(model: type[BaseModel] | None, detail: ErrorDetails) -> str:
