@@ -46,7 +46,7 @@ def pages(receiver: WebhookReceiver, path: str, kind: str = "alert") -> list[Rec
 
 
 def pages_for(receiver: WebhookReceiver, path: str, alert_id: int) -> list[Received]:
-    return [r for r in pages(receiver, path) if r.json()["alert"]["id"] == alert_id]
+    return [r for r in pages(receiver, path) if r.json()["alert"]["id"] == str(alert_id)]
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_acknowledging_through_the_link_stops_the_pages_and_close_sends_status_u
 
     def notices() -> list[tuple[int, str]]:
         found = pages(webhook_receiver, "/alice", kind="status_update")
-        return [(r.json()["alert"]["id"], r.json()["status"]) for r in found]
+        return [(int(r.json()["alert"]["id"]), r.json()["status"]) for r in found]
 
     # Alice acknowledged it herself, so she is not told of that; the close comes through the
     # API (another actor), so she is told of it.
