@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from flask import Response as FlaskResponse
 from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
+from spectree.utils import get_request_model_hints
 
 from app.alerts.store import Actor
 from app.api.schemas import ErrorBody
@@ -140,7 +140,7 @@ def endpoint(
 
 def _request_models(view: Callable[..., Any]) -> dict[str, type[BaseModel]]:
     """The view's query and body models by class name (a ValidationError's `title`)."""
-    hints = typing.get_type_hints(view)
+    hints = get_request_model_hints(view)  # as spectree resolves them: only these names
     models = [hints[name] for name in ("query", "json") if name in hints]
     return {model.__name__: model for model in models}
 
