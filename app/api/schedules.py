@@ -32,6 +32,7 @@ from app.api import pagination
 from app.api.routing import NotFound, api_blueprint, endpoint, settings, transaction
 from app.api.schemas import (
     Description,
+    ErrorBody,
     Input,
     Name,
     Output,
@@ -44,7 +45,7 @@ from app.api.schemas import (
     TimeZone,
 )
 from app.api.validation import FieldProblem
-from app.errors import ValidationFailed, invalid
+from app.errors import Conflict, invalid
 from app.oncall import compute, ical, store
 from app.oncall.model import Schedule as ScheduleValue
 from app.oncall.model import Shift as ShiftValue
@@ -384,12 +385,17 @@ def _check_range(start: datetime, end: datetime) -> None:
         raise invalid("end", f"must be at most {days} days after start; ask in pieces")
 
 
+class NotComputable(Conflict):
+    code = "schedule_not_computable"
+
+
 def _computed(work: Callable[..., T], *args: Any) -> T:
-    """Run an on-call computation; its ValueError (a bad range or schedule) is a 422."""
+    """Run an on-call computation. The request was checked already, so its ValueError is about
+    the stored schedule (e.g. a rotation lost its last participant): a 409, not a 422."""
     try:
         return work(*args)
     except ValueError as exc:
-        raise ValidationFailed(f"invalid request: {exc}") from None
+        raise NotComputable(f"the schedule cannot be computed: {exc}") from None
 
 
 def _shifts_or_none(
@@ -677,7 +683,7 @@ def delete_temporary_schedule(schedule_id: UUID, temporary_id: UUID) -> tuple[st
 # ---- shifts and who is on call -------------------------------------------------------------------
 
 
-@endpoint(ONE + "/shifts", "GET", "read", TAG, HTTP_200=ShiftPage)
+@endpoint(ONE + "/shifts", "GET", "read", TAG, HTTP_200=ShiftPage, HTTP_409=ErrorBody)
 def list_shifts(schedule_id: UUID, query: RangeQuery) -> ShiftPage:
     """Who is on call during [start, end) (default: the next 7 days), sorted by start."""
     start = query.start or datetime.now(UTC)
@@ -689,7 +695,7 @@ def list_shifts(schedule_id: UUID, query: RangeQuery) -> ShiftPage:
     return ShiftPage(items=[_shift(s) for s in shifts], next_cursor=None, start=start, end=end)
 
 
-@endpoint(ONE + "/on-call", "GET", "read", TAG, HTTP_200=ScheduleOnCall)
+@endpoint(ONE + "/on-call", "GET", "read", TAG, HTTP_200=ScheduleOnCall, HTTP_409=ErrorBody)
 def schedule_on_call(schedule_id: UUID, query: AtQuery) -> ScheduleOnCall:
     """Who the schedule has on call now (or `at`)."""
     at = query.at or datetime.now(UTC)

@@ -602,6 +602,19 @@ def test_absurd_or_backwards_ranges_are_422_naming_end(api: Api, users: list[str
     assert api.get(f"/schedules/{uuid.uuid4()}/shifts").status_code == 404
 
 
+def test_a_schedule_whose_rotation_lost_its_participants_is_a_409_not_a_422(
+    api: Api, users: list[str], db_conn: psycopg.Connection[Any]
+) -> None:
+    schedule = seeded_schedule(api, users)
+    db_conn.execute("DELETE FROM rotation_participants")
+    for path in ("shifts", "on-call"):
+        response = api.get(f"/schedules/{schedule['id']}/{path}")
+        assert response.status_code == 409, response.get_json()
+        body = response.get_json()
+        assert body["code"] == "schedule_not_computable"
+        assert "has no participants" in body["error"]
+
+
 def test_who_is_on_call_applies_rules_and_overrides(api: Api, users: list[str]) -> None:
     path = f"/schedules/{seeded_schedule(api, users)['id']}/on-call"
     # Wednesday 2030-03-27 is the rotation's third day: user 0 by day; user 2 at night, except
