@@ -38,6 +38,7 @@ from app.errors import (
     UnsupportedMediaType,
     ValidationFailed,
     error_response,
+    invalid,
 )
 from config.settings import Settings
 
@@ -246,18 +247,16 @@ def _foreign_key_violation(_exc: psycopg.errors.ForeignKeyViolation) -> Any:
 
 @api_blueprint.errorhandler(psycopg.errors.IntegrityError)
 def _integrity_error(exc: psycopg.errors.IntegrityError) -> Any:
+    # A last line of defence: the schemas should have refused such a value already.
     field = _constraint_field(exc)
-    return _handled(
-        ValidationFailed(
-            f"invalid request: {field or 'a value'} is out of range",
-            {"field": field} if field else {},
-        )
-    )
+    if field is not None:
+        return _handled(invalid(field, "is out of range"))
+    return _handled(ValidationFailed("invalid request: a value is out of range", {"errors": []}))
 
 
 @api_blueprint.errorhandler(psycopg.errors.DataError)
 def _data_error(_exc: psycopg.errors.DataError) -> Any:
-    return _handled(ValidationFailed("invalid request: a value cannot be stored"))
+    return _handled(ValidationFailed("invalid request: a value cannot be stored", {"errors": []}))
 
 
 def _handled(error: ApiError) -> Any:
