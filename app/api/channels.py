@@ -22,10 +22,11 @@ from app.api.delivery_schemas import (
     ChannelPatch,
     MessageQueued,
     check_address,
+    invalid,
 )
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import PageQuery
-from app.errors import NotFound, invalid
+from app.errors import NotFound
 from app.messages import create
 from config.settings import PROVIDER_ENV
 

@@ -27,10 +27,11 @@ from app.api.delivery_schemas import (
     VerifyCode,
     check_address,
     dump,
+    invalid,
 )
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import ErrorBody, PageQuery
-from app.errors import ApiError, Conflict, NotFound, invalid
+from app.errors import ApiError, Conflict, NotFound
 from app.messages import create
 from config.settings import PROVIDER_ENV, PROVIDER_FOR
 

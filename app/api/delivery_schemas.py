@@ -36,7 +36,7 @@ from app.api.schemas import (
     _one_line,
 )
 from app.api.validation import FieldProblem
-from app.errors import invalid
+from app.errors import invalid  # also imported from here by channels and contact_methods
 
 MAX_STEPS = 20  # steps in one policy: an escalation chain, not a directory
 MAX_TARGETS = 20  # targets in one step
