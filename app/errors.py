@@ -71,8 +71,21 @@ class UnsupportedMediaType(ApiError):
 
 
 class ValidationFailed(ApiError):
+    """A 422 naming each bad field: `details.errors[]` of {"field", "message", "type"}, where
+    `field` is the name the client used (a query parameter, a body property, `steps.0.id`)."""
+
     status = 422
     code = "validation_failed"
+
+    @classmethod
+    def of(cls, problems: list[dict[str, str]]) -> ValidationFailed:
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+        return cls(f"invalid request: {summary}", {"errors": problems})
+
+
+def invalid(field: str, message: str) -> ValidationFailed:
+    """A 422 about one field, in the same shape as the schema's own (app.api.validation)."""
+    return ValidationFailed.of([{"field": field, "message": message, "type": "value_error"}])
 
 
 def error_response(

@@ -188,7 +188,7 @@ WITH done AS (
 ), logged AS (
     INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
     SELECT alert_id, 'notification_failed', 'system', last_error,
-           jsonb_build_object('message_id', id, 'dest_type', dest_type, 'user_id', user_id,
+           jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id,
                               'error', last_error)
     FROM done WHERE kind = 'alert' AND alert_id IS NOT NULL
 )
@@ -254,7 +254,11 @@ def voice() -> Response:
         if action is None:
             return _twiml(_reprompt(runtime, message_id, request.args.get("retry") == "1"))
         actor = Actor("user", message["user_id"]) if message["user_id"] else Actor("system")
-        meta = {"via": "voice", "contact_method_id": message["cm_id"], "message_id": message_id}
+        meta = {
+            "via": "voice",
+            "contact_method_id": message["cm_id"],
+            "message_id": str(message_id),
+        }
         changed = store.set_status(conn, message["alert_id"], _STATUS[action], actor, meta)
         now = conn.execute("SELECT status FROM alerts WHERE id = %s", (message["alert_id"],))
         current = now.fetchone()

@@ -35,7 +35,8 @@ from app.api.schemas import (
     Time,
     _one_line,
 )
-from app.errors import ValidationFailed
+from app.api.validation import FieldProblem
+from app.errors import invalid  # also imported from here by channels and contact_methods
 
 MAX_STEPS = 20  # steps in one policy: an escalation chain, not a directory
 MAX_TARGETS = 20  # targets in one step
@@ -67,12 +68,6 @@ EXPECTED = {
     "slack": "a Slack member id, e.g. U012AB3CD",
     "slack_channel": "a Slack channel id (e.g. C012AB3CD) or #channel-name",
 }
-
-
-def invalid(field: str, message: str) -> ValidationFailed:
-    """A 422 in the same shape as schema violations, naming `field`."""
-    problem = {"field": field, "message": message, "type": "value_error"}
-    return ValidationFailed(f"invalid request: {field}: {message}", {"errors": [problem]})
 
 
 def _url_ok(address: str) -> bool:
@@ -227,7 +222,7 @@ class StepIn(Input):
     def _distinct(self) -> StepIn:
         seen = {(t.type, t.id) for t in self.targets}
         if len(seen) != len(self.targets):
-            raise ValueError("targets must not repeat within a step")
+            raise FieldProblem("targets", "must not repeat within a step")
         return self
 
 
@@ -286,7 +281,7 @@ class PolicyPage(Output):
 class MessageQuery(PageQuery):
     status: MessageStatus | SkipJsonSchema[None] = None
     kind: MessageKind | SkipJsonSchema[None] = None
-    alert_id: int | SkipJsonSchema[None] = Field(None, ge=1, le=2**63 - 1)
+    alert_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | SkipJsonSchema[None] = None
     user_id: UUID | SkipJsonSchema[None] = None
     contact_method_id: UUID | SkipJsonSchema[None] = None
     channel_id: UUID | SkipJsonSchema[None] = None

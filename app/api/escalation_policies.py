@@ -25,12 +25,11 @@ from app.api.delivery_schemas import (
     PolicyPage,
     PolicyPatch,
     ServiceOnCall,
-    invalid,
 )
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
 from app.api.schemas import ErrorBody, PageQuery
 from app.api.services import require_service
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, invalid
 from app.oncall import resolve
 
 TAG = "escalation policies"

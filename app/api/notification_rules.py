@@ -13,11 +13,10 @@ from app.api.delivery_schemas import (
     NotificationRule,
     NotificationRuleCreate,
     NotificationRulePage,
-    invalid,
 )
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
 from app.api.schemas import PageQuery
-from app.errors import NotFound
+from app.errors import NotFound, invalid
 
 TAG = "notification rules"
 MANY = "/users/<uuid:user_id>/notification-rules"

@@ -32,7 +32,7 @@ from app.api.schemas import (
     Time,
     TimeZone,
 )
-from app.errors import ValidationFailed
+from app.errors import invalid
 from app.oncall import compute, store
 from app.oncall.model import Rotation as RotationValue
 
@@ -183,7 +183,7 @@ def _make_active(rotation_id: UUID, choose: Any) -> Rotation:
             raise NotFound(f"no rotation with id {rotation_id}")
         count = len(row["participants"])
         if count == 0:
-            raise ValidationFailed(f"rotation {rotation_id} has no participants")
+            raise invalid("participants", "the rotation has none: add one before changing turns")
         rotation = store.rotation_value(row)
         current = _current_index(rotation, datetime.now(UTC))
         if current is None:  # not started yet: the first shift is the one to change
@@ -206,10 +206,7 @@ def set_active_participant(rotation_id: UUID, json: ActiveIndex) -> Rotation:
 
     def choose(_current: int, count: int) -> int:
         if json.index >= count:
-            raise ValidationFailed(
-                f"invalid request: index: must be below {count}, the number of participants",
-                {"field": "index"},
-            )
+            raise invalid("index", f"must be below {count}, the number of participants")
         return json.index
 
     return _make_active(rotation_id, choose)

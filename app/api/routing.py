@@ -20,12 +20,14 @@ import psycopg.errors
 import structlog
 from flask import Blueprint, current_app, g, request
 from flask import Response as FlaskResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
+from spectree.utils import get_request_model_hints
 
 from app.alerts.store import Actor
 from app.api.schemas import ErrorBody
+from app.api.validation import validation_failed
 from app.auth import require_scope
 from app.errors import (
     ApiError,
@@ -36,6 +38,7 @@ from app.errors import (
     UnsupportedMediaType,
     ValidationFailed,
     error_response,
+    invalid,
 )
 from config.settings import Settings
 
@@ -51,25 +54,18 @@ BEARER = "bearer"
 api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 
-def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
-
-
-def _raise_validation_failed(
-    _req: Any, _resp: Any, error: Exception | None, _instance: Any, _adapter: Any
-) -> None:
-    """spectree's `before` hook: a failed validation becomes our envelope, naming each field.
+def _reject_invalid(models: dict[str, type[BaseModel]]) -> Callable[..., None]:
+    """spectree's `before` hook for a route whose query/body models are `models` (by name): a
+    failed validation becomes our 422 naming each field (app.api.validation).
 
     The rejected values are not echoed: a misplaced secret must not travel back, or into logs.
     """
-    if not isinstance(error, ValidationError):
-        return
-    problems = [
-        {"field": _field(e["loc"]), "message": e["msg"], "type": e["type"]}
-        for e in error.errors(include_url=False, include_input=False)
-    ]
-    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
-    raise ValidationFailed(f"invalid request: {summary}", {"errors": problems})
+
+    def hook(_req: Any, _resp: Any, error: Exception | None, _instance: Any, _adapter: Any) -> None:
+        if isinstance(error, ValidationError):
+            raise validation_failed(models.get(error.title), error)
+
+    return hook
 
 
 spec = SpecTree(
@@ -79,7 +75,6 @@ spec = SpecTree(
     description="Users, services, integration keys, heartbeat monitors, API keys and alerts.",
     mode="strict",  # the document lists exactly the routes declared through `endpoint`
     annotations=True,
-    before=_raise_validation_failed,
     validation_error_status=422,
     validation_error_model=ErrorBody,
     naming_strategy=lambda model: model.__name__,
@@ -129,6 +124,7 @@ def endpoint(
         takes_body = "json" in view.__annotations__
         documented = Response(**_with_errors(rule, scope, takes_body, responses))
         validated = spec.validate(
+            before=_reject_invalid(_request_models(view)),
             resp=documented,
             tags=[tag],
             operation_id=view.__name__,
@@ -141,6 +137,13 @@ def endpoint(
         return secured
 
     return decorate
+
+
+def _request_models(view: Callable[..., Any]) -> dict[str, type[BaseModel]]:
+    """The view's query and body models by class name (a ValidationError's `title`)."""
+    hints = get_request_model_hints(view)  # as spectree resolves them: only these names
+    models = [hints[name] for name in ("query", "json") if name in hints]
+    return {model.__name__: model for model in models}
 
 
 def _with_errors(
@@ -244,18 +247,16 @@ def _foreign_key_violation(_exc: psycopg.errors.ForeignKeyViolation) -> Any:
 
 @api_blueprint.errorhandler(psycopg.errors.IntegrityError)
 def _integrity_error(exc: psycopg.errors.IntegrityError) -> Any:
+    # A last line of defence: the schemas should have refused such a value already.
     field = _constraint_field(exc)
-    return _handled(
-        ValidationFailed(
-            f"invalid request: {field or 'a value'} is out of range",
-            {"field": field} if field else {},
-        )
-    )
+    if field is not None:
+        return _handled(invalid(field, "is out of range"))
+    return _handled(ValidationFailed("invalid request: a value is out of range", {"errors": []}))
 
 
 @api_blueprint.errorhandler(psycopg.errors.DataError)
 def _data_error(_exc: psycopg.errors.DataError) -> Any:
-    return _handled(ValidationFailed("invalid request: a value cannot be stored"))
+    return _handled(ValidationFailed("invalid request: a value cannot be stored", {"errors": []}))
 
 
 def _handled(error: ApiError) -> Any:

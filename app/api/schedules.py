@@ -30,10 +30,10 @@ from pydantic.json_schema import SkipJsonSchema
 
 from app import policies
 from app.api import pagination
-from app.api.delivery_schemas import invalid
 from app.api.routing import NotFound, api_blueprint, endpoint, settings, transaction
 from app.api.schemas import (
     Description,
+    ErrorBody,
     Input,
     Name,
     Output,
@@ -42,9 +42,11 @@ from app.api.schemas import (
     Patch,
     Query,
     Time,
+    TimeOfDay,
     TimeZone,
 )
-from app.errors import ValidationFailed
+from app.api.validation import FieldProblem
+from app.errors import Conflict, invalid
 from app.oncall import compute, ical, store
 from app.oncall.model import Schedule as ScheduleValue
 from app.oncall.model import Shift as ShiftValue
@@ -109,21 +111,22 @@ class RuleCreate(Input):
     target_type: TargetType
     target_id: UUID = Field(description="a user id or a rotation id, per target_type")
     weekdays: Weekdays = [0, 1, 2, 3, 4, 5, 6]
-    start_time: time = Field(time(0), description="local time in the schedule's zone")
-    end_time: time = Field(time(0), description="before start_time wraps; equal is all day")
+    start_time: TimeOfDay = Field(time(0), description="local time in the schedule's zone")
+    end_time: TimeOfDay = Field(time(0), description="before start_time wraps; equal is all day")
 
 
 class RulePatch(Patch):
     target_type: TargetType | SkipJsonSchema[None] = None
     target_id: UUID | SkipJsonSchema[None] = None
     weekdays: Weekdays | SkipJsonSchema[None] = None
-    start_time: time | SkipJsonSchema[None] = None
-    end_time: time | SkipJsonSchema[None] = None
+    start_time: TimeOfDay | SkipJsonSchema[None] = None
+    end_time: TimeOfDay | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _target_together(self) -> RulePatch:
         if (self.target_type is None) != (self.target_id is None):
-            raise ValueError("target_type and target_id change together: send both")
+            missing = "target_id" if self.target_id is None else "target_type"
+            raise FieldProblem(missing, "target_type and target_id change together: send both")
         return self
 
 
@@ -374,12 +377,26 @@ def _shift_rows(shifts: list[ShiftIn]) -> list[dict[str, Any]]:
     return [{**s.model_dump(), "user_id": str(s.user_id)} for s in shifts]
 
 
+def _check_range(start: datetime, end: datetime) -> None:
+    """A shifts query's range, as 422s naming `end` (the bound a client adjusts)."""
+    if end <= start:
+        raise invalid("end", "must be after start")
+    if end - start > compute.MAX_RANGE:
+        days = compute.MAX_RANGE.days
+        raise invalid("end", f"must be at most {days} days after start; ask in pieces")
+
+
+class NotComputable(Conflict):
+    code = "schedule_not_computable"
+
+
 def _computed(work: Callable[..., T], *args: Any) -> T:
-    """Run an on-call computation; its ValueError (a bad range or schedule) is a 422."""
+    """Run an on-call computation. The request was checked already, so its ValueError is about
+    the stored schedule (e.g. a rotation lost its last participant): a 409, not a 422."""
     try:
         return work(*args)
     except ValueError as exc:
-        raise ValidationFailed(f"invalid request: {exc}") from None
+        raise NotComputable(f"the schedule cannot be computed: {exc}") from None
 
 
 def _shifts_or_none(
@@ -667,18 +684,19 @@ def delete_temporary_schedule(schedule_id: UUID, temporary_id: UUID) -> tuple[st
 # ---- shifts and who is on call -------------------------------------------------------------------
 
 
-@endpoint(ONE + "/shifts", "GET", "read", TAG, HTTP_200=ShiftPage)
+@endpoint(ONE + "/shifts", "GET", "read", TAG, HTTP_200=ShiftPage, HTTP_409=ErrorBody)
 def list_shifts(schedule_id: UUID, query: RangeQuery) -> ShiftPage:
     """Who is on call during [start, end) (default: the next 7 days), sorted by start."""
     start = query.start or datetime.now(UTC)
     end = query.end or start + DEFAULT_SHIFTS_RANGE
+    _check_range(start, end)
     with transaction() as conn:
         schedule, rotations = _load(conn, schedule_id)
     shifts = _computed(compute.schedule_shifts, schedule, rotations, start, end)
     return ShiftPage(items=[_shift(s) for s in shifts], next_cursor=None, start=start, end=end)
 
 
-@endpoint(ONE + "/on-call", "GET", "read", TAG, HTTP_200=ScheduleOnCall)
+@endpoint(ONE + "/on-call", "GET", "read", TAG, HTTP_200=ScheduleOnCall, HTTP_409=ErrorBody)
 def schedule_on_call(schedule_id: UUID, query: AtQuery) -> ScheduleOnCall:
     """Who the schedule has on call now (or `at`)."""
     at = query.at or datetime.now(UTC)

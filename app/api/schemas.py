@@ -10,7 +10,7 @@ import functools
 import re
 import uuid
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -30,6 +30,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from app import keys
 from app.alerts.store import STATUSES
+from app.api.validation import TIME_MEANING, TIME_OF_DAY_MEANING
 
 MAX_PAGE = 200  # items per page at most: one page must stay a quick query and a small response
 DEFAULT_PAGE = 50
@@ -62,6 +63,16 @@ def _one_line(value: str) -> str:
     return value
 
 
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+
+
+def _email(value: str) -> str:
+    """One line with an @ between two non-empty parts (the pattern the schema documents)."""
+    if not re.fullmatch(EMAIL_PATTERN, value):
+        raise ValueError("must be an email address like name@example.com")
+    return _one_line(value)
+
+
 @functools.cache
 def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -83,7 +94,18 @@ RFC3339 = re.compile(
 def _rfc3339_text(value: Any) -> Any:
     """Only RFC 3339 text: pydantic alone would also take numbers as Unix timestamps."""
     if not isinstance(value, str) or not RFC3339.fullmatch(value):
-        raise ValueError("must be an RFC 3339 time with an offset, e.g. 2030-01-31T09:00:00Z")
+        raise ValueError(TIME_MEANING)
+    return value
+
+
+# A time of day: HH:MM or HH:MM:SS, no offset (it is read in the schedule's own zone).
+TIME_OF_DAY = re.compile(r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?")
+
+
+def _time_of_day_text(value: Any) -> Any:
+    """Only HH:MM[:SS] text: pydantic alone would take 12345 as seconds, or an offset."""
+    if not isinstance(value, str) or not TIME_OF_DAY.fullmatch(value):
+        raise ValueError(TIME_OF_DAY_MEANING)
     return value
 
 
@@ -103,10 +125,9 @@ Name = Annotated[
 ]
 Email = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
-    ),
-    AfterValidator(_one_line),
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=320),
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "minLength": 3, "maxLength": 320, "pattern": EMAIL_PATTERN}),
 ]
 Description = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_storable)]
 TimeZone = Annotated[
@@ -124,6 +145,7 @@ TimeZone = Annotated[
     ),
 ]
 Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_range)]
+TimeOfDay = Annotated[time, BeforeValidator(_time_of_day_text)]
 SearchText = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_SEARCH), AfterValidator(_storable)
 ]

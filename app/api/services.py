@@ -11,9 +11,9 @@ import structlog
 from app import directory, policies
 from app.alerts import store
 from app.api import pagination
-from app.api.delivery_schemas import invalid
 from app.api.routing import NotFound, actor, endpoint, transaction
 from app.api.schemas import BulkResult, PageQuery, Service, ServiceCreate, ServicePage, ServicePatch
+from app.errors import invalid
 
 TAG = "services"
 log = structlog.get_logger(__name__)

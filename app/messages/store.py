@@ -70,7 +70,7 @@ WITH input AS (
 ), logged AS (
     INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
     SELECT alert_id, 'notification_sent', 'system', log_message,
-           jsonb_build_object('message_id', id, 'dest_type', dest_type, 'user_id', user_id)
+           jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id)
     FROM done WHERE kind = 'alert' AND alert_id IS NOT NULL
 )
 SELECT id FROM done
@@ -79,7 +79,7 @@ SELECT id FROM done
 _FAILED_LOG = """
     INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
     SELECT alert_id, 'notification_failed', 'system', last_error,
-           jsonb_build_object('message_id', id, 'dest_type', dest_type, 'user_id', user_id,
+           jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id,
                               'error', last_error)
     FROM done WHERE status = 'failed' AND kind = 'alert' AND alert_id IS NOT NULL
 """

@@ -178,7 +178,7 @@ def test_a_target_twice_in_one_step_is_refused(api: Api, world: dict[str, str]) 
     steps = [{"delay_minutes": 1, "targets": targets(world, "user", "user")}]
     response = api.post("/escalation-policies", json={"name": "p", "steps": steps})
     assert response.status_code == 422
-    assert response.get_json()["details"]["errors"][0]["field"] == "steps.0"
+    assert response.get_json()["details"]["errors"][0]["field"] == "steps.0.targets"
 
 
 def test_names_are_unique(api: Api, world: dict[str, str]) -> None:

@@ -577,19 +577,42 @@ def test_shifts_default_to_the_next_seven_days(api: Api, users: list[str]) -> No
     assert abs(start - datetime.now(UTC)) < timedelta(minutes=1)
 
 
-def test_absurd_or_backwards_ranges_are_422_with_computes_message(
-    api: Api, users: list[str]
-) -> None:
+def test_absurd_or_backwards_ranges_are_422_naming_end(api: Api, users: list[str]) -> None:
     shifts = f"/schedules/{seeded_schedule(api, users)['id']}/shifts"
     century = api.get(
         shifts, query_string={"start": "2030-01-01T00:00:00Z", "end": "2130-01-01T00:00:00Z"}
     )
-    assert century.status_code == 422 and "range" in century.get_json()["error"]
+    assert century.status_code == 422
+    assert century.get_json()["details"]["errors"] == [
+        {
+            "field": "end",
+            "message": "must be at most 732 days after start; ask in pieces",
+            "type": "value_error",
+        }
+    ]
     backwards = api.get(
         shifts, query_string={"start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"}
     )
     assert backwards.status_code == 422
+    assert backwards.get_json()["details"]["errors"] == [
+        {"field": "end", "message": "must be after start", "type": "value_error"}
+    ]
+    just_two_years = {"start": "2030-01-01T00:00:00Z", "end": "2032-01-03T00:00:00Z"}
+    assert api.get(shifts, query_string=just_two_years).status_code == 200
     assert api.get(f"/schedules/{uuid.uuid4()}/shifts").status_code == 404
+
+
+def test_a_schedule_whose_rotation_lost_its_participants_is_a_409_not_a_422(
+    api: Api, users: list[str], db_conn: psycopg.Connection[Any]
+) -> None:
+    schedule = seeded_schedule(api, users)
+    db_conn.execute("DELETE FROM rotation_participants")
+    for path in ("shifts", "on-call"):
+        response = api.get(f"/schedules/{schedule['id']}/{path}")
+        assert response.status_code == 409, response.get_json()
+        body = response.get_json()
+        assert body["code"] == "schedule_not_computable"
+        assert "has no participants" in body["error"]
 
 
 def test_who_is_on_call_applies_rules_and_overrides(api: Api, users: list[str]) -> None:

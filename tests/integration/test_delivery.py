@@ -299,7 +299,7 @@ def test_a_permanent_failure_fails_at_once_and_is_logged_on_the_alert(
         "SELECT meta FROM alert_logs WHERE alert_id = %s AND event = 'notification_failed'",
         (alert_id,),
     ).fetchall()
-    assert [r["meta"]["message_id"] for r in logged] == [mid]
+    assert [r["meta"]["message_id"] for r in logged] == [str(mid)]
     assert "404" in logged[0]["meta"]["error"]
 
 
@@ -429,7 +429,7 @@ def test_an_alert_message_carries_links_and_is_logged_on_the_alert(
     rig.work()
     [received] = webhook_receiver.requests()
     body = received.json()
-    assert body["alert"]["id"] == alert_id and "db-1 down" in body["subject"]
+    assert body["alert"]["id"] == str(alert_id) and "db-1 down" in body["subject"]
     assert body["links"]["acknowledge"].startswith("http://localhost:")
     assert "/actions/" in body["links"]["close"]
     assert body["links"]["acknowledge"] in body["text"]
@@ -437,7 +437,7 @@ def test_an_alert_message_carries_links_and_is_logged_on_the_alert(
         "SELECT meta FROM alert_logs WHERE alert_id = %s AND event = 'notification_sent'",
         (alert_id,),
     ).fetchall()
-    assert [r["meta"]["message_id"] for r in logged] == [mid]
+    assert [r["meta"]["message_id"] for r in logged] == [str(mid)]
     assert logged[0]["meta"]["dest_type"] == "webhook"
 
 

@@ -79,12 +79,12 @@ def test_alert_payload_headers_and_signature_a_receiver_can_verify(webhook_recei
     assert headers["x-klaxon-signature"] != f"sha256={wrong.hexdigest()}"
 
     body = request.json()
-    assert body["message_id"] == 4242
+    assert body["message_id"] == "4242"  # ids are strings, as in the REST API
     assert body["kind"] == "alert"
     assert body["attempt"] == 2
     assert body["subject"] == "[Klaxon] Alert #7: disk full on db-1"
     assert body["alert"] == {
-        "id": 7,
+        "id": "7",
         "summary": "disk full on db-1",
         "details": "/var is 100% full",
         "status": "triggered",

@@ -305,7 +305,7 @@ def test_an_undelivered_callback_fails_the_message_with_the_error_code(
     assert row["last_error"] == "twilio: undelivered (error 30003)"
     _, log = alert_state(db_conn, paged["alert_id"])
     assert log[-1]["event"] == "notification_failed"
-    assert log[-1]["meta"]["message_id"] == message_id
+    assert log[-1]["meta"]["message_id"] == str(message_id)
 
 
 def test_a_completed_call_is_delivered_and_a_busy_one_failed(twilio_client, db_conn, paged):
@@ -346,7 +346,7 @@ def test_a_keypad_press_acts_as_the_messages_user(twilio_client, db_conn, paged,
     state, log = alert_state(db_conn, paged["alert_id"])
     assert state == status
     assert log[-1]["actor_type"] == "user" and log[-1]["actor_id"] == paged["user_id"]
-    assert log[-1]["meta"]["via"] == "voice" and log[-1]["meta"]["message_id"] == message_id
+    assert log[-1]["meta"]["via"] == "voice" and log[-1]["meta"]["message_id"] == str(message_id)
 
 
 def test_another_key_reprompts_once_then_says_goodbye(twilio_client, db_conn, paged):

@@ -45,7 +45,7 @@ def pages(receiver: WebhookReceiver, path: str, kind: str = "alert") -> list[Rec
     return [r for r in receiver.requests(path) if r.json()["kind"] == kind]
 
 
-def pages_for(receiver: WebhookReceiver, path: str, alert_id: int) -> list[Received]:
+def pages_for(receiver: WebhookReceiver, path: str, alert_id: str) -> list[Received]:
     return [r for r in pages(receiver, path) if r.json()["alert"]["id"] == alert_id]
 
 
@@ -209,7 +209,7 @@ def test_acknowledging_through_the_link_stops_the_pages_and_close_sends_status_u
     wait_until(lambda: pages_for(webhook_receiver, "/bob", control), PAGE_TIMEOUT, "control at Bob")
     assert pages_for(webhook_receiver, "/bob", acked) == []
 
-    def notices() -> list[tuple[int, str]]:
+    def notices() -> list[tuple[str, str]]:
         found = pages(webhook_receiver, "/alice", kind="status_update")
         return [(r.json()["alert"]["id"], r.json()["status"]) for r in found]
 

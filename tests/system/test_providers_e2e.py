@@ -140,19 +140,19 @@ def slack_posts(w: World, text_part: str) -> list[Request]:
     ]
 
 
-def alert_mails(w: World, alert_id: int, address: str = EMAIL) -> list[Mail]:
+def alert_mails(w: World, alert_id: str, address: str = EMAIL) -> list[Mail]:
     return mails_to(w, address, f"[Klaxon] Alert #{alert_id}:")
 
 
-def alert_sms(w: World, alert_id: int) -> list[Request]:
+def alert_sms(w: World, alert_id: str) -> list[Request]:
     return sms_to(w, f"Klaxon #{alert_id}: ")
 
 
-def alert_calls(w: World, alert_id: int) -> list[Request]:
+def alert_calls(w: World, alert_id: str) -> list[Request]:
     return calls_to(w, f"Alert {alert_id} on ")
 
 
-def alert_posts(w: World, alert_id: int) -> list[Request]:
+def alert_posts(w: World, alert_id: str) -> list[Request]:
     return slack_posts(w, f"Alert #{alert_id} on ")
 
 
@@ -352,7 +352,7 @@ def buttons(post: Request) -> dict[str, str]:
     }
 
 
-def log_entry(w: World, alert_id: int, event: str) -> dict[str, Any]:
+def log_entry(w: World, alert_id: str, event: str) -> dict[str, Any]:
     alert = w.api.api("GET", f"/alerts/{alert_id}")
     entries = [e for e in alert["log"] if e["event"] == event]
     assert len(entries) == 1, alert["log"]

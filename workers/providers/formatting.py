@@ -227,6 +227,19 @@ def slack_blocks(delivery: Delivery) -> list[dict[str, Any]]:
     return blocks
 
 
+def slack_metadata(delivery: Delivery) -> dict[str, Any]:
+    """Slack message metadata: the message's and alert's ids, strings as in the REST API."""
+    alert = delivery.alert
+    return {
+        "event_type": "klaxon_message",
+        "event_payload": {
+            "message_id": str(delivery.message_id),
+            "kind": delivery.kind,
+            "alert_id": None if alert is None else str(alert.id),
+        },
+    }
+
+
 def _slack_button(label: str, action_id: str, link: str, style: str) -> dict[str, Any]:
     return {
         "type": "button",

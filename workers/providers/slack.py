@@ -60,6 +60,7 @@ class SlackProvider:
             # No previews: they would fetch the action links (a GET only confirms, but still).
             "unfurl_links": False,
             "unfurl_media": False,
+            "metadata": formatting.slack_metadata(delivery),
         }
 
     def _call(

@@ -136,6 +136,8 @@ class SmtpProvider:
         msg["Message-ID"] = f"<klaxon.{delivery.message_id}@{self.message_host}>"
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders stay quiet
         msg["X-Klaxon-Message-Id"] = str(delivery.message_id)
+        if delivery.alert is not None:
+            msg["X-Klaxon-Alert-Id"] = str(delivery.alert.id)  # the REST API's alert id
         msg.set_content(formatting.email_text(delivery))
         msg.add_alternative(formatting.email_html(delivery), subtype="html")
         return msg

@@ -23,10 +23,11 @@ log = structlog.get_logger(__name__)
 
 
 def payload(delivery: Delivery, sent_at: datetime) -> dict[str, Any]:
-    """The JSON document a receiver gets (documented in the README; keep it additive)."""
+    """The JSON document a receiver gets (documented in the README; keep it additive). Every id
+    is a string, as in the REST API: alert and message ids are bigints, past JavaScript's 2**53."""
     alert = delivery.alert
     return {
-        "message_id": delivery.message_id,
+        "message_id": str(delivery.message_id),
         "kind": delivery.kind,
         "attempt": delivery.attempt,
         "subject": delivery.subject,
@@ -34,7 +35,7 @@ def payload(delivery: Delivery, sent_at: datetime) -> dict[str, Any]:
         "alert": None
         if alert is None
         else {
-            "id": alert.id,
+            "id": str(alert.id),
             "summary": alert.summary,
             "details": alert.details,
             "status": alert.status,
