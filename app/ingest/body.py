@@ -1,9 +1,10 @@
 """Request bodies for ingest: read with a hard cap, then decode as JSON or a form.
 
 The body is read here, never through `request.data`/`request.form`: Werkzeug silently
-truncates a chunked body that exceeds MAX_CONTENT_LENGTH (DESIGN §1.1), so the cap is counted
-on the bytes actually read, for Content-Length and chunked bodies alike, and exceeding it is a
-413 — never a truncated payload parsed as if it were whole.
+truncates a chunked body that exceeds MAX_CONTENT_LENGTH, so the cap is counted on the bytes
+actually read, for Content-Length and chunked bodies alike, and exceeding it is a 413 — never a
+truncated payload parsed as if it were whole (app.body_limits holds every route to its limit
+too; this is ingest's own count of the same bytes). JSON nesting is capped (app.json_input).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.wsgi import get_input_stream
 
+from app import json_input
+from app.body_limits import LIMITS
 from app.ingest.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
-MAX_BODY = 256 * 1024  # bytes; GoAlert's default max-request-body-bytes
+MAX_BODY = LIMITS["ingest"]  # bytes; GoAlert's default max-request-body-bytes
 READ_CHUNK = 64 * 1024  # bytes per read from the WSGI stream
 MAX_FORM_PARTS = 200  # fields in a form body; a real sender uses a handful
 
@@ -49,6 +52,11 @@ class Body:
     def looks_like_json(self) -> bool:
         """No declared type, but the body is a JSON object (a sender that forgot the header)."""
         return not self.mimetype and self.raw.lstrip()[:1] == b"{"
+
+
+def is_form(request: Request) -> bool:
+    """Whether the request declares a form body (which may carry the credential)."""
+    return request.mimetype in FORM_TYPES
 
 
 def read_body(request: Request, limit: int = MAX_BODY) -> Body:
@@ -81,7 +89,9 @@ def decode_json_object(body: Body) -> dict[str, Any]:
     if not body.raw.strip():
         raise BadRequest("request body is empty; expected a JSON object")
     try:
-        value = json.loads(body.raw)
+        value = json_input.loads(body.raw)
+    except json_input.TooDeep as exc:
+        raise BadRequest(f"malformed JSON: {exc}", {"max_depth": json_input.MAX_DEPTH}) from None
     except UnicodeDecodeError as exc:
         raise BadRequest(f"request body is not valid UTF-8 ({exc.reason})") from None
     except json.JSONDecodeError as exc:
@@ -89,8 +99,6 @@ def decode_json_object(body: Body) -> dict[str, Any]:
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             {"line": exc.lineno, "column": exc.colno},
         ) from None
-    except RecursionError:
-        raise BadRequest("malformed JSON: nested too deeply") from None
     if not isinstance(value, dict):
         raise BadRequest(f"request body must be a JSON object, not {json_type(value)}")
     return value
