@@ -13,11 +13,12 @@ drains at most 64 KiB within 5 s before reusing the connection and closes it oth
 
 from __future__ import annotations
 
+import time
 from typing import Any, BinaryIO
 
 from flask import Flask, request
 
-from app.errors import PayloadTooLarge
+from app.errors import ApiError, PayloadTooLarge
 
 KIB = 1024
 # Bytes a request body may hold, by blueprint. Ingest takes GoAlert's default
@@ -34,6 +35,14 @@ LIMITS: dict[str, int] = {
 # Every other route (probes, action links, metrics, calendar feeds, unknown paths): the
 # action-link confirmation form is the only body among them, a few hundred bytes.
 DEFAULT_LIMIT = 4 * KIB
+# Seconds a body may take to arrive, in all (Heroku's router gives up on a request at 30 s).
+# Each read also times out on its own (config.gunicorn_worker.CLIENT_READ_TIMEOUT).
+BODY_SECONDS = 30.0
+
+
+class RequestTimeout(ApiError):
+    status = 408
+    code = "request_timeout"
 
 
 def limit_for(blueprint: str | None) -> int:
@@ -45,6 +54,13 @@ def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body exceeds {limit // KIB} KiB", {"max_bytes": limit})
 
 
+def _timed_out() -> RequestTimeout:
+    return RequestTimeout(
+        f"the request body did not arrive in time (each read waits a few seconds, the whole "
+        f"body at most {BODY_SECONDS:g} s)"
+    )
+
+
 class LimitedInput:
     """`wsgi.input` that refuses to deliver more than `limit` bytes: the 413 is raised when
     the first byte past the limit arrives, however the body is framed."""
@@ -53,14 +69,21 @@ class LimitedInput:
         self._stream = stream
         self.limit = limit
         self.read_bytes = 0
+        self._deadline = time.monotonic() + BODY_SECONDS
 
     def read(self, size: int | None = -1) -> bytes:
         want = self._room(size)
-        return self._count(self._stream.read(want) if want > 0 else b"")
+        try:
+            return self._count(self._stream.read(want) if want > 0 else b"")
+        except TimeoutError:
+            raise _timed_out() from None
 
     def readline(self, size: int | None = -1) -> bytes:
         want = self._room(size)
-        return self._count(self._stream.readline(want) if want > 0 else b"")
+        try:
+            return self._count(self._stream.readline(want) if want > 0 else b"")
+        except TimeoutError:
+            raise _timed_out() from None
 
     def _room(self, size: int | None) -> int:
         # One byte more than the limit allows is asked for, to tell "exactly at" from "over".
@@ -71,6 +94,8 @@ class LimitedInput:
         self.read_bytes += len(data)
         if self.read_bytes > self.limit:
             raise too_large(self.limit)
+        if time.monotonic() > self._deadline:
+            raise _timed_out()
         return data
 
     def __iter__(self) -> Any:
