@@ -14,6 +14,7 @@ drains at most 64 KiB within 5 s before reusing the connection and closes it oth
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from flask import Flask, request
@@ -72,18 +73,22 @@ class LimitedInput:
         self._deadline = time.monotonic() + BODY_SECONDS
 
     def read(self, size: int | None = -1) -> bytes:
-        want = self._room(size)
-        try:
-            return self._count(self._stream.read(want) if want > 0 else b"")
-        except TimeoutError:
-            raise _timed_out() from None
+        return self._count(self._pull(self._stream.read, self._room(size)))
 
     def readline(self, size: int | None = -1) -> bytes:
-        want = self._room(size)
+        return self._count(self._pull(self._stream.readline, self._room(size)))
+
+    @staticmethod
+    def _pull(reader: Callable[[int], bytes], want: int) -> bytes:
         try:
-            return self._count(self._stream.readline(want) if want > 0 else b"")
+            return reader(want) if want > 0 else b""
         except TimeoutError:
             raise _timed_out() from None
+        except Exception as exc:  # the server's reading of the client's bytes failed
+            raise ApiError(
+                "the request body could not be read (malformed chunked framing, or the "
+                "connection closed early)"
+            ) from exc
 
     def _room(self, size: int | None) -> int:
         # One byte more than the limit allows is asked for, to tell "exactly at" from "over".
