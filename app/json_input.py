@@ -30,7 +30,12 @@ def loads(raw: bytes | str) -> Any:
         value = json.loads(raw)
     except RecursionError:
         raise TooDeep() from None
-    if depth_exceeds(value, MAX_DEPTH):
+    # A document with no more openers than the limit cannot nest deeper (the common case).
+    if isinstance(raw, bytes):
+        openers = raw.count(b"[") + raw.count(b"{")
+    else:
+        openers = raw.count("[") + raw.count("{")
+    if openers > MAX_DEPTH and depth_exceeds(value, MAX_DEPTH):
         raise TooDeep()
     return value
 

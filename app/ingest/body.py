@@ -27,6 +27,10 @@ from app.ingest.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 MAX_BODY = LIMITS["ingest"]  # bytes; GoAlert's default max-request-body-bytes
 READ_CHUNK = 64 * 1024  # bytes per read from the WSGI stream
 MAX_FORM_PARTS = 200  # fields in a form body; a real sender uses a handful
+# Encoded bytes of one urlencoded field that are decoded: more than any value ingest keeps can
+# need (meta's 32 KiB in all, each byte at most three encoded ones, plus a name), so a clipped
+# field still fails every check the whole one would. Percent-decoding is Python, byte by byte.
+MAX_FORM_FIELD = 100 * 1024
 
 JSON_TYPES = frozenset({"application/json", "text/json"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -106,18 +110,39 @@ def decode_json_object(body: Body) -> dict[str, Any]:
 
 def decode_form(body: Body) -> MultiDict[str, str]:
     """The fields of an urlencoded or multipart body (uploaded files are ignored)."""
+    raw = body.raw
+    if body.mimetype == "application/x-www-form-urlencoded":
+        # werkzeug limits multipart parts, not urlencoded fields: counted here, before decoding.
+        if raw.count(b"&") >= MAX_FORM_PARTS:
+            raise BadRequest(f"form body has more than {MAX_FORM_PARTS} fields")
+        raw = _clip_fields(raw)
     parser = FormDataParser(
-        max_form_memory_size=len(body.raw) + 1, max_form_parts=MAX_FORM_PARTS, silent=False
+        max_form_memory_size=len(raw) + 1, max_form_parts=MAX_FORM_PARTS, silent=False
     )
     try:
-        _, form, _files = parser.parse(
-            io.BytesIO(body.raw), body.mimetype, len(body.raw), body.options
-        )
+        _, form, _files = parser.parse(io.BytesIO(raw), body.mimetype, len(raw), body.options)
     except ValueError as exc:  # malformed multipart framing
         raise BadRequest(f"malformed form body: {exc}") from None
     except RequestEntityTooLarge:  # what werkzeug raises for too many parts
         raise BadRequest(f"form body has more than {MAX_FORM_PARTS} fields") from None
     return form
+
+
+def _clip_fields(raw: bytes) -> bytes:
+    """Each `name=value` field of an urlencoded body cut to MAX_FORM_FIELD bytes (never inside
+    a UTF-8 character)."""
+    if len(raw) <= MAX_FORM_FIELD:
+        return raw
+    return b"&".join(_clip_utf8(field, MAX_FORM_FIELD) for field in raw.split(b"&"))
+
+
+def _clip_utf8(data: bytes, limit: int) -> bytes:
+    if len(data) <= limit:
+        return data
+    cut = limit
+    while cut > 0 and data[cut] & 0xC0 == 0x80:  # data[cut] continues a character: back up
+        cut -= 1
+    return data[:cut]
 
 
 def require_json(body: Body) -> dict[str, Any]:

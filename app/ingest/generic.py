@@ -30,6 +30,7 @@ ACTIONS: dict[str, Action] = {
     "ack": "acknowledge",
 }
 JSON_NAMES = frozenset((*FIELDS, "meta"))
+LONGEST_NAME = max(len(name) for name in JSON_NAMES)
 MAX_DEDUP = 512  # characters, as GoAlert
 MAX_META_KEY = 255  # characters, printable ASCII (GoAlert ValidateMetadata)
 MAX_META_TOTAL = 32 * 1024  # bytes of keys plus values (GoAlert ValidateMetadata)
@@ -89,6 +90,8 @@ def _case_insensitive(body: Mapping[str, Any]) -> dict[str, Any]:
     found = {name: body[name] for name in (*FIELDS, "meta") if name in body}
     if len(found) < len(FIELDS) + 1:
         for key, value in body.items():
+            if len(key) > LONGEST_NAME:
+                continue  # cheaper than lowering every key of a body with thousands
             lowered = key.lower()
             if lowered in JSON_NAMES and lowered not in found:
                 found[lowered] = value
