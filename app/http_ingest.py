@@ -54,14 +54,12 @@ UNKNOWN_MONITOR = "no heartbeat monitor with this id"
 @ingest_blueprint.post("/generic/incoming")
 def generic_incoming() -> Response:
     """GoAlert's generic API: 204, or 200 {"AlertID","ServiceID","IsNew"} for Accept JSON."""
-    if is_form(request):
+    body, form = None, MultiDict[str, str]()
+    if is_form(request):  # the key may be one of its fields
         body = read_body(request)
         form = decode_form(body)
-        token = _authenticated("generic", find_token(request.args, form, _authorization(request)))
-    else:
-        form = MultiDict()
-        token = _authenticated("generic", find_token(request.args, form, _authorization(request)))
-        body = read_body(request)
+    token = _authenticated("generic", find_token(request.args, form, _authorization(request)))
+    body = body or read_body(request)
     outcome = _ingest(
         "generic", token, lambda: [generic.parse(request.args, form, _generic_json(body))]
     )
