@@ -217,3 +217,73 @@ def test_a_declared_length_over_any_routes_cap_is_413_before_anything_is_read(wo
         response = client.open(path, method=target.method, data=b"x" * (limit + 1))
         assert response.status_code == 413, (target.method, target.rule, response.status_code)
         assert response.get_json()["details"] == {"max_bytes": limit}
+
+
+# ---- what is decided before the body is read ---------------------------------------------------
+# Each request below carries a chunked body one byte over its route's cap: an answer other than
+# 413 proves the body was never read.
+
+
+def over_cap(client: Any, path: str, blueprint: str, **kwargs: Any) -> Any:
+    body = b"x" * (limit_for(blueprint) + 1)
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        headers={"Transfer-Encoding": "chunked", **kwargs.pop("headers", {})},
+        environ_overrides={"wsgi.input_terminated": True},
+        content_type=kwargs.pop("content_type", "application/json"),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("token", [None, "x", "kli_00000000-0000-0000-0000-000000000000_nope"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v2/generic/incoming",
+        "/api/v2/grafana/incoming",
+        "/api/v2/prometheusalertmanager/incoming",
+    ],
+)
+def test_ingest_refuses_a_missing_or_wrong_key_before_reading_the_body(client, path, token):
+    query = {"token": token} if token else None
+    assert over_cap(client, path, "ingest", query_string=query).status_code == 401
+    bearer = {"Authorization": f"Bearer {token}"} if token else {}
+    assert over_cap(client, path, "ingest", headers=bearer).status_code == 401
+
+
+def test_ingest_with_a_key_of_another_type_is_refused_before_reading_the_body(world):
+    client = world["app"].test_client()
+    query = {"token": world["keys"]["grafana"]}
+    response = over_cap(client, "/api/v2/generic/incoming", "ingest", query_string=query)
+    assert response.status_code == 401
+
+
+def test_a_heartbeat_to_a_malformed_id_is_404_before_reading_the_body(client):
+    assert over_cap(client, "/api/v2/heartbeat/not-an-id", "ingest").status_code == 404
+
+
+def test_slack_unconfigured_is_404_before_reading_the_body(client):
+    stamp = str(int(time.time()))
+    response = over_cap(
+        client, "/api/v2/slack/actions", "slack", headers={"X-Slack-Request-Timestamp": stamp}
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("stamp", ["", "not-a-time", "stale", "future"])
+def test_slack_outside_its_timestamp_window_is_403_before_reading_the_body(world, stamp):
+    shifts = {"stale": -301, "future": 301}
+    if stamp in shifts:
+        stamp = str(int(time.time()) + shifts[stamp])
+    client = world["app"].test_client()
+    response = over_cap(
+        client, "/api/v2/slack/actions", "slack", headers={"X-Slack-Request-Timestamp": stamp}
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/api/v2/twilio/sms", "/api/v2/twilio/status"])
+def test_twilio_unconfigured_is_404_before_reading_the_body(client, path):
+    response = over_cap(client, path, "twilio", content_type=FORM)
+    assert response.status_code == 404
