@@ -29,9 +29,9 @@ LIMITS: dict[str, int] = {
     "ingest": 256 * KIB,
     "api": 64 * KIB,
     "admin": 16 * KIB,  # the admin login form
-    "rq_dashboard": 16 * KIB,  # its buttons post empty bodies; its own pages are behind login
+    "rq_dashboard": 16 * KIB,  # its buttons post (next to) nothing; all of it is behind login
     "twilio": 16 * KIB,  # Twilio's callbacks: a few dozen short parameters
-    "slack": 16 * KIB,  # Slack's interactivity payload (one button press) is ~4-8 KiB
+    "slack": 16 * KIB,  # one button press on a Klaxon message: a few KiB
 }
 # Every other route (probes, action links, metrics, calendar feeds, unknown paths): the
 # action-link confirmation form is the only body among them, a few hundred bytes.
@@ -116,6 +116,7 @@ def install(app: Flask) -> None:
         # Werkzeug's own cap stays off: it would cut a chunked body short instead of refusing.
         request.max_content_length = None
         declared = request.content_length
-        if declared is not None and declared > limit:
+        # No route matched: its 404/405 comes next and reads nothing, so it is the answer.
+        if declared is not None and declared > limit and request.routing_exception is None:
             raise too_large(limit)
         request.environ["wsgi.input"] = LimitedInput(request.environ["wsgi.input"], limit)
