@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from app.body_limits import limit_for
+from config.gunicorn_worker import CLIENT_READ_TIMEOUT
 from tests.support.hostile import SHAPES, chunked
 from tests.system.test_ingest_gunicorn import json_body_of, raw_exchange, status_of
 
@@ -194,3 +195,19 @@ def test_a_chunked_body_over_the_cap_is_413_on_the_wire(web, make_service, make_
     assert status_of(answer) == 413
     assert json_body_of(answer)["code"] == "payload_too_large"
     assert json_body_of(answer)["details"] == {"max_bytes": limit_for(blueprint)}
+
+
+def test_a_client_that_stops_sending_its_body_gets_a_408_and_frees_its_thread(web, make_service):
+    _, port = web
+    token = make_service()["integration_key"]["token"]
+    head = (
+        f"POST {GENERIC}?token={token} HTTP/1.1\r\nHost: klaxon\r\n"
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_READ_TIMEOUT + 10) as sock:
+        sock.sendall(head + b'{"summary"')
+        answer = sock.recv(65536)  # blocks until the server gives up on the rest of the body
+    took = time.monotonic() - started
+    assert status_of(answer) == 408
+    assert CLIENT_READ_TIMEOUT - 1 < took < CLIENT_READ_TIMEOUT + 5
