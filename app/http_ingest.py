@@ -1,11 +1,15 @@
 """Ingest endpoints under /api/v2, wire-compatible with GoAlert (DESIGN §3.3).
 
-Every endpoint reads its body with a hard cap (413), finds the integration key wherever GoAlert
-accepts one (401 without it), parses the payload without touching the database, then verifies
-the key and writes the alerts in one transaction (one statement for the common single-alert
-trigger, see app.ingest.fastpath): a wrong, revoked or wrong-type key is a 401 that says
-nothing about which, a bad payload from a valid key a 4xx that says what is wrong, and a
-database failure a 503 with Retry-After — never a success for an uncommitted alert.
+Every endpoint finds the integration key wherever GoAlert accepts one (401 without it) and
+checks it before it reads the body when the key travels in the query string or a header: a
+caller without a valid key costs one indexed lookup, never a parse of what it sent. (A form
+body may carry the key itself, so a form is read — capped, decoded in linear time — first.)
+The body is read with a hard cap (413) and parsed without touching the database; then the
+alerts are written in one transaction (one statement for the common single-alert trigger, see
+app.ingest.fastpath), which verifies the key again, so a key revoked meanwhile still writes
+nothing. A wrong, revoked or wrong-type key is a 401 that says nothing about which, a bad
+payload from a valid key a 4xx that says what is wrong, and a database failure a 503 with
+Retry-After — never a success for an uncommitted alert.
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ from app.ingest.body import (
     Body,
     decode_form,
     decode_json_object,
+    is_form,
     read_body,
     require_json,
 )
 from app.ingest.credentials import find_token
 from app.ingest.errors import IngestError, NotFound, Unauthorized, UnsupportedMediaType
 from app.ingest.events import Event, Outcome, Result, apply
-from app.keys import verify_integration_key
+from app.keys import integration_key_is_live, verify_integration_key
 
 log = structlog.get_logger(__name__)
 
@@ -50,9 +55,12 @@ UNKNOWN_MONITOR = "no heartbeat monitor with this check-in secret"
 @ingest_blueprint.post("/generic/incoming")
 def generic_incoming() -> Response:
     """GoAlert's generic API: 204, or 200 {"AlertID","ServiceID","IsNew"} for Accept JSON."""
-    body = read_body(request)
-    form = decode_form(body) if body.is_form else MultiDict()
-    token = find_token(request.args, form, _authorization(request))
+    body, form = None, MultiDict[str, str]()
+    if is_form(request):  # the key may be one of its fields
+        body = read_body(request)
+        form = decode_form(body)
+    token = _authenticated("generic", find_token(request.args, form, _authorization(request)))
+    body = body or read_body(request)
     outcome = _ingest(
         "generic", token, lambda: [generic.parse(request.args, form, _generic_json(body))]
     )
@@ -71,9 +79,9 @@ def generic_incoming() -> Response:
 @ingest_blueprint.post("/grafana/incoming")
 def grafana_incoming() -> Response:
     """Grafana unified (version 1) or legacy webhook; 200 with what was done."""
-    body = read_body(request)
-    token = find_token(request.args, MultiDict(), _authorization(request))
+    token = _authenticated("grafana", _header_or_query_token())
     dedup = request.args.get("dedup", "")
+    body = read_body(request)
     outcome = _ingest("grafana", token, lambda: grafana.parse(require_json(body), dedup))
     return jsonify(outcome.counts())
 
@@ -81,8 +89,8 @@ def grafana_incoming() -> Response:
 @ingest_blueprint.post("/prometheusalertmanager/incoming")
 def alertmanager_incoming() -> Response:
     """Alertmanager webhook (version 4); 200 with what was done."""
+    token = _authenticated("prometheusAlertmanager", _header_or_query_token())
     body = read_body(request)
-    token = find_token(request.args, MultiDict(), _authorization(request))
     outcome = _ingest(
         "prometheusAlertmanager", token, lambda: alertmanager.parse(require_json(body))
     )
@@ -96,10 +104,14 @@ class UnknownMonitor(NotFound):
 @ingest_blueprint.post("/heartbeat/<secret>")
 def heartbeat_checkin(secret: str) -> Response:
     """A heartbeat monitor checks in with its secret; an unknown one is a plain 404."""
-    read_body(request)  # the limit holds here too; the content is not used
+    # The secret is the credential: checked, like an ingest key, before the body is read.
     secret_hash = checkin.secret_digest(secret)
     if secret_hash is None:
         raise UnknownMonitor(UNKNOWN_MONITOR)
+    with _database().autocommit() as conn:
+        if not checkin.exists(conn, secret_hash):
+            raise UnknownMonitor(UNKNOWN_MONITOR)
+    read_body(request)  # the limit holds here too; the content is not used
     with _database().autocommit() as conn:  # one statement: its own transaction
         monitor = checkin.record(conn, secret_hash)
     if monitor is None:
@@ -144,27 +156,37 @@ def _api_error(exc: ApiError) -> Response:
     return response
 
 
-def _ingest(key_type: str, token: str | None, parse: Callable[[], Sequence[Event]]) -> Outcome:
-    """Verify the key and write the parsed events in one transaction.
+def _authenticated(key_type: str, token: str | None) -> str:
+    """`token`, if it is a live integration key of `key_type`; a 401 otherwise.
 
-    The payload is parsed first, without the database; a parse error is raised only once the
-    key proved valid, so a caller without a valid key learns nothing but 401. A lone trigger
-    (most requests) takes the one-statement path.
+    Read-only (the write verifies again and records the use), so a refused request writes
+    nothing.
     """
     if token is None:
         raise Unauthorized(MISSING_TOKEN)
-    try:
-        events, problem = parse(), None
-    except IngestError as exc:
-        events, problem = [], exc
-    if problem is None and len(events) == 1 and events[0].action == "trigger":
+    with _database().autocommit() as conn:
+        if not integration_key_is_live(conn, token, key_type):
+            raise Unauthorized(INVALID_TOKEN)
+    return token
+
+
+def _header_or_query_token() -> str | None:
+    return find_token(request.args, MultiDict(), _authorization(request))
+
+
+def _ingest(key_type: str, token: str, parse: Callable[[], Sequence[Event]]) -> Outcome:
+    """Parse the payload (a 4xx if it is wrong), then write its events in one transaction.
+
+    A lone trigger (most requests) takes the one-statement path. Both paths verify the key
+    again as they write.
+    """
+    events = parse()
+    if len(events) == 1 and events[0].action == "trigger":
         return _raise_one(key_type, token, events[0])
     with _database().transaction() as conn:
         key = verify_integration_key(conn, token)
         if key is None or key.type != key_type:
             raise Unauthorized(INVALID_TOKEN)
-        if problem is not None:
-            raise problem
         return apply(conn, key, events)
 
 

@@ -4,6 +4,7 @@ POST /api/v2/slack/actions is the app's "Interactivity Request URL". Slack signs
 `X-Slack-Signature: v0=<hex HMAC-SHA256 of "v0:<X-Slack-Request-Timestamp>:<raw body>">`, keyed
 with the app's signing secret (SLACK_SIGNING_SECRET). A wrong signature or a timestamp more
 than five minutes away is a 403 (a replayed request); no signing secret configured is a 404.
+Both are decided from the headers, before the body is read.
 
 A button's `value` is an app.links token, so a button acts exactly like the link in an email:
 on one alert, with one action, for a limited time.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app import links
+from app import json_input, links
 from app.alerts import store
 from app.alerts.store import Actor
 from app.errors import BadRequest, Forbidden, NotFound
@@ -50,12 +50,17 @@ def _runtime() -> WebRuntime:
     return runtime
 
 
-def _verify(runtime: WebRuntime, body: bytes) -> None:
+def _configured(runtime: WebRuntime) -> str:
+    """The signing secret (404 when Slack interactivity is not configured)."""
     slack = runtime.settings.delivery.slack
     if slack is None or not slack.signing_secret:
         raise NotFound("Slack interactivity is not configured (set SLACK_SIGNING_SECRET)")
+    return slack.signing_secret
+
+
+def _fresh_timestamp() -> str:
+    """The request's timestamp, if within MAX_SKEW_SECONDS of now (403 otherwise)."""
     timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-    given = request.headers.get("X-Slack-Signature", "")
     try:
         skew = abs(time.time() - int(timestamp))
     except ValueError:
@@ -63,7 +68,12 @@ def _verify(runtime: WebRuntime, body: bytes) -> None:
     if skew > MAX_SKEW_SECONDS:
         log.warning("slack_request_rejected", reason="timestamp")
         raise Forbidden("X-Slack-Request-Timestamp is missing or more than 5 minutes off")
-    expected = slack_signature(slack.signing_secret, timestamp, body)
+    return timestamp
+
+
+def _verify_signature(secret: str, timestamp: str, body: bytes) -> None:
+    given = request.headers.get("X-Slack-Signature", "")
+    expected = slack_signature(secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
         log.warning("slack_request_rejected", reason="signature")
         raise Forbidden("X-Slack-Signature does not match; check SLACK_SIGNING_SECRET")
@@ -72,7 +82,7 @@ def _verify(runtime: WebRuntime, body: bytes) -> None:
 def _payload(body: bytes) -> dict[str, Any]:
     try:
         raw = parse_qs(body.decode("utf-8"), strict_parsing=False).get("payload", [""])[0]
-        payload = json.loads(raw)
+        payload = json_input.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest.field("payload", "must be the JSON Slack sends") from exc
     if not isinstance(payload, dict):
@@ -91,8 +101,12 @@ def _reply(text: str, ephemeral: bool = False) -> Response:
 def actions() -> Response:
     """A button press in Slack; the JSON answer is what Slack shows back."""
     runtime = _runtime()
+    # Configuration and the replay window are decided from the headers alone; only then is
+    # the body (at most 16 KiB, app.body_limits) read and its signature checked.
+    secret = _configured(runtime)
+    timestamp = _fresh_timestamp()
     body = request.get_data(cache=True)
-    _verify(runtime, body)
+    _verify_signature(secret, timestamp, body)
     payload = _payload(body)
     user = payload.get("user")
     slack_user = str(user.get("id") or "") if isinstance(user, dict) else ""

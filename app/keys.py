@@ -99,6 +99,20 @@ def verify_integration_key(conn: psycopg.Connection[Any], token: str) -> Integra
     return IntegrationKey(row["id"], row["service_id"], row["type"])
 
 
+def integration_key_is_live(conn: psycopg.Connection[Any], token: str, key_type: str) -> bool:
+    """Whether `token` proves a live integration key of `key_type`; reads, writes nothing."""
+    parsed = tokens.parse_token(tokens.INTEGRATION_PREFIX, token)
+    if parsed is None:
+        return False
+    key_id, secret = parsed
+    row = conn.execute(
+        "SELECT secret_hash FROM integration_keys "
+        "WHERE id = %s AND type = %s AND revoked_at IS NULL",
+        (key_id, key_type),
+    ).fetchone()
+    return row is not None and tokens.secret_matches(row["secret_hash"], secret)
+
+
 def integration_url(public_url: str, key_type: str, token: str) -> str:
     """The ingest URL a sender should call, token included (GoAlert's form)."""
     path = {

@@ -21,6 +21,7 @@ MAX_REQUEST_ID = 128
 def create_app(settings: Settings | None = None, resolver: Resolver = system_resolver) -> Flask:
     """Build the Flask app. Does no network I/O: connections open lazily, after fork.
     `resolver` resolves webhook hosts when they are saved; tests may pass their own."""
+    from app import body_limits
     from app.admin import register_admin
     from app.api import api_blueprint
     from app.errors import register_error_handlers
@@ -36,7 +37,8 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
     app = Flask("klaxon")  # keeps the `static` endpoint rq-dashboard's templates link to
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["klaxon"] = WebRuntime(settings, resolver)
-    _install_request_context(app)
+    _install_request_context(app)  # first: every answer, a 413 included, has its request id
+    body_limits.install(app)  # before any hook or view that could read a body
     register_error_handlers(app)
     app.register_blueprint(health_blueprint)
     app.register_blueprint(ingest_blueprint)

@@ -29,6 +29,7 @@ BENCHMARKS = (
     "tarpit_exit",
     "health_load",
     "ingest_load",
+    "hostile_mix",
     "oncall_compute",
     "page_latency",
     "delivery_throughput",

@@ -34,10 +34,17 @@ render_access_directly(_settings.log_format == "json")
 # binds 127.0.0.1 so a laptop's dev system is not reachable from its network.
 _host = f"[{_settings.bind_host}]" if ":" in _settings.bind_host else _settings.bind_host
 bind = [f"{_host}:{_settings.port}"]
-# One process per core (WEB_CONCURRENCY); threads let health probes and slow ingest calls
-# overlap instead of queueing behind one another.
+# One process per core (WEB_CONCURRENCY); threads let slow ingest calls overlap instead of
+# queueing behind one another.
 workers = _settings.web_concurrency
-worker_class = "gthread"
+# gthread with a lane of its own for /livez and /readyz (config/gunicorn_worker.py): with stock
+# gthread a probe queued behind four busy app threads (28.8 s under two hostile bodies, then
+# WORKER TIMEOUT). Here a new connection waits for its first bytes on the main thread's poller,
+# not in a pool thread; a complete bodiless probe request is answered by PROBE_THREADS threads
+# of its own; every read from a client times out after CLIENT_READ_TIMEOUT (a 408), a body
+# must arrive within app.body_limits.BODY_SECONDS, and an unread body is drained at most 64 KiB
+# / 5 s before the connection is closed instead.
+worker_class = "config.gunicorn_worker.ProbeLaneWorker"
 threads = 4
 # A request stuck for 30 s is killed and its worker replaced: no request may outlive Heroku's
 # router timeout.

@@ -40,18 +40,34 @@ class Raised:
 # A line break with the blanks around it, or any other control character (NUL included, which
 # Postgres text cannot hold), becomes one space in a summary.
 _SUMMARY_BREAKS = re.compile(r"[ \t]*[\x00-\x1f\x7f]+[ \t]*")
+# That pattern alone is quadratic over a long run of spaces that no control character follows
+# (it is retried from every space of the run). It is applied only inside runs of blanks and
+# controls that hold a control character (tab included), where every retry succeeds; runs of
+# plain spaces, which it would leave alone anyway, are skipped.
+_BLANK_OR_CONTROL_RUN = re.compile(r"[ \t\x00-\x1f\x7f]+")
 # Details keep their line breaks and tabs; other control characters are dropped.
 _DETAILS_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def fold_summary(text: str) -> str:
-    """One line, at most MAX_SUMMARY characters (GoAlert folds newlines the same way)."""
-    return _SUMMARY_BREAKS.sub(" ", text).strip()[:MAX_SUMMARY].strip()
+    """One line, at most MAX_SUMMARY characters (GoAlert folds newlines the same way).
+
+    Linear (see _BLANK_OR_CONTROL_RUN), and only the first MAX_SUMMARY characters after
+    leading whitespace are folded: nothing past them can be stored.
+    """
+    clipped = text.lstrip()[:MAX_SUMMARY]
+    return _BLANK_OR_CONTROL_RUN.sub(_fold_run, clipped).strip()[:MAX_SUMMARY].strip()
+
+
+def _fold_run(run: re.Match[str]) -> str:
+    blanks = run.group()
+    return _SUMMARY_BREAKS.sub(" ", blanks) if blanks.strip(" ") else blanks
 
 
 def clip_details(text: str) -> str:
     """At most MAX_DETAILS bytes of UTF-8, never cutting a character in half."""
-    encoded = _DETAILS_CONTROLS.sub("", text).encode("utf-8")
+    # No more than MAX_DETAILS characters can survive, so no more are transformed.
+    encoded = _DETAILS_CONTROLS.sub("", text[:MAX_DETAILS]).encode("utf-8")
     return encoded[:MAX_DETAILS].decode("utf-8", errors="ignore")
 
 

@@ -9,7 +9,6 @@ pydantic models — the same models the OpenAPI document is generated from.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,16 +24,17 @@ from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
 from spectree.utils import get_request_model_hints
 
+from app import json_input
 from app.alerts.store import Actor
 from app.api.schemas import ErrorBody
 from app.api.validation import validation_failed
 from app.auth import require_scope
+from app.body_limits import LIMITS
 from app.errors import (
     ApiError,
     Conflict,
     MalformedBody,
     NotFound,
-    PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
     error_response,
@@ -46,9 +46,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = structlog.get_logger(__name__)
 
 API_PREFIX = "/api/v1"
-# Request bodies larger than this are refused with 413 (bytes): the largest valid body (a service
-# with a 4 KiB description) is far smaller, and a bound keeps a parser from chewing on megabytes.
-MAX_BODY = 64 * 1024
+MAX_BODY = LIMITS["api"]  # bytes; larger bodies are a 413 (app.body_limits says why this size)
 BEARER = "bearer"
 
 api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
@@ -160,31 +158,31 @@ def _with_errors(
 
 
 def _json_body(view: F) -> F:
-    """Refuse a body that is too large, not JSON, malformed, or not an object — before spectree."""
+    """Refuse a body that is not JSON, malformed, too deep or not an object — before spectree.
+
+    Its size is held to MAX_BODY by app.body_limits (a 413, chunked bodies included).
+    """
 
     @functools.wraps(view)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            raise PayloadTooLarge(f"the body is larger than {MAX_BODY} bytes")
         if not request.is_json:
             raise UnsupportedMediaType(
                 "send the body as JSON with `Content-Type: application/json`"
             )
+        raw = request.get_data(cache=True)
         try:
-            body = json.loads(request.get_data(cache=True) or b"null")
-        except (ValueError, RecursionError):
+            body = json_input.loads(raw or b"null")
+        except json_input.TooDeep as exc:
+            raise MalformedBody(
+                f"the body is not acceptable: {exc}", {"max_depth": json_input.MAX_DEPTH}
+            ) from None
+        except ValueError:
             raise MalformedBody("the body is not well-formed JSON") from None
         if not isinstance(body, dict):
             raise MalformedBody("the body must be a JSON object")
         return view(*args, **kwargs)
 
     return checked  # type: ignore[return-value]
-
-
-@api_blueprint.before_request
-def _limit_body() -> None:
-    # Bounds reading a body with no Content-Length too (chunked): werkzeug answers 413.
-    request.max_content_length = MAX_BODY
 
 
 @api_blueprint.after_request

@@ -1,9 +1,10 @@
 """Request bodies for ingest: read with a hard cap, then decode as JSON or a form.
 
 The body is read here, never through `request.data`/`request.form`: Werkzeug silently
-truncates a chunked body that exceeds MAX_CONTENT_LENGTH (DESIGN §1.1), so the cap is counted
-on the bytes actually read, for Content-Length and chunked bodies alike, and exceeding it is a
-413 — never a truncated payload parsed as if it were whole.
+truncates a chunked body that exceeds MAX_CONTENT_LENGTH, so the cap is counted on the bytes
+actually read, for Content-Length and chunked bodies alike, and exceeding it is a 413 — never a
+truncated payload parsed as if it were whole (app.body_limits holds every route to its limit
+too; this is ingest's own count of the same bytes). JSON nesting is capped (app.json_input).
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.wsgi import get_input_stream
 
+from app import json_input
+from app.body_limits import LIMITS
 from app.ingest.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
-MAX_BODY = 256 * 1024  # bytes; GoAlert's default max-request-body-bytes
+MAX_BODY = LIMITS["ingest"]  # bytes; GoAlert's default max-request-body-bytes
 READ_CHUNK = 64 * 1024  # bytes per read from the WSGI stream
 MAX_FORM_PARTS = 200  # fields in a form body; a real sender uses a handful
+# Encoded bytes of one urlencoded field that are decoded: more than any value ingest keeps can
+# need (meta's 32 KiB in all, each byte at most three encoded ones, plus a name), so a clipped
+# field still fails every check the whole one would. Percent-decoding is Python, byte by byte.
+MAX_FORM_FIELD = 100 * 1024
 
 JSON_TYPES = frozenset({"application/json", "text/json"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -49,6 +56,11 @@ class Body:
     def looks_like_json(self) -> bool:
         """No declared type, but the body is a JSON object (a sender that forgot the header)."""
         return not self.mimetype and self.raw.lstrip()[:1] == b"{"
+
+
+def is_form(request: Request) -> bool:
+    """Whether the request declares a form body (which may carry the credential)."""
+    return request.mimetype in FORM_TYPES
 
 
 def read_body(request: Request, limit: int = MAX_BODY) -> Body:
@@ -81,7 +93,9 @@ def decode_json_object(body: Body) -> dict[str, Any]:
     if not body.raw.strip():
         raise BadRequest("request body is empty; expected a JSON object")
     try:
-        value = json.loads(body.raw)
+        value = json_input.loads(body.raw)
+    except json_input.TooDeep as exc:
+        raise BadRequest(f"malformed JSON: {exc}", {"max_depth": json_input.MAX_DEPTH}) from None
     except UnicodeDecodeError as exc:
         raise BadRequest(f"request body is not valid UTF-8 ({exc.reason})") from None
     except json.JSONDecodeError as exc:
@@ -89,8 +103,6 @@ def decode_json_object(body: Body) -> dict[str, Any]:
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             {"line": exc.lineno, "column": exc.colno},
         ) from None
-    except RecursionError:
-        raise BadRequest("malformed JSON: nested too deeply") from None
     if not isinstance(value, dict):
         raise BadRequest(f"request body must be a JSON object, not {json_type(value)}")
     return value
@@ -98,18 +110,39 @@ def decode_json_object(body: Body) -> dict[str, Any]:
 
 def decode_form(body: Body) -> MultiDict[str, str]:
     """The fields of an urlencoded or multipart body (uploaded files are ignored)."""
+    raw = body.raw
+    if body.mimetype == "application/x-www-form-urlencoded":
+        # werkzeug limits multipart parts, not urlencoded fields: counted here, before decoding.
+        if raw.count(b"&") >= MAX_FORM_PARTS:
+            raise BadRequest(f"form body has more than {MAX_FORM_PARTS} fields")
+        raw = _clip_fields(raw)
     parser = FormDataParser(
-        max_form_memory_size=len(body.raw) + 1, max_form_parts=MAX_FORM_PARTS, silent=False
+        max_form_memory_size=len(raw) + 1, max_form_parts=MAX_FORM_PARTS, silent=False
     )
     try:
-        _, form, _files = parser.parse(
-            io.BytesIO(body.raw), body.mimetype, len(body.raw), body.options
-        )
+        _, form, _files = parser.parse(io.BytesIO(raw), body.mimetype, len(raw), body.options)
     except ValueError as exc:  # malformed multipart framing
         raise BadRequest(f"malformed form body: {exc}") from None
     except RequestEntityTooLarge:  # what werkzeug raises for too many parts
         raise BadRequest(f"form body has more than {MAX_FORM_PARTS} fields") from None
     return form
+
+
+def _clip_fields(raw: bytes) -> bytes:
+    """Each `name=value` field of an urlencoded body cut to MAX_FORM_FIELD bytes (never inside
+    a UTF-8 character)."""
+    if len(raw) <= MAX_FORM_FIELD:
+        return raw
+    return b"&".join(_clip_utf8(field, MAX_FORM_FIELD) for field in raw.split(b"&"))
+
+
+def _clip_utf8(data: bytes, limit: int) -> bytes:
+    if len(data) <= limit:
+        return data
+    cut = limit
+    while cut > 0 and data[cut] & 0xC0 == 0x80:  # data[cut] continues a character: back up
+        cut -= 1
+    return data[:cut]
 
 
 def require_json(body: Body) -> dict[str, Any]:

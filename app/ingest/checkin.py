@@ -64,6 +64,14 @@ def secret_digest(raw: str) -> bytes | None:
     return tokens.digest(raw)
 
 
+def exists(conn: psycopg.Connection[Any], secret_hash: bytes) -> bool:
+    """Whether a monitor has this secret: checked before the request's body is read."""
+    found = conn.execute(
+        "SELECT 1 FROM heartbeat_monitors WHERE checkin_secret_hash = %s", (secret_hash,)
+    ).fetchone()
+    return found is not None
+
+
 def record(conn: psycopg.Connection[Any], secret_hash: bytes) -> dict[str, Any] | None:
     """Record a check-in; the monitor's id, state and check-in time, or None if unknown."""
     row = conn.execute(_CHECKIN, {"hash": secret_hash}).fetchone()

@@ -29,6 +29,8 @@ ACTIONS: dict[str, Action] = {
     "acknowledge": "acknowledge",
     "ack": "acknowledge",
 }
+JSON_NAMES = frozenset((*FIELDS, "meta"))
+LONGEST_NAME = max(len(name) for name in JSON_NAMES)
 MAX_DEDUP = 512  # characters, as GoAlert
 MAX_META_KEY = 255  # characters, printable ASCII (GoAlert ValidateMetadata)
 MAX_META_TOTAL = 32 * 1024  # bytes of keys plus values (GoAlert ValidateMetadata)
@@ -41,8 +43,9 @@ def parse(
     values = {name: _first(form, name, _first(query, name, "")) for name in FIELDS}
     meta = _form_meta(form.getlist("meta") if "meta" in form else query.getlist("meta"))
     if body is not None:
+        body = _case_insensitive(body)
         values.update(_json_fields(body))
-        json_meta = _json_meta(_lookup(body, "meta"))
+        json_meta = _json_meta(body.get("meta"))
         if json_meta is not None:
             meta = json_meta
     return _event(values, meta)
@@ -50,9 +53,10 @@ def parse(
 
 def _event(values: dict[str, str], meta: dict[str, str]) -> Event:
     action = _action(values["action"])
-    summary = text.sanitize(values["summary"])
+    summary = text.sanitize(values["summary"], store.MAX_SUMMARY)
     details = text.sanitize(values["details"])
-    dedup = text.clip(text.sanitize(values["dedup"]), MAX_DEDUP) or None
+    # One character more than is kept, so a longer key is still marked as cut (as it always was).
+    dedup = text.clip(text.sanitize(values["dedup"], MAX_DEDUP + 1), MAX_DEDUP) or None
     if not store.fold_summary(summary):
         if action == "trigger":
             raise BadRequest.field("summary", "is required and must not be blank")
@@ -79,20 +83,25 @@ def _action(raw: str) -> Action:
     return action
 
 
-def _lookup(body: Mapping[str, Any], name: str) -> Any:
-    """A JSON field by name: exact match first, then case-insensitive (Go's rule)."""
-    if name in body:
-        return body[name]
-    for key, value in body.items():
-        if key.lower() == name:
-            return value
-    return None
+def _case_insensitive(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields this API reads, each found as Go's encoding/json would: exact name first,
+    then the first key that matches it case-insensitively. One pass over the keys, however
+    many a body has."""
+    found = {name: body[name] for name in (*FIELDS, "meta") if name in body}
+    if len(found) < len(FIELDS) + 1:
+        for key, value in body.items():
+            if len(key) > LONGEST_NAME:
+                continue  # cheaper than lowering every key of a body with thousands
+            lowered = key.lower()
+            if lowered in JSON_NAMES and lowered not in found:
+                found[lowered] = value
+    return found
 
 
 def _json_fields(body: Mapping[str, Any]) -> dict[str, str]:
     found = {}
     for name in FIELDS:
-        value = _lookup(body, name)
+        value = body.get(name)
         if value is None:
             continue
         if not isinstance(value, str):
