@@ -23,10 +23,10 @@ from app.bounded import DeadlineExceeded, SingleFlight
 from app.fatal import list_fatal
 from app.heartbeat import read_heartbeat
 from app.listener import ListenerStatus
+from app.queues import ALL_QUEUES, NOTIFY_QUEUE
 from app.ratelimit import StoreStatus
 from app.redis_client import make_redis
 from config.settings import Settings
-from workers.queues import ALL_QUEUES, NOTIFY_QUEUE
 
 log = structlog.get_logger(__name__)
 

@@ -28,9 +28,9 @@ from app import db
 from app.bounded import SingleFlight
 from app.fatal import list_fatal
 from app.heartbeat import Heartbeat, read_heartbeat
+from app.queues import ALL_QUEUES
 from app.redis_client import make_redis
 from config.settings import Settings
-from workers.queues import ALL_QUEUES
 
 log = structlog.get_logger(__name__)
 

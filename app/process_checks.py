@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.preflight import Check, CheckFailed
+from app.providers.base import ProviderCheckFailed
 from config.settings import Settings
-from workers.providers.base import ProviderCheckFailed
 
 # Providers whose credentials a worker checks before it starts, and the settings they use.
 CHECKED_PROVIDERS = {
@@ -43,7 +43,7 @@ def checks_for(process: str, settings: Settings) -> list[Check]:
 def _provider_check(name: str) -> Callable[[Settings, float], None]:
     def run(settings: Settings, timeout: float) -> None:
         # Imported here: the web and engine processes never load the providers.
-        from workers.providers.registry import build_providers
+        from app.providers.registry import build_providers
 
         provider = build_providers(settings)[name]
         own_timeout = max(timeout - min(VERDICT_MARGIN, timeout / 4), 0.1)

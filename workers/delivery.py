@@ -27,8 +27,8 @@ from psycopg.rows import dict_row
 from app import db
 from app.messages import reply_codes, store
 from app.messages.render import render
+from app.providers.base import Delivery, DeliveryError, Provider, Sent
 from config.settings import PROVIDER_ENV, Settings, load_settings
-from workers.providers.base import Delivery, DeliveryError, Provider, Sent
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -62,7 +62,7 @@ def _process_state() -> tuple[Settings, dict[str, Provider]]:
     differs) builds its own rather than use what it inherited."""
     global _state
     if _state is None or _state[0] != os.getpid():
-        from workers.providers.registry import build_providers
+        from app.providers.registry import build_providers
 
         settings = load_settings()
         _state = (os.getpid(), settings, build_providers(settings))

@@ -21,12 +21,12 @@ from rq.worker import WorkerStatus
 
 from app import alive
 from app.process_checks import checks_for
+from app.providers import registry  # noqa: F401 - likewise: providers and their libraries
+from app.queues import ALL_QUEUES, NOTIFY_QUEUE
 from app.redis_client import make_redis
 from app.startup import load_or_exit, preflight_or_exit
 from workers import delivery  # noqa: F401 - loaded once here, so each forked job starts warm
 from workers.commands import CommandListener, listen_for_commands, stop_listening
-from workers.providers import registry  # noqa: F401 - likewise: providers and their libraries
-from workers.queues import ALL_QUEUES, NOTIFY_QUEUE
 
 log = structlog.get_logger(__name__)
 

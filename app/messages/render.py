@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.links import ActionLink, action_url
+from app.providers.base import AlertView, Delivery, Links
 from config.settings import Settings
-from workers.providers.base import AlertView, Delivery, Links
 
 SUMMARY_IN_SUBJECT = 120  # characters of the alert summary a subject line carries
 DETAILS_IN_TEXT = 1500  # characters of alert details in a plain-text body (SMS bodies are cut

@@ -8,7 +8,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from workers.queues import ALL_QUEUES, NOTIFY_QUEUE
+from app.queues import ALL_QUEUES, NOTIFY_QUEUE
 from workers.worker import announce_queues
 
 # Every kind of thing rq-dashboard serves: pages, JSON, static files, actions, and paths that

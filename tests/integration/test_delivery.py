@@ -19,14 +19,14 @@ from rq import Queue
 from app.alerts.store import raise_alert
 from app.database import Database
 from app.messages import create
+from app.providers.registry import build_providers
+from app.queues import NOTIFY_QUEUE
 from config.settings import Settings
 from tests.support.fakes.webhook import Behaviour, Received
 from tests.support.wait import wait_until
 from workers.delivery import Batch
 from workers.engine import ModuleContext
 from workers.engine_modules.dispatch import Dispatcher
-from workers.providers.registry import build_providers
-from workers.queues import NOTIFY_QUEUE
 
 FAST = {
     "KLAXON_MINUTE_SECONDS": "0.6",  # backoff base 0.05 s

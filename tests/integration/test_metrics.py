@@ -17,10 +17,10 @@ from app.alerts.store import Actor
 from app.fatal import report_fatal
 from app.heartbeat import Heartbeat, write_heartbeat
 from app.messages import create
+from app.queues import DEFAULT_QUEUE, NOTIFY_QUEUE
 from config.settings import RedisTls
 from tests.support.inbound import make_contact_method, make_user
 from tests.support.net import Tarpit
-from workers.queues import DEFAULT_QUEUE, NOTIFY_QUEUE
 
 
 def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

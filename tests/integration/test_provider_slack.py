@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.providers.base import AlertView, Delivery, DeliveryError, Links, ProviderCheckFailed
+from app.providers.slack import SlackProvider
 from config.settings import SlackSettings
 from tests.support.fakes.slack import ARCHIVED, BOT_TOKEN, CHANNEL, MEMBER, Failure
 from tests.support.net import Tarpit
-from workers.providers.base import AlertView, Delivery, DeliveryError, Links, ProviderCheckFailed
-from workers.providers.slack import SlackProvider
 
 ACK = "https://klaxon.example.com/actions/ack-token.abc"
 CLOSE = "https://klaxon.example.com/actions/close-token.def"

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.providers.base import AlertView, Delivery, DeliveryError, Links, ProviderCheckFailed
+from app.providers.smtp import SmtpProvider, parse_url
 from config.settings import SmtpSettings
 from tests.support.fakes.smtp import USER, FakeSmtp, SmtpBehaviour, make_certificate
 from tests.support.net import Tarpit, closed_port
-from workers.providers.base import AlertView, Delivery, DeliveryError, Links, ProviderCheckFailed
-from workers.providers.smtp import SmtpProvider, parse_url
 
 SENDER = "Klaxon <klaxon@example.com>"
 PUBLIC_URL = "https://klaxon.example.com"

@@ -8,6 +8,9 @@ from xml.etree import ElementTree
 
 import pytest
 
+from app.providers.base import AlertView, Delivery, DeliveryError, Links, ProviderCheckFailed
+from app.providers.formatting import fits_one_segment
+from app.providers.twilio import TwilioProvider
 from config.settings import TwilioSettings
 from tests.support.fakes.twilio import (
     ACCOUNT_SID,
@@ -18,9 +21,6 @@ from tests.support.fakes.twilio import (
     Failure,
 )
 from tests.support.net import Tarpit, closed_port
-from workers.providers.base import AlertView, Delivery, DeliveryError, Links, ProviderCheckFailed
-from workers.providers.formatting import fits_one_segment
-from workers.providers.twilio import TwilioProvider
 
 PUBLIC_URL = "https://klaxon.example.com"
 TO = "+15551234567"

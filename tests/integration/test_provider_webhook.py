@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 import pytest
 
 from app.outbound.policy import Policy
+from app.providers import http
+from app.providers.base import AlertView, Delivery, DeliveryError, Links, Sent
+from app.providers.registry import build_providers
+from app.providers.webhook import WebhookProvider
 from tests.support.fakes.webhook import Behaviour
 from tests.support.net import Tarpit, closed_port
-from workers.providers import http
-from workers.providers.base import AlertView, Delivery, DeliveryError, Links, Sent
-from workers.providers.registry import build_providers
-from workers.providers.webhook import WebhookProvider
 
 SECRET = "whsec-test-secret"
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))

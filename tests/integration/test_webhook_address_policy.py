@@ -26,14 +26,14 @@ import pytest
 
 from app import directory
 from app.outbound.policy import Policy
+from app.providers import http
+from app.providers.base import Delivery, DeliveryError
+from app.providers.registry import build_providers
+from app.providers.webhook import WebhookProvider
 from config.settings import Settings
 from tests.support.api import Api, created
 from tests.support.fakes.webhook import WebhookReceiver
 from workers.delivery import Batch
-from workers.providers import http
-from workers.providers.base import Delivery, DeliveryError
-from workers.providers.registry import build_providers
-from workers.providers.webhook import WebhookProvider
 
 PUBLIC = "93.184.216.34"  # an address the policy allows; nothing here ever connects to it
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))

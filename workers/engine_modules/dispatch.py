@@ -34,9 +34,9 @@ from redis.exceptions import RedisError
 from rq import Queue
 
 from app.messages import store
+from app.queues import NOTIFY_QUEUE
 from config.settings import DeliverySettings
 from workers.engine import EngineModule, ModuleContext
-from workers.queues import NOTIFY_QUEUE
 
 log = structlog.get_logger(__name__)
 

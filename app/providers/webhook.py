@@ -16,8 +16,8 @@ from typing import Any
 
 import structlog
 
-from workers.providers import http
-from workers.providers.base import Delivery, DeliveryError, Sent
+from app.providers import http
+from app.providers.base import Delivery, DeliveryError, Sent
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +60,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class WebhookProvider:
-    """Stateless apart from the per-process connection pool (workers.providers.http). Every
+    """Stateless apart from the per-process connection pool (app.providers.http). Every
     send is vetted by `guard`: webhook URLs are user input."""
 
     name = "webhook"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from app.providers import formatting, http
+from app.providers.base import Delivery, DeliveryError, ProviderCheckFailed, Sent
 from config.settings import SlackSettings
-from workers.providers import formatting, http
-from workers.providers.base import Delivery, DeliveryError, ProviderCheckFailed, Sent
 
 # Slack errors that no retry can fix (wrong destination, wrong or revoked credentials).
 PERMANENT_ERRORS = frozenset(

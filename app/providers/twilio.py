@@ -13,9 +13,9 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
+from app.providers import formatting, http
+from app.providers.base import Delivery, DeliveryError, ProviderCheckFailed, Sent
 from config.settings import TwilioSettings
-from workers.providers import formatting, http
-from workers.providers.base import Delivery, DeliveryError, ProviderCheckFailed, Sent
 
 API_VERSION = "2010-04-01"
 STATUS_PATH = "/api/v2/twilio/status"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from app.outbound.policy import Policy
+from app.providers.base import Provider
+from app.providers.http import Guard
+from app.providers.webhook import WebhookProvider
 from config.settings import Settings
-from workers.providers.base import Provider
-from workers.providers.http import Guard
-from workers.providers.webhook import WebhookProvider
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
@@ -16,15 +16,15 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     delivery = settings.delivery
     # Imported only when configured: a webhook-only deployment never loads smtplib & co.
     if delivery.smtp is not None:
-        from workers.providers.smtp import SmtpProvider
+        from app.providers.smtp import SmtpProvider
 
         providers["smtp"] = SmtpProvider(delivery.smtp, settings.public_url)
     if delivery.twilio is not None:
-        from workers.providers.twilio import TwilioProvider
+        from app.providers.twilio import TwilioProvider
 
         providers["twilio"] = TwilioProvider(delivery.twilio, settings.public_url)
     if delivery.slack is not None:
-        from workers.providers.slack import SlackProvider
+        from app.providers.slack import SlackProvider
 
         providers["slack"] = SlackProvider(delivery.slack)
     return providers

@@ -11,7 +11,7 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
-from workers.providers.base import Delivery
+from app.providers.base import Delivery
 
 # One SMS segment: 160 GSM-7 septets, or 70 UCS-2 characters once any other character appears.
 GSM7_SEGMENT = 160

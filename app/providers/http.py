@@ -27,7 +27,7 @@ import urllib3
 
 from app.outbound.policy import Policy, Refused
 from app.outbound.target import Resolver, Target, Unresolvable, system_resolver, vet_url
-from workers.providers.base import DeliveryError
+from app.providers.base import DeliveryError
 
 log = structlog.get_logger(__name__)
 

@@ -20,9 +20,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import structlog
 
+from app.providers import formatting
+from app.providers.base import Delivery, DeliveryError, ProviderCheckFailed, Sent
 from config.settings import SmtpSettings
-from workers.providers import formatting
-from workers.providers.base import Delivery, DeliveryError, ProviderCheckFailed, Sent
 
 log = structlog.get_logger(__name__)
 
