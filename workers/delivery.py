@@ -28,12 +28,12 @@ from app import db
 from app.messages import reply_codes, store
 from app.messages.render import render
 from app.providers.base import Delivery, DeliveryError, Provider, Sent
+from app.queues import MAX_THREADS
 from config.settings import PROVIDER_ENV, Settings, load_settings
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-MAX_THREADS = 16  # concurrent sends per job: enough for a batch, few enough for a small dyno
 # Seconds a claim outlives the sends it covers: room to record the outcome (with reconnects).
 CLAIM_MARGIN = 5.0
 STATEMENT_TIMEOUT_MS = 5_000  # a delivery query that takes longer is stuck, not slow

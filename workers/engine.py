@@ -15,20 +15,24 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 import structlog
-from redis import Redis
 from redis.exceptions import RedisError
 
 from app import alive, db
+from app.alerts import status_update_pass
 from app.bounded import DeadlineExceeded, SingleFlight
 from app.database import Database
+from app.engine_pass import EngineModule, ModuleContext
+from app.escalation import escalation_pass, notification_pass
 from app.heartbeat import Heartbeat, write_heartbeat
+from app.ingest import checkin_pass
 from app.listener import EVENTS_CHANNEL, Listener
+from app.messages import dispatch_pass
+from app.oncall import notice_pass
 from app.process_checks import checks_for
 from app.redis_client import make_redis
 from app.startup import load_or_exit, preflight_or_exit
@@ -48,31 +52,24 @@ MIN_WAIT = 0.05
 ALIVE_MARGIN = 15.0
 
 
-@dataclass(frozen=True)
-class ModuleContext:
-    settings: Settings
-    redis: Redis
-    database: Database  # the engine's pool; modules take a transaction each time they run
-
-
-@dataclass(frozen=True)
-class EngineModule:
-    """One unit of engine work, run once per cycle under its own timeout.
-
-    `run` may return how many seconds until it next has work due (e.g. an escalation step or a
-    retry), so the engine wakes for it instead of waiting for its tick; None means "no idea".
-    """
-
-    name: str
-    run: Callable[[ModuleContext], float | None]
-    timeout: float
-
-
 def default_modules() -> tuple[EngineModule, ...]:
-    """The modules of workers.engine_modules, in the order a cycle runs them."""
-    from workers.engine_modules import MODULES
+    """The engine's passes, in the order one cycle runs them.
 
-    return MODULES
+    Each pass is safe when run by two engines at once (row locks, `FOR UPDATE SKIP LOCKED`,
+    idempotent inserts), so a leader that lost its lock mid-cycle cannot double anything.
+
+    Order matters within a cycle: escalation engages people, notification turns the new
+    engagements into message rows, so a new alert's first page is written in the cycle its
+    NOTIFY woke; dispatch (last) then queues those rows.
+    """
+    return (
+        escalation_pass.MODULE,
+        notification_pass.MODULE,
+        checkin_pass.MODULE,
+        status_update_pass.MODULE,
+        notice_pass.MODULE,
+        dispatch_pass.MODULE,
+    )
 
 
 class Engine:

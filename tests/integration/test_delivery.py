@@ -18,15 +18,15 @@ from rq import Queue
 
 from app.alerts.store import raise_alert
 from app.database import Database
+from app.engine_pass import ModuleContext
 from app.messages import create
+from app.messages.dispatch_pass import Dispatcher
 from app.providers.registry import build_providers
 from app.queues import NOTIFY_QUEUE
 from config.settings import Settings
 from tests.support.fakes.webhook import Behaviour, Received
 from tests.support.wait import wait_until
 from workers.delivery import Batch
-from workers.engine import ModuleContext
-from workers.engine_modules.dispatch import Dispatcher
 
 FAST = {
     "KLAXON_MINUTE_SECONDS": "0.6",  # backoff base 0.05 s

@@ -11,14 +11,14 @@ import threading
 import psycopg
 
 from app.embedded import free_port
+from app.engine_pass import ModuleContext
+from app.messages.dispatch_pass import Dispatcher
 from app.redis_client import make_redis
 from config.settings import RedisTls
 from tests.integration import test_delivery as shared
 from tests.integration.test_delivery import history, make_method, message, message_ids, row
 from tests.support.fakes.webhook import Behaviour
 from tests.support.wait import wait_until
-from workers.engine import ModuleContext
-from workers.engine_modules.dispatch import Dispatcher
 
 rig_for = shared.rig_for  # the fixture: dispatch and in-process delivery on this test's servers
 

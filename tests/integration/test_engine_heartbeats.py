@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from app import directory
+from app.ingest import checkin_pass as heartbeats
 from tests.support.engine_world import _make_ctx  # noqa: F401 - the make_ctx fixture
-from workers.engine_modules import heartbeats
 
 
 @pytest.fixture

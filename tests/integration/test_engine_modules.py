@@ -6,8 +6,9 @@ import threading
 
 import structlog
 
+from app.engine_pass import EngineModule
 from tests.support.wait import wait_until
-from workers.engine import Engine, EngineModule
+from workers.engine import Engine
 
 
 def test_failing_and_hung_modules_are_logged_and_the_loop_goes_on(settings_for):

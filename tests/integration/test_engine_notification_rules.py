@@ -9,11 +9,12 @@ from datetime import timedelta
 
 import pytest
 
+from app.escalation import escalation_pass as escalation
+from app.escalation import notification_pass as notification_rules
 from tests.support import engine_world as w
 from tests.support.api import Api
 from tests.support.engine_world import _make_ctx  # noqa: F401 - the make_ctx fixture
 from tests.support.wait import wait_until
-from workers.engine_modules import escalation, notification_rules
 
 
 @pytest.fixture

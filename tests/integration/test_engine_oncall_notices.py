@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.oncall import notice_pass as oncall_notices
 from tests.support import engine_world as w
 from tests.support.engine_world import _make_ctx  # noqa: F401 - the make_ctx fixture
 from tests.support.wait import wait_until
-from workers.engine_modules import oncall_notices
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from app.escalation import escalation_pass as escalation
 from tests.support import engine_world as w
 from tests.support.api import Api
 from tests.support.engine_world import _make_ctx  # noqa: F401 - the make_ctx fixture
 from tests.support.wait import wait_until
-from workers.engine_modules import escalation
 
 HOUR = timedelta(hours=1)
 

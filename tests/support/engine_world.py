@@ -15,8 +15,8 @@ import pytest
 
 from app.alerts import store
 from app.database import Database
+from app.engine_pass import ModuleContext
 from app.redis_client import make_redis
-from workers.engine import ModuleContext
 
 Conn = psycopg.Connection[Any]
 

@@ -24,11 +24,10 @@ from typing import Any
 import psycopg
 import structlog
 
+from app.engine_pass import EngineModule, ModuleContext, columns, run_batches, seconds_until
 from app.escalation.rules import UserRule, plan
 from app.messages.create import provider_sql
 from config.settings import Settings
-from workers.engine import EngineModule, ModuleContext
-from workers.engine_modules.batches import columns, run_batches, seconds_until
 
 log = structlog.get_logger(__name__)
 

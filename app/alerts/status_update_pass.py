@@ -24,10 +24,9 @@ from typing import Any
 import psycopg
 import structlog
 
+from app.engine_pass import EngineModule, ModuleContext, columns, run_batches
 from app.messages.create import provider_sql
 from config.settings import Settings
-from workers.engine import EngineModule, ModuleContext
-from workers.engine_modules.batches import columns, run_batches
 
 log = structlog.get_logger(__name__)
 

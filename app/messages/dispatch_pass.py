@@ -33,10 +33,10 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
+from app.engine_pass import EngineModule, ModuleContext
 from app.messages import store
-from app.queues import NOTIFY_QUEUE
+from app.queues import DELIVERY_JOB, MAX_THREADS, NOTIFY_QUEUE
 from config.settings import DeliverySettings
-from workers.engine import EngineModule, ModuleContext
 
 log = structlog.get_logger(__name__)
 
@@ -230,15 +230,13 @@ class Dispatcher:
     def _enqueue(
         self, redis: Redis, jobs: list[tuple[str, list[int]]], delivery: DeliverySettings
     ) -> None:
-        from workers.delivery import MAX_THREADS
-
         queue = Queue(NOTIFY_QUEUE, connection=redis)
         data = []
         for jid, ids in jobs:
             rounds = math.ceil(len(ids) / MAX_THREADS)
             data.append(
                 Queue.prepare_data(
-                    "workers.delivery.deliver",
+                    DELIVERY_JOB,
                     args=(ids,),
                     job_id=jid,
                     timeout=int(rounds * delivery.send_timeout + JOB_MARGIN),

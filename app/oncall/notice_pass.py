@@ -26,11 +26,11 @@ import psycopg
 import structlog
 from psycopg.types.json import Jsonb
 
+from app.engine_pass import EngineModule, ModuleContext
 from app.escalation import notices
 from app.messages import create
 from app.oncall import compute, store
 from config.settings import Settings
-from workers.engine import EngineModule, ModuleContext
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,9 @@
-"""The loop every engine module shares: bounded batches, each its own transaction.
+"""What an engine pass is, and the loop every pass shares: bounded batches, each its own
+transaction.
+
+A pass (`EngineModule`) is one unit of the engine's work, run once per cycle under its own
+timeout. Each lives beside its domain (app/<domain>/*_pass.py); workers.engine lists them in the
+order a cycle runs them and imports them, never the other way round.
 
 A batch locks at most `batch` rows (`FOR UPDATE SKIP LOCKED`), acts on them and commits, so a
 second engine (a leader that has not noticed it lost its lock) works on other rows, and a crash
@@ -11,13 +16,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from redis import Redis
 
-from workers.engine import ModuleContext
+from app.database import Database
+from config.settings import Settings
 
 Conn = psycopg.Connection[Any]
+
+
+@dataclass(frozen=True)
+class ModuleContext:
+    settings: Settings
+    redis: Redis
+    database: Database  # the engine's pool; modules take a transaction each time they run
+
+
+@dataclass(frozen=True)
+class EngineModule:
+    """One unit of engine work, run once per cycle under its own timeout.
+
+    `run` may return how many seconds until it next has work due (e.g. an escalation step or a
+    retry), so the engine wakes for it instead of waiting for its tick; None means "no idea".
+    """
+
+    name: str
+    run: Callable[[ModuleContext], float | None]
+    timeout: float
 
 
 def run_batches(

@@ -31,13 +31,12 @@ import psycopg
 import structlog
 from psycopg.types.json import Jsonb
 
+from app.engine_pass import EngineModule, ModuleContext, columns, run_batches, seconds_until
 from app.escalation.policy import load_policies
 from app.escalation.steps import FIRE, HOLD, NO_POLICY, Decision, Due, decide
 from app.escalation.targets import Resolver
 from app.messages.create import provider_sql
 from config.settings import Settings
-from workers.engine import EngineModule, ModuleContext
-from workers.engine_modules.batches import columns, run_batches, seconds_until
 
 log = structlog.get_logger(__name__)
 
