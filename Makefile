@@ -42,10 +42,11 @@ run: install ## run the whole system (klaxon dev): embedded Postgres/Redis under
 test: install ## run the test suite
 	$(BIN)/pytest -n 2 -p no:cacheprovider tests
 
-lint: install ## ruff, mypy, uv.lock matches pyproject.toml, Kubernetes manifests valid
+lint: install ## ruff, mypy, import contracts, uv.lock matches pyproject.toml, Kubernetes manifests valid
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app workers config
+	$(BIN)/lint-imports
 	$(BIN)/uv lock --check --offline || { echo "uv.lock does not match pyproject.toml: run \`make lock\`"; exit 1; }
 	$(BIN)/kubernetes-validate --strict deploy/kubernetes/*.yaml
 

@@ -27,9 +27,8 @@ import structlog
 from psycopg.types.json import Jsonb
 
 from app.engine_pass import EngineModule, ModuleContext
-from app.escalation import notices
 from app.messages import create
-from app.oncall import compute, store
+from app.oncall import compute, notices, store
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

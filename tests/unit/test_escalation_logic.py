@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.escalation import notices
 from app.escalation.policy import Policy, Step, Target, build_policies
 from app.escalation.rules import UserRule, plan
 from app.escalation.steps import FIRE, HOLD, NO_POLICY, STOP, Due, decide
+from app.oncall import notices
 from app.oncall.model import Shift
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
