@@ -1,4 +1,6 @@
-"""`klaxon dev`: the whole system on one machine with nothing to set up (DESIGN §5).
+"""`klaxon dev`: the whole system on one machine with nothing to set up.
+
+See docs/architecture.md, Processes.
 
 When DATABASE_URL / REDIS_URL are unset it starts Postgres and Redis from pip-installed binaries
 under the data folder (KLAXON_DEV_DIR, default ./.klaxon, kept between runs), keeps a generated

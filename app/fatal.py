@@ -1,4 +1,7 @@
-"""Fatal init reports: `klaxon:fatal:<process>:<instance>` keys /healthz shows (DESIGN §3.2)."""
+"""Fatal init reports: `klaxon:fatal:<process>:<instance>` keys /healthz shows.
+
+See docs/architecture.md, Redis keys.
+"""
 
 from __future__ import annotations
 

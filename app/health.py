@@ -1,4 +1,5 @@
-"""Health checks behind /readyz and /healthz (DESIGN §3.3, IETF health-check draft bodies).
+"""Health checks behind /readyz and /healthz (README, Health endpoints; IETF health-check draft
+bodies).
 
 Every check runs under a SingleFlight: concurrent probes share one call, results are reused
 for about a second, and a dependency that hangs costs one stuck thread and a prompt `fail`,

@@ -1,4 +1,7 @@
-"""The engine heartbeat `klaxon:engine:heartbeat` (DESIGN §3.2): the engine writes, health reads."""
+"""The engine heartbeat `klaxon:engine:heartbeat`: the engine writes, health reads.
+
+See docs/architecture.md, Redis keys.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ingest endpoints under /api/v2, wire-compatible with GoAlert (DESIGN §3.3).
+"""Ingest endpoints under /api/v2, wire-compatible with GoAlert (README, Sending alerts).
 
 Every endpoint finds the integration key wherever GoAlert accepts one (401 without it) and
 checks it before it reads the body when the key travels in the query string or a header: a

@@ -1,4 +1,4 @@
-"""Process-specific preflight checks, on top of the core ones (DESIGN §1.1).
+"""Process-specific preflight checks, on top of the core ones (docs/architecture.md, Startup).
 
 The worker proves each *configured* notification provider that has credentials (SMTP login,
 Twilio account, Slack auth.test) before it takes a job: a wrong password is then a fatal init

@@ -1,4 +1,7 @@
-"""The shared first phase of every Klaxon process: settings, logging, preflight (DESIGN §1.1)."""
+"""The shared first phase of every Klaxon process: settings, logging, preflight.
+
+See docs/architecture.md, Startup.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,8 @@ def load_or_exit(process: str, *, dev: bool = False) -> Settings:
     try:
         settings = load_settings(dev=dev)
     except ConfigError as exc:
-        # The same line every other check logs (DESIGN §1.1), so one log query finds them all.
+        # The same line every other check logs (docs/architecture.md, Startup), so one log query
+        # finds them all.
         log.error("preflight_check", check="config", status="fail", duration_ms=0.0, error=str(exc))
         _report_config_error(process, str(exc))
         sys.exit(EXIT_BAD_CONFIG)

@@ -6,8 +6,8 @@ whose `main()` returns its headline figures, which `bench/run_all.py` collects i
 Servers: BENCH_DATABASE_URL (an admin URL; a fresh database is created in it per run and
 dropped after) and BENCH_REDIS_URL. When unset, an embedded Postgres under
 .klaxon/bench-postgres and an embedded redis-server in a temporary directory are started and
-stopped again (DESIGN §5). BENCH_REDIS_URL should be a Redis of its own: RQ's keys cannot be
-prefixed, so a shared one shows other runs' workers to /healthz.
+stopped again (docs/architecture.md, Processes). BENCH_REDIS_URL should be a Redis of its own:
+RQ's keys cannot be prefixed, so a shared one shows other runs' workers to /healthz.
 
 Every process a benchmark starts is in its own session and is killed with its whole process
 group when the benchmark ends, however it ends; every wait has a deadline.

@@ -65,7 +65,8 @@ from config.settings import DEFAULT_CHECK_TIMEOUT
 
 NAME = "health_load"
 HEALTH_PATHS = ("/readyz", "/healthz")
-TARGET_P99_MS = 20.0  # milliseconds at 200 req/s (DESIGN §3.3: cheap under probe storms)
+# Milliseconds at 200 req/s (README, Health endpoints: cheap under probe storms).
+TARGET_P99_MS = 20.0
 PACED_RATE = 200.0  # requests per second
 PACED_SECONDS = 10.0
 BASELINE_SECONDS = 5.0  # the /livez baseline run

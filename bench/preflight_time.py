@@ -28,7 +28,7 @@ from common import (
 )
 
 NAME = "preflight_time"
-TARGET = 1.0  # seconds, median wall time (DESIGN §1.1: preflight must not slow every start)
+TARGET = 1.0  # seconds, median wall time (the preflight must not slow every start)
 RUN_TIMEOUT = 30.0  # seconds one healthy preflight may take before it is killed
 CHECKS = ("database", "schema", "redis", "listener")
 

@@ -1,8 +1,8 @@
 """gunicorn settings for Klaxon's `web` process. Every setting says which failure it prevents.
 
-Startup order (DESIGN §1.1): the master parses settings (exit 2 on a bad value), then runs the
-preflight as a separate process from `on_starting` — before it binds the port or forks — and
-exits non-zero without ever binding when the preflight fails or overruns its budget.
+Startup order (docs/architecture.md, Startup): the master parses settings (exit 2 on a bad value),
+then runs the preflight as a separate process from `on_starting` — before it binds the port or forks
+— and exits non-zero without ever binding when the preflight fails or overruns its budget.
 """
 
 import json
@@ -24,7 +24,8 @@ _log = structlog.get_logger("klaxon.gunicorn")
 try:
     _settings = load_settings()
 except ConfigError as _exc:
-    # The same line every other check logs (DESIGN §1.1), so one log query finds them all.
+    # The same line every other check logs (docs/architecture.md, Startup), so one log query
+    # finds them all.
     _log.error("preflight_check", check="config", status="fail", duration_ms=0.0, error=str(_exc))
     sys.exit(2)
 configure_logging(_settings.log_level, _settings.log_format, process="web")

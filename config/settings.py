@@ -611,7 +611,8 @@ def redis_tls_for_reports(env: Mapping[str, str] | None = None) -> RedisTls:
 
 
 def instance_name(env: Mapping[str, str] | None = None) -> str:
-    """This process's instance: $DYNO when set, else the host name (DESIGN §3.2)."""
+    """This process's instance: $DYNO when set, else the host name (docs/architecture.md,
+    Redis keys)."""
     env = os.environ if env is None else env
     return env.get("DYNO") or socket.gethostname()
 
@@ -623,7 +624,8 @@ DEV_MAX_PORT = 65535 - 200
 
 @dataclass(frozen=True)
 class DevSettings:
-    """What `klaxon dev` must start or generate itself (DESIGN §5): None means "not given"."""
+    """What `klaxon dev` must start or generate itself (docs/architecture.md, Processes): None
+    means "not given"."""
 
     data_dir: Path  # KLAXON_DEV_DIR, default ./.klaxon: embedded servers' data and the secret key
     database_url: str | None  # None: start an embedded Postgres

@@ -1,11 +1,10 @@
 """The shared test world: real Postgres and Redis, one database and one Redis per test.
 
-Postgres: TEST_DATABASE_URL (an admin URL) or, when unset, an embedded server in /dev/shm or
-under .klaxon/test-postgres (DESIGN §5; see suite_postgres_dir). Each test gets a fresh database
-cloned from a template migrated once per test session (tests.support.databases). Redis: each
-test gets its own redis-server process (RQ's keys cannot be prefixed, so a separate server is
-the only true key-space isolation); it also lets a test stop "its" Redis without touching
-anyone else's.
+Postgres: TEST_DATABASE_URL (an admin URL) or, when unset, an embedded server in /dev/shm or under
+.klaxon/test-postgres (README, Development; see suite_postgres_dir). Each test gets a fresh database
+cloned from a template migrated once per test session (tests.support.databases). Redis: each test
+gets its own redis-server process (RQ's keys cannot be prefixed, so a separate server is the only
+true key-space isolation); it also lets a test stop "its" Redis without touching anyone else's.
 """
 
 from __future__ import annotations

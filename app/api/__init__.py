@@ -1,4 +1,4 @@
-"""The management REST API under /api/v1 (DESIGN §3.3, §3.4).
+"""The management REST API under /api/v1 (README, REST API: `/api/v1`).
 
 Every route authenticates with an API key (`Authorization: Bearer klx_…`): a missing, malformed,
 unknown or revoked key is 401, a key whose scope is too small is 403. Scopes nest:

@@ -1,4 +1,5 @@
-"""Klaxon behind a real pgbouncer in transaction pooling mode (DESIGN §1.1, §3.1).
+"""Klaxon behind a real pgbouncer in transaction pooling mode (docs/architecture.md, Startup;
+README, Configuration).
 
 A transaction-pooling proxy accepts LISTEN and never delivers a notification, and it cannot keep
 session state such as advisory locks. The preflight must catch the first and name
@@ -38,7 +39,7 @@ PGBOUNCER_STOP_TIMEOUT = 5.0  # seconds for pgbouncer to exit after SIGTERM
 PREFLIGHT = [str(BIN / "klaxon"), "preflight", "--json"]
 CHECK_TIMEOUT = "2"  # seconds; about how long the listener check awaits a NOTIFY that never comes
 PREFLIGHT_EXIT_TIMEOUT = 15.0  # seconds; a generous cap, only so a hang fails the test
-# pgbouncer refuses to run as root; it drops to this user (DESIGN §1.1).
+# pgbouncer refuses to run as root; it drops to this user (it says so and exits).
 PGBOUNCER_USER = "postgres"
 READY_TIMEOUT = 10.0  # seconds a started process may take to be ready (web) or to lead
 PASSWORD = "klaxon-pgbouncer-test"  # what pgbouncer asks clients for (the server may trust)

@@ -1,10 +1,11 @@
 """Each process type refuses to start on a broken dependency or setting, fast and loudly.
 
-Real processes, started as the Procfile starts them, against one fault at a time (DESIGN §1.1,
-§3.2): the exit status is the documented one (1 a failed check, 2 bad configuration), the exit
-comes within the check timeout + 2 s of the moment the failing check started, `web` never binds
-$PORT, one JSON line names the failed check and the variable to fix, and `worker`/`engine` leave
-a `klaxon:fatal:<process>:<instance>` report wherever Redis can take one.
+Real processes, started as the Procfile starts them, against one fault at a time
+(docs/architecture.md, Startup, and Redis keys): the exit status is the documented one (1 a failed
+check, 2 bad configuration), the exit comes within the check timeout + 2 s of the moment the failing
+check started, `web` never binds $PORT, one JSON line names the failed check and the variable to
+fix, and `worker`/`engine` leave a `klaxon:fatal:<process>:<instance>` report wherever Redis can
+take one.
 """
 
 from __future__ import annotations
@@ -161,7 +162,8 @@ def _timestamp(event: dict[str, Any]) -> float:
 
 
 def _failed_check_line(proc: KlaxonProcess, check: str) -> dict[str, Any]:
-    """The structured line of the failed check (DESIGN §1.1: check, status, duration_ms, error)."""
+    """The structured line of the failed check (docs/architecture.md, Startup: check, status,
+    duration_ms, error)."""
     for event in proc.log_events():
         if (
             event.get("event") == "preflight_check"
