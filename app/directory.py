@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from app import keys, tokens
+from app.sql_fragments import keyset_page, update_row
 
 USER_COLUMNS = "id::text AS id, name, email, role, time_zone, created_at, updated_at"
 SERVICE_COLUMNS = (
@@ -55,56 +55,18 @@ def create_service_with_key(
 
 # ---- listing, reading, updating and deleting (the REST API) -----------------------------------
 #
-# Lists are keyset pages ordered by (created_at, id): `after` is the (created_at, id) of the last
-# row already seen (ISO time and UUID as text); each returns at most `limit` rows.
+# Lists are keyset pages (app.sql_fragments).
 
-FIRST_PAGE = ("-infinity", "00000000-0000-0000-0000-000000000000")
 HEARTBEAT_COLUMNS = (
     "id::text AS id, service_id::text AS service_id, name, timeout_seconds, state, "
     "last_checkin_at, created_at"
 )
-_KEYSET = "(created_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)"
-
-
-def _keyset(after: tuple[str, str] | None, limit: int) -> dict[str, Any]:
-    after_at, after_id = after or FIRST_PAGE
-    return {"after_at": after_at, "after_id": after_id, "limit": limit}
-
-
-def _update(
-    conn: psycopg.Connection[Any],
-    table: str,
-    columns: str,
-    where: str,
-    params: dict[str, Any],
-    changes: dict[str, Any],
-    touch: bool = True,
-) -> dict[str, Any] | None:
-    """UPDATE one row's `changes` (column -> value; names come from our schemas, not clients)."""
-    assignments: list[sql.Composable] = [
-        sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(f"set_{column}"))
-        for column in changes
-    ]
-    if touch:
-        assignments.append(sql.SQL("updated_at = now()"))
-    if not assignments:
-        row = conn.execute(f"SELECT {columns} FROM {table} WHERE {where}", params).fetchone()
-        return dict(row) if row else None
-    query = sql.SQL("UPDATE {} SET {} WHERE {} RETURNING {}").format(
-        sql.Identifier(table), sql.SQL(", ").join(assignments), sql.SQL(where), sql.SQL(columns)
-    )
-    values = {f"set_{column}": value for column, value in changes.items()}
-    row = conn.execute(query, {**params, **values}).fetchone()
-    return dict(row) if row else None
 
 
 def list_users(
     conn: psycopg.Connection[Any], after: tuple[str, str] | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"SELECT {USER_COLUMNS} FROM users WHERE {_KEYSET} ORDER BY created_at, id LIMIT %(limit)s",
-        _keyset(after, limit),
-    ).fetchall()
+    return keyset_page(conn, USER_COLUMNS, "users", after, limit)
 
 
 def get_user(conn: psycopg.Connection[Any], user_id: str) -> dict[str, Any] | None:
@@ -116,7 +78,7 @@ def update_user(
     conn: psycopg.Connection[Any], user_id: str, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
     """Apply `changes` (name, email, role, time_zone); None when there is no such user."""
-    return _update(conn, "users", USER_COLUMNS, "id = %(id)s", {"id": user_id}, changes)
+    return update_row(conn, "users", USER_COLUMNS, "id = %(id)s", {"id": user_id}, changes)
 
 
 def delete_user(conn: psycopg.Connection[Any], user_id: str) -> bool:
@@ -126,11 +88,7 @@ def delete_user(conn: psycopg.Connection[Any], user_id: str) -> bool:
 def list_services(
     conn: psycopg.Connection[Any], after: tuple[str, str] | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"SELECT {SERVICE_COLUMNS} FROM services WHERE {_KEYSET} ORDER BY created_at, id "
-        "LIMIT %(limit)s",
-        _keyset(after, limit),
-    ).fetchall()
+    return keyset_page(conn, SERVICE_COLUMNS, "services", after, limit)
 
 
 def get_service(
@@ -148,7 +106,7 @@ def update_service(
 ) -> dict[str, Any] | None:
     """Apply `changes` (name, description, maintenance_until, escalation_policy_id); None if
     there is no such service."""
-    return _update(conn, "services", SERVICE_COLUMNS, "id = %(id)s", {"id": service_id}, changes)
+    return update_row(conn, "services", SERVICE_COLUMNS, "id = %(id)s", {"id": service_id}, changes)
 
 
 def delete_service(conn: psycopg.Connection[Any], service_id: str) -> bool:
@@ -190,12 +148,15 @@ def list_heartbeat_monitors(
     after: tuple[str, str] | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"SELECT {HEARTBEAT_COLUMNS} FROM heartbeat_monitors "
-        f"WHERE service_id = %(service_id)s AND {_KEYSET} ORDER BY created_at, id "
-        "LIMIT %(limit)s",
-        {"service_id": service_id, **_keyset(after, limit)},
-    ).fetchall()
+    return keyset_page(
+        conn,
+        HEARTBEAT_COLUMNS,
+        "heartbeat_monitors",
+        after,
+        limit,
+        "service_id = %(service_id)s",
+        service_id=service_id,
+    )
 
 
 def get_heartbeat_monitor(
@@ -212,7 +173,7 @@ def update_heartbeat_monitor(
     conn: psycopg.Connection[Any], service_id: str, monitor_id: str, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
     """Apply `changes` (name, timeout_seconds); None when the service has no such monitor."""
-    return _update(
+    return update_row(
         conn,
         "heartbeat_monitors",
         HEARTBEAT_COLUMNS,

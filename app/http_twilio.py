@@ -21,11 +21,12 @@ import psycopg
 import structlog
 from flask import Blueprint, Response, current_app, request
 
-from app import sms_replies
+from app import people, sms_replies
 from app.alerts import store
 from app.alerts.store import Actor
 from app.errors import Forbidden, NotFound
 from app.messages import reply_codes
+from app.messages import store as messages_store
 from app.runtime import WebRuntime
 from app.sms_replies import XML_DECLARATION, Command
 from app.twilio_signature import HEADER, is_valid
@@ -77,17 +78,6 @@ _SMS_METHOD = """
 SELECT id::text AS id, user_id::text AS user_id FROM contact_methods
 WHERE type = 'sms' AND lower(address) = lower(%s)
 """
-# STOP/START apply to the number, so to its voice method too (carriers opt out a number).
-_STOP = """
-UPDATE contact_methods SET stopped_at = now(), updated_at = now()
-WHERE type IN ('sms', 'voice') AND lower(address) = lower(%s) AND stopped_at IS NULL
-RETURNING id
-"""
-_START = """
-UPDATE contact_methods SET stopped_at = NULL, updated_at = now()
-WHERE type IN ('sms', 'voice') AND lower(address) = lower(%s) AND stopped_at IS NOT NULL
-RETURNING id
-"""
 
 
 # Twilio retries a webhook it got no answer to, and a captured request replays verbatim (its
@@ -133,8 +123,8 @@ def _answer(conn: psycopg.Connection[Any], sender: str, command: Command) -> str
     if command.kind == "help":
         return sms_replies.HELP_TEXT
     if command.kind == "stop":
-        stopped = conn.execute(_STOP, (sender,)).fetchall()
-        log.info("sms_stop_received", contact_methods=len(stopped))
+        stopped = people.stop_number(conn, sender)
+        log.info("sms_stop_received", contact_methods=stopped)
         return None  # Twilio confirms STOP itself and blocks any reply of ours
     method = conn.execute(_SMS_METHOD, (sender,)).fetchone()
     if method is None:
@@ -142,8 +132,8 @@ def _answer(conn: psycopg.Connection[Any], sender: str, command: Command) -> str
         return sms_replies.UNKNOWN_NUMBER
     structlog.contextvars.bind_contextvars(contact_method_id=method["id"])
     if command.kind == "start":
-        started = conn.execute(_START, (sender,)).fetchall()
-        log.info("sms_start_received", contact_methods=len(started))
+        started = people.restart_number(conn, sender)
+        log.info("sms_start_received", contact_methods=started)
         return sms_replies.RESTARTED
     if command.kind == "unknown":
         log.info("sms_reply_not_understood")
@@ -174,27 +164,6 @@ DELIVERED = frozenset({"delivered", "completed"})
 # A call that was not answered is as undelivered as an SMS the carrier refused.
 FAILED = frozenset({"failed", "undelivered", "busy", "no-answer", "canceled"})
 
-_DELIVERED = """
-UPDATE outgoing_messages SET status = 'delivered', delivered_at = now(), updated_at = now()
-WHERE provider = 'twilio' AND provider_message_id = %(sid)s AND status = 'sent'
-RETURNING id
-"""
-_FAILED = """
-WITH done AS (
-    UPDATE outgoing_messages
-       SET status = 'failed', failed_at = now(), last_error = %(error)s, updated_at = now()
-     WHERE provider = 'twilio' AND provider_message_id = %(sid)s AND status = 'sent'
-    RETURNING id, kind, alert_id, dest_type, user_id, last_error
-), logged AS (
-    INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
-    SELECT alert_id, 'notification_failed', 'system', last_error,
-           jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id,
-                              'error', last_error)
-    FROM done WHERE kind = 'alert' AND alert_id IS NOT NULL
-)
-SELECT id FROM done
-"""
-
 
 @twilio_blueprint.post(STATUS_PATH)
 def status_callback() -> Response:
@@ -212,14 +181,14 @@ def status_callback() -> Response:
         error += f" (error {form['ErrorCode']})"
     with runtime.db.transaction() as conn:
         if state in DELIVERED:
-            rows = conn.execute(_DELIVERED, {"sid": sid}).fetchall()
+            message_ids = messages_store.provider_delivered(conn, "twilio", sid)
         else:
-            rows = conn.execute(_FAILED, {"sid": sid, "error": error}).fetchall()
+            message_ids = messages_store.provider_failed(conn, "twilio", sid, error)
     log.info(
         "twilio_status_recorded",
         provider_message_id=sid,
         state=state,
-        message_ids=[r["id"] for r in rows],
+        message_ids=message_ids,
     )
     return Response(status=204)
 

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 
 from app import tokens
+from app.sql_fragments import keyset_page
 
 SCOPES = ("read", "write", "admin")  # each includes the ones before it
 INTEGRATION_TYPES = ("generic", "grafana", "prometheusAlertmanager", "email")
@@ -131,20 +132,13 @@ INTEGRATION_KEY_COLUMNS = (
     "id::text AS id, service_id::text AS service_id, type, name, created_at, last_used_at, "
     "revoked_at"
 )
-FIRST_PAGE = ("-infinity", "00000000-0000-0000-0000-000000000000")
-_KEYSET = "(created_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)"
 
 
 def list_api_keys(
     conn: psycopg.Connection[Any], after: tuple[str, str] | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
     """API keys, revoked ones included, ordered by (created_at, id) after `after`."""
-    after_at, after_id = after or FIRST_PAGE
-    return conn.execute(
-        f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE {_KEYSET} ORDER BY created_at, id "
-        "LIMIT %(limit)s",
-        {"after_at": after_at, "after_id": after_id, "limit": limit},
-    ).fetchall()
+    return keyset_page(conn, API_KEY_COLUMNS, "api_keys", after, limit)
 
 
 def get_api_key(conn: psycopg.Connection[Any], key_id: str) -> dict[str, Any] | None:
@@ -172,13 +166,15 @@ def list_integration_keys(
     limit: int = 50,
 ) -> list[dict[str, Any]]:
     """A service's integration keys, revoked ones included, ordered by (created_at, id)."""
-    after_at, after_id = after or FIRST_PAGE
-    return conn.execute(
-        f"SELECT {INTEGRATION_KEY_COLUMNS} FROM integration_keys "
-        f"WHERE service_id = %(service_id)s AND {_KEYSET} ORDER BY created_at, id "
-        "LIMIT %(limit)s",
-        {"service_id": service_id, "after_at": after_at, "after_id": after_id, "limit": limit},
-    ).fetchall()
+    return keyset_page(
+        conn,
+        INTEGRATION_KEY_COLUMNS,
+        "integration_keys",
+        after,
+        limit,
+        "service_id = %(service_id)s",
+        service_id=service_id,
+    )
 
 
 def get_integration_key(

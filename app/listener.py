@@ -19,10 +19,10 @@ import psycopg
 import structlog
 
 from app import db
+from app.sql_fragments import EVENTS_CHANNEL
 
 log = structlog.get_logger(__name__)
 
-EVENTS_CHANNEL = "klaxon_events"
 # Seconds a notifies() wait lasts before the loop checks in again; also how long stop() may
 # take, which gunicorn waits for when it replaces a worker.
 POLL_INTERVAL = 0.25

@@ -18,8 +18,8 @@ from uuid import uuid4
 
 import psycopg
 
-from app.directory import _keyset, _update
 from app.messages import create
+from app.sql_fragments import EVENTS_CHANNEL, keyset_page, update_row
 
 CODE_TTL = timedelta(minutes=15)  # real minutes: a person types the code, not the engine
 RESEND_AFTER = timedelta(seconds=60)  # a new code at most this often per contact method
@@ -34,7 +34,6 @@ RULE_COLUMNS = (
     "id::text AS id, user_id::text AS user_id, contact_method_id::text AS contact_method_id, "
     "delay_minutes, created_at"
 )
-_KEYSET = "(created_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)"
 
 
 def code_hash(secret_key: str, contact_method_id: str, code: str) -> bytes:
@@ -67,11 +66,9 @@ def create_contact_method(
 def list_contact_methods(
     conn: psycopg.Connection[Any], user_id: str, after: tuple[str, str] | None, limit: int
 ) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"SELECT {CM_COLUMNS} FROM contact_methods WHERE user_id = %(user_id)s AND {_KEYSET} "
-        "ORDER BY created_at, id LIMIT %(limit)s",
-        {"user_id": user_id, **_keyset(after, limit)},
-    ).fetchall()
+    return keyset_page(
+        conn, CM_COLUMNS, "contact_methods", after, limit, "user_id = %(user_id)s", user_id=user_id
+    )
 
 
 def get_contact_method(
@@ -92,7 +89,7 @@ def update_contact_method(
     and not STOPped (the STOP came from the old number)."""
     if "address" in changes:
         changes = {**changes, "verified_at": None, "stopped_at": None}
-    return _update(
+    return update_row(
         conn,
         "contact_methods",
         CM_COLUMNS,
@@ -212,7 +209,7 @@ def _recheck_engagements(conn: psycopg.Connection[Any], user_id: str) -> None:
     ).rowcount
     if rechecked:
         conn.execute(
-            "SELECT pg_notify('klaxon_events', json_build_object("
+            f"SELECT pg_notify('{EVENTS_CHANNEL}', json_build_object("
             "'user_id', %s::text, 'event', 'notification_rule_added')::text)",
             (user_id,),
         )
@@ -221,11 +218,15 @@ def _recheck_engagements(conn: psycopg.Connection[Any], user_id: str) -> None:
 def list_rules(
     conn: psycopg.Connection[Any], user_id: str, after: tuple[str, str] | None, limit: int
 ) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"SELECT {RULE_COLUMNS} FROM notification_rules WHERE user_id = %(user_id)s "
-        f"AND {_KEYSET} ORDER BY created_at, id LIMIT %(limit)s",
-        {"user_id": user_id, **_keyset(after, limit)},
-    ).fetchall()
+    return keyset_page(
+        conn,
+        RULE_COLUMNS,
+        "notification_rules",
+        after,
+        limit,
+        "user_id = %(user_id)s",
+        user_id=user_id,
+    )
 
 
 def get_rule(conn: psycopg.Connection[Any], user_id: str, rule_id: str) -> dict[str, Any] | None:
@@ -243,3 +244,27 @@ def delete_rule(conn: psycopg.Connection[Any], user_id: str, rule_id: str) -> bo
         ).rowcount
         > 0
     )
+
+
+# STOP/START (an SMS reply) apply to the number, so to its voice method too (carriers opt out a
+# number, not a method).
+_STOP_NUMBER = """
+UPDATE contact_methods SET stopped_at = now(), updated_at = now()
+WHERE type IN ('sms', 'voice') AND lower(address) = lower(%s) AND stopped_at IS NULL
+RETURNING id
+"""
+_RESTART_NUMBER = """
+UPDATE contact_methods SET stopped_at = NULL, updated_at = now()
+WHERE type IN ('sms', 'voice') AND lower(address) = lower(%s) AND stopped_at IS NOT NULL
+RETURNING id
+"""
+
+
+def stop_number(conn: psycopg.Connection[Any], number: str) -> int:
+    """Stop sending to `number` (its SMS and voice methods); how many methods stopped now."""
+    return len(conn.execute(_STOP_NUMBER, (number,)).fetchall())
+
+
+def restart_number(conn: psycopg.Connection[Any], number: str) -> int:
+    """Send to a stopped `number` again; how many methods started again now."""
+    return len(conn.execute(_RESTART_NUMBER, (number,)).fetchall())

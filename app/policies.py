@@ -14,11 +14,10 @@ from typing import Any
 
 import psycopg
 
-from app.directory import _keyset, _update
+from app.sql_fragments import EVENTS_CHANNEL, keyset_page, update_row
 
 POLICY_COLUMNS = "id::text AS id, name, description, repeat_count, created_at, updated_at"
 CHANNEL_COLUMNS = "id::text AS id, name, type, address, status_updates, created_at, updated_at"
-_KEYSET = "(created_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)"
 # target type -> (its column in escalation_step_targets, the table its id lives in)
 TARGET_TABLES = {
     "user": ("user_id", "users"),
@@ -138,11 +137,7 @@ def get_policy(
 def list_policies(
     conn: psycopg.Connection[Any], after: tuple[str, str] | None, limit: int
 ) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        f"SELECT {POLICY_COLUMNS} FROM escalation_policies WHERE {_KEYSET} "
-        "ORDER BY created_at, id LIMIT %(limit)s",
-        _keyset(after, limit),
-    ).fetchall()
+    rows = keyset_page(conn, POLICY_COLUMNS, "escalation_policies", after, limit)
     policies = [dict(r) for r in rows]
     _with_steps(conn, policies)
     return policies
@@ -155,7 +150,7 @@ def update_policy(
     steps: Steps | None,
 ) -> dict[str, Any] | None:
     """Apply `changes` (name, description, repeat_count) and, if given, replace every step."""
-    row = _update(
+    row = update_row(
         conn, "escalation_policies", POLICY_COLUMNS, "id = %(id)s", {"id": policy_id}, changes
     )
     if row is None:
@@ -199,7 +194,7 @@ def restart_waiting_alerts(conn: psycopg.Connection[Any], service_id: str) -> in
     ).rowcount
     if due:
         conn.execute(
-            "SELECT pg_notify('klaxon_events', json_build_object("
+            f"SELECT pg_notify('{EVENTS_CHANNEL}', json_build_object("
             "'service_id', %s::text, 'event', 'escalation_policy_changed')::text)",
             (service_id,),
         )
@@ -216,7 +211,7 @@ def release_held_alerts(conn: psycopg.Connection[Any], service_id: str) -> int:
     ).rowcount
     if released:
         conn.execute(
-            "SELECT pg_notify('klaxon_events', json_build_object("
+            f"SELECT pg_notify('{EVENTS_CHANNEL}', json_build_object("
             "'service_id', %s::text, 'event', 'maintenance_changed')::text)",
             (service_id,),
         )
@@ -261,17 +256,13 @@ def channel_exists(conn: psycopg.Connection[Any], channel_id: str) -> bool:
 def list_channels(
     conn: psycopg.Connection[Any], after: tuple[str, str] | None, limit: int
 ) -> list[dict[str, Any]]:
-    return conn.execute(
-        f"SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE {_KEYSET} "
-        "ORDER BY created_at, id LIMIT %(limit)s",
-        _keyset(after, limit),
-    ).fetchall()
+    return keyset_page(conn, CHANNEL_COLUMNS, "notification_channels", after, limit)
 
 
 def update_channel(
     conn: psycopg.Connection[Any], channel_id: str, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
-    return _update(
+    return update_row(
         conn, "notification_channels", CHANNEL_COLUMNS, "id = %(id)s", {"id": channel_id}, changes
     )
 

@@ -30,11 +30,12 @@ from app.engine_pass import EngineModule, ModuleContext
 from app.escalation import escalation_pass, notification_pass
 from app.heartbeat import Heartbeat, write_heartbeat
 from app.ingest import checkin_pass
-from app.listener import EVENTS_CHANNEL, Listener
+from app.listener import Listener
 from app.messages import dispatch_pass
 from app.oncall import notice_pass
 from app.process_checks import checks_for
 from app.redis_client import make_redis
+from app.sql_fragments import EVENTS_CHANNEL
 from app.startup import load_or_exit, preflight_or_exit
 from config.settings import Settings
 

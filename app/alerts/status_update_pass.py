@@ -25,7 +25,7 @@ import psycopg
 import structlog
 
 from app.engine_pass import EngineModule, ModuleContext, columns, run_batches
-from app.messages.create import provider_sql
+from app.messages.create import NOTIFY_MADE, insert_sql, provider_sql
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -43,13 +43,7 @@ LIMIT %(limit)s
 FOR UPDATE OF e SKIP LOCKED
 """
 
-_NOTICES = f"""
-WITH v AS (
-    SELECT * FROM unnest(%(alert_ids)s::bigint[], %(statuses)s::text[]) AS v(alert_id, status)
-), to_methods AS (
-    INSERT INTO outgoing_messages (kind, contact_method_id, dest_type, provider, user_id,
-                                   alert_id, payload, dedup_key, max_attempts)
-    SELECT DISTINCT ON (v.alert_id, cm.id)
+_TO_METHODS = f"""SELECT DISTINCT ON (v.alert_id, cm.id)
            'status_update', cm.id, cm.type,
            {provider_sql("cm.type")},
            cm.user_id, v.alert_id, jsonb_build_object('status', v.status),
@@ -63,13 +57,9 @@ WITH v AS (
       AND cm.user_id::text IS DISTINCT FROM (
           SELECT l.actor_id FROM alert_logs l
           WHERE l.alert_id = v.alert_id AND l.event = v.status AND l.actor_type = 'user'
-          ORDER BY l.id DESC LIMIT 1)
-    ON CONFLICT (dedup_key) DO NOTHING
-    RETURNING id
-), to_channels AS (
-    INSERT INTO outgoing_messages (kind, channel_id, dest_type, provider, alert_id, payload,
-                                   dedup_key, max_attempts)
-    SELECT DISTINCT ON (v.alert_id, ch.id)
+          ORDER BY l.id DESC LIMIT 1)"""
+
+_TO_CHANNELS = f"""SELECT DISTINCT ON (v.alert_id, ch.id)
            'status_update', ch.id, ch.type, {provider_sql("ch.type")}, v.alert_id,
            jsonb_build_object('status', v.status),
            'status:' || v.alert_id || ':' || v.status || ':' || ch.id, %(max_attempts)s
@@ -77,13 +67,29 @@ WITH v AS (
     JOIN outgoing_messages m ON m.alert_id = v.alert_id AND m.kind = 'alert'
                             AND m.status IN ('sent', 'delivered')
     JOIN notification_channels ch ON ch.id = m.channel_id
-    WHERE ch.status_updates
-    ON CONFLICT (dedup_key) DO NOTHING
-    RETURNING id
+    WHERE ch.status_updates"""
+
+_INSERT_TO_METHODS = insert_sql(
+    "kind, contact_method_id, dest_type, provider, user_id, alert_id, payload, dedup_key, "
+    "max_attempts",
+    _TO_METHODS,
+)
+_INSERT_TO_CHANNELS = insert_sql(
+    "kind, channel_id, dest_type, provider, alert_id, payload, dedup_key, max_attempts",
+    _TO_CHANNELS,
+)
+
+_NOTICES = f"""
+WITH v AS (
+    SELECT * FROM unnest(%(alert_ids)s::bigint[], %(statuses)s::text[]) AS v(alert_id, status)
+), to_methods AS (
+{_INSERT_TO_METHODS}
+), to_channels AS (
+{_INSERT_TO_CHANNELS}
 ), made AS (
     SELECT id FROM to_methods UNION ALL SELECT id FROM to_channels
 )
-SELECT id, pg_notify('klaxon_events', json_build_object('message_id', id)::text) FROM made
+{NOTIFY_MADE}
 """
 
 _ANNOUNCED = """

@@ -16,7 +16,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-EVENTS_CHANNEL = "klaxon_events"
+from app.sql_fragments import EVENTS_CHANNEL
+
 MAX_SUMMARY = 1024  # characters
 MAX_DETAILS = 6 * 1024  # bytes (UTF-8)
 STATUSES = ("triggered", "acknowledged", "closed")
@@ -157,7 +158,7 @@ WITH upsert AS (
     {DUPLICATE_UPDATE}
 ), {raise_logs("%(actor_type)s", "%(actor_id)s", "%(meta)s")}
 SELECT id, service_id::text AS service_id, is_new, {RECOUNT_COLUMNS},
-       pg_notify('klaxon_events', json_build_object(
+       pg_notify('{EVENTS_CHANNEL}', json_build_object(
            'alert_id', id, 'event', CASE WHEN is_new THEN 'created' ELSE 'duplicate' END)::text)
 FROM upsert
 """
@@ -199,17 +200,17 @@ def raise_alert(
     return Raised(int(row["id"]), row["service_id"], bool(row["is_new"]))
 
 
-_TRANSITION = """
+_TRANSITION = f"""
 WITH changed AS (
     UPDATE alerts SET status = %(to)s, updated_at = now(),
                       closed_at = CASE WHEN %(to)s = 'closed' THEN now() ELSE closed_at END
-    WHERE {where} AND status = ANY(%(from)s)
+    WHERE {{where}} AND status = ANY(%(from)s)
     RETURNING id
 ), logged AS (
     INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, message, meta)
     SELECT id, %(to)s, %(actor_type)s, %(actor_id)s, %(message)s, %(meta)s FROM changed
 )
-SELECT id, pg_notify('klaxon_events',
+SELECT id, pg_notify('{EVENTS_CHANNEL}',
                      json_build_object('alert_id', id, 'event', %(to)s)::text)
 FROM changed
 """
@@ -279,7 +280,7 @@ def set_status_for_service(
 def request_escalation(conn: psycopg.Connection[Any], alert_id: int, actor: Actor) -> bool:
     """Record a request to escalate an open alert now (the engine acts on it)."""
     row = conn.execute(
-        """
+        f"""
         WITH target AS (SELECT id FROM alerts WHERE id = %(id)s AND status <> 'closed'),
         forced AS (
             -- the escalation module fires the next step now, even on an acknowledged alert
@@ -290,7 +291,7 @@ def request_escalation(conn: psycopg.Connection[Any], alert_id: int, actor: Acto
             INSERT INTO alert_logs (alert_id, event, actor_type, actor_id)
             SELECT id, 'escalation_requested', %(actor_type)s, %(actor_id)s FROM target
         )
-        SELECT id, pg_notify('klaxon_events',
+        SELECT id, pg_notify('{EVENTS_CHANNEL}',
             json_build_object('alert_id', id, 'event', 'escalation_requested')::text)
         FROM target
         """,

@@ -35,7 +35,7 @@ from app.engine_pass import EngineModule, ModuleContext, columns, run_batches, s
 from app.escalation.policy import load_policies
 from app.escalation.steps import FIRE, HOLD, NO_POLICY, Decision, Due, decide
 from app.escalation.targets import Resolver
-from app.messages.create import provider_sql
+from app.messages.create import insert_and_notify_sql, provider_sql
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -77,20 +77,14 @@ ON CONFLICT (alert_id, user_id) DO UPDATE
 SET seq = g.seq + 1, engaged_at = now(), active = true, next_rule_at = now()
 """
 
-_CHANNEL_MESSAGES = f"""
-WITH made AS (
-    INSERT INTO outgoing_messages (kind, channel_id, dest_type, provider, alert_id, payload,
-                                   dedup_key, max_attempts)
-    SELECT 'alert', ch.id, ch.type, {provider_sql("ch.type")}, v.alert_id, v.payload, v.dedup_key,
-           %(max_attempts)s
+_CHANNEL_MESSAGES = insert_and_notify_sql(
+    "kind, channel_id, dest_type, provider, alert_id, payload, dedup_key, max_attempts",
+    f"""SELECT 'alert', ch.id, ch.type, {provider_sql("ch.type")}, v.alert_id, v.payload,
+           v.dedup_key, %(max_attempts)s
     FROM unnest(%(alert_ids)s::bigint[], %(channel_ids)s::uuid[], %(payloads)s::jsonb[],
                 %(dedup_keys)s::text[]) AS v(alert_id, channel_id, payload, dedup_key)
-    JOIN notification_channels ch ON ch.id = v.channel_id
-    ON CONFLICT (dedup_key) DO NOTHING
-    RETURNING id
+    JOIN notification_channels ch ON ch.id = v.channel_id""",
 )
-SELECT id, pg_notify('klaxon_events', json_build_object('message_id', id)::text) FROM made
-"""
 
 # `once` entries are skipped when the alert already has a log entry of that event.
 _LOG = """

@@ -26,7 +26,7 @@ import structlog
 
 from app.engine_pass import EngineModule, ModuleContext, columns, run_batches, seconds_until
 from app.escalation.rules import UserRule, plan
-from app.messages.create import provider_sql
+from app.messages.create import insert_and_notify_sql, provider_sql
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -55,23 +55,18 @@ WHERE r.user_id = ANY(%(user_ids)s::uuid[])
 ORDER BY r.delay_minutes, r.id
 """
 
-_MESSAGES = f"""
-WITH made AS (
-    INSERT INTO outgoing_messages (kind, contact_method_id, dest_type, provider, user_id,
-                                   alert_id, rule_id, dedup_key, max_attempts)
-    SELECT 'alert', cm.id, cm.type,
+_MESSAGES = insert_and_notify_sql(
+    "kind, contact_method_id, dest_type, provider, user_id, alert_id, rule_id, dedup_key, "
+    "max_attempts",
+    f"""SELECT 'alert', cm.id, cm.type,
            {provider_sql("cm.type")},
            cm.user_id, v.alert_id, r.id, 'alert:' || v.alert_id || ':' || r.id || ':' || v.seq,
            %(max_attempts)s
     FROM unnest(%(alert_ids)s::bigint[], %(rule_ids)s::uuid[], %(seqs)s::int[])
          AS v(alert_id, rule_id, seq)
     JOIN notification_rules r ON r.id = v.rule_id
-    JOIN contact_methods cm ON cm.id = r.contact_method_id
-    ON CONFLICT (dedup_key) DO NOTHING
-    RETURNING id
+    JOIN contact_methods cm ON cm.id = r.contact_method_id""",
 )
-SELECT id, pg_notify('klaxon_events', json_build_object('message_id', id)::text) FROM made
-"""
 
 _RESCHEDULE = """
 UPDATE alert_engagements g SET next_rule_at = v.next_rule_at, active = v.active

@@ -19,10 +19,11 @@ from typing import Any
 import psycopg
 
 from app import tokens
+from app.sql_fragments import EVENTS_CHANNEL
 
 # `old` locks the monitor first: a concurrent expiry (the engine) is either seen whole (its
 # alert is closed here) or waits for this check-in (and then finds the monitor healthy again).
-_CHECKIN = """
+_CHECKIN = f"""
 WITH old AS (
     SELECT id, alert_id FROM heartbeat_monitors WHERE checkin_secret_hash = %(hash)s FOR UPDATE
 ), monitor AS (
@@ -39,13 +40,13 @@ WITH old AS (
     SELECT closed.id, 'closed', 'heartbeat', monitor.id::text, 'heartbeat monitor checked in'
     FROM closed, monitor
 ), closed_notice AS (
-    SELECT pg_notify('klaxon_events',
+    SELECT pg_notify('{EVENTS_CHANNEL}',
                      json_build_object('alert_id', id, 'event', 'closed')::text)
     FROM closed
 )
 SELECT id::text AS id, state, last_checkin_at,
        (SELECT count(*) FROM closed_notice) AS closed_alerts,
-       pg_notify('klaxon_events', json_build_object(
+       pg_notify('{EVENTS_CHANNEL}', json_build_object(
            'heartbeat_monitor_id', id, 'event', 'heartbeat_checkin')::text)
 FROM monitor
 """

@@ -28,6 +28,7 @@ from app import tokens
 from app.alerts import store
 from app.ingest.events import Event
 from app.keys import LAST_USED_RESOLUTION
+from app.sql_fragments import EVENTS_CHANNEL
 
 _RAISE_WITH_KEY = f"""
 WITH key AS (
@@ -46,7 +47,7 @@ WITH key AS (
 ), {store.raise_logs("'integration_key'", "%(key_id)s::text", "%(meta)s")}
 SELECT upsert.id AS alert_id, k.service_id::text AS service_id, upsert.is_new,
        {store.RECOUNT_COLUMNS},
-       pg_notify('{store.EVENTS_CHANNEL}', json_build_object(
+       pg_notify('{EVENTS_CHANNEL}', json_build_object(
            'alert_id', upsert.id,
            'event', CASE WHEN upsert.is_new THEN 'created' ELSE 'duplicate' END)::text),
        CASE WHEN NOT upsert.is_new THEN set_config('synchronous_commit', 'off', true) END

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from app.sql_fragments import EVENTS_CHANNEL
 from config.settings import PROVIDER_FOR
 
 
@@ -23,31 +24,43 @@ def provider_sql(column: str) -> str:
     return f"CASE {column} {cases} END"
 
 
-_FOR_CONTACT_METHOD = f"""
-WITH made AS (
-    INSERT INTO outgoing_messages (kind, contact_method_id, dest_type, provider, user_id,
-                                   alert_id, payload, dedup_key, max_attempts)
-    SELECT %(kind)s, cm.id, cm.type, {provider_sql("cm.type")}, cm.user_id,
-           %(alert_id)s, %(payload)s, %(dedup_key)s, %(max_attempts)s
-    FROM contact_methods cm WHERE cm.id = %(destination)s
-    ON CONFLICT (dedup_key) DO NOTHING
-    RETURNING id
+# The engine's passes write many rows in one statement: they give the columns and a SELECT of
+# the rows, and these build the INSERT (and the NOTIFY of each new row) around them.
+NOTIFY_MADE = (
+    f"SELECT id, pg_notify('{EVENTS_CHANNEL}', json_build_object('message_id', id)::text) FROM made"
 )
-SELECT id, pg_notify('klaxon_events', json_build_object('message_id', id)::text) FROM made
-"""
 
-_FOR_CHANNEL = f"""
-WITH made AS (
-    INSERT INTO outgoing_messages (kind, channel_id, dest_type, provider, alert_id,
-                                   schedule_id, payload, dedup_key, max_attempts)
-    SELECT %(kind)s, ch.id, ch.type, {provider_sql("ch.type")}, %(alert_id)s,
-           %(schedule_id)s, %(payload)s, %(dedup_key)s, %(max_attempts)s
-    FROM notification_channels ch WHERE ch.id = %(destination)s
-    ON CONFLICT (dedup_key) DO NOTHING
-    RETURNING id
+
+def insert_sql(columns: str, rows: str) -> str:
+    """An INSERT of the outgoing messages the SELECT `rows` yields (as `columns`); a row whose
+    dedup_key exists already is skipped; it returns the new rows' ids."""
+    return (
+        f"INSERT INTO outgoing_messages ({columns})\n{rows}\n"
+        "ON CONFLICT (dedup_key) DO NOTHING\nRETURNING id"
+    )
+
+
+def insert_and_notify_sql(columns: str, rows: str) -> str:
+    """insert_sql, then a NOTIFY that wakes the engine for each new row (on commit); one row, the
+    id, per new message."""
+    return f"WITH made AS (\n{insert_sql(columns, rows)}\n)\n{NOTIFY_MADE}"
+
+
+_FOR_CONTACT_METHOD = insert_and_notify_sql(
+    "kind, contact_method_id, dest_type, provider, user_id, alert_id, payload, dedup_key, "
+    "max_attempts",
+    f"""SELECT %(kind)s, cm.id, cm.type, {provider_sql("cm.type")}, cm.user_id,
+           %(alert_id)s, %(payload)s, %(dedup_key)s, %(max_attempts)s
+    FROM contact_methods cm WHERE cm.id = %(destination)s""",
 )
-SELECT id, pg_notify('klaxon_events', json_build_object('message_id', id)::text) FROM made
-"""
+
+_FOR_CHANNEL = insert_and_notify_sql(
+    "kind, channel_id, dest_type, provider, alert_id, schedule_id, payload, dedup_key, "
+    "max_attempts",
+    f"""SELECT %(kind)s, ch.id, ch.type, {provider_sql("ch.type")}, %(alert_id)s,
+           %(schedule_id)s, %(payload)s, %(dedup_key)s, %(max_attempts)s
+    FROM notification_channels ch WHERE ch.id = %(destination)s""",
+)
 
 
 def to_contact_method(

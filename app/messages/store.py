@@ -16,6 +16,8 @@ from typing import Any
 
 import psycopg
 
+from app.sql_fragments import EVENTS_CHANNEL
+
 TAKEN_BACK_ERROR = "worker stopped mid-send (its claim expired); sending again"
 TAKE_BACK_LIMIT = 500  # rows per engine cycle; the rest are taken back next cycle
 
@@ -196,7 +198,7 @@ def record_failure(
 def wake_engine(conn: psycopg.Connection[Any], message_id: int) -> None:
     """NOTIFY the engine (delivered on commit): a message has new work due."""
     conn.execute(
-        "SELECT pg_notify('klaxon_events', json_build_object('message_id', %s::bigint)::text)",
+        f"SELECT pg_notify('{EVENTS_CHANNEL}', json_build_object('message_id', %s::bigint)::text)",
         (message_id,),
     )
 
@@ -318,3 +320,44 @@ def next_due(conn: psycopg.Connection[Any], grace: float) -> dict[str, float | N
 
 def _col(row: Any, name: str, index: int) -> Any:
     return row[name] if isinstance(row, dict) else row[index]
+
+
+# ---- outcomes a provider reports later (Twilio's status callbacks) ------------------------------
+
+_PROVIDER_DELIVERED = """
+UPDATE outgoing_messages SET status = 'delivered', delivered_at = now(), updated_at = now()
+WHERE provider = %(provider)s AND provider_message_id = %(sid)s AND status = 'sent'
+RETURNING id
+"""
+_PROVIDER_FAILED = """
+WITH done AS (
+    UPDATE outgoing_messages
+       SET status = 'failed', failed_at = now(), last_error = %(error)s, updated_at = now()
+     WHERE provider = %(provider)s AND provider_message_id = %(sid)s AND status = 'sent'
+    RETURNING id, kind, alert_id, dest_type, user_id, last_error
+), logged AS (
+    INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
+    SELECT alert_id, 'notification_failed', 'system', last_error,
+           jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id,
+                              'error', last_error)
+    FROM done WHERE kind = 'alert' AND alert_id IS NOT NULL
+)
+SELECT id FROM done
+"""
+
+
+def provider_delivered(conn: psycopg.Connection[Any], provider: str, sid: str) -> list[int]:
+    """The sent message `provider` knows as `sid` was delivered; the ids of those marked so."""
+    rows = conn.execute(_PROVIDER_DELIVERED, {"provider": provider, "sid": sid}).fetchall()
+    return [_col(row, "id", 0) for row in rows]
+
+
+def provider_failed(
+    conn: psycopg.Connection[Any], provider: str, sid: str, error: str
+) -> list[int]:
+    """The sent message `provider` knows as `sid` failed after all (an alert's failure is logged
+    on the alert); the ids of those marked so."""
+    rows = conn.execute(
+        _PROVIDER_FAILED, {"provider": provider, "sid": sid, "error": error}
+    ).fetchall()
+    return [_col(row, "id", 0) for row in rows]

@@ -16,10 +16,9 @@ from psycopg import sql
 
 from app import tokens
 from app.oncall.model import Override, Rotation, Rule, Schedule, Shift, TemporarySchedule
+from app.sql_fragments import keyset_page, update_row
 
 CALENDAR_PREFIX = "klc"  # calendar subscription tokens: klc_<id hex>_<secret>
-FIRST_PAGE = ("-infinity", "00000000-0000-0000-0000-000000000000")
-_KEYSET = "(created_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)"
 
 ROTATION_COLUMNS = (
     "id::text AS id, name, description, type, shift_length, start_at AS start, start_index, "
@@ -47,11 +46,6 @@ Row = dict[str, Any]
 After = tuple[str, str] | None
 
 
-def _keyset(after: After, limit: int, **params: Any) -> dict[str, Any]:
-    after_at, after_id = after or FIRST_PAGE
-    return {"after_at": after_at, "after_id": after_id, "limit": limit, **params}
-
-
 def _one(cursor: psycopg.Cursor[Any]) -> Row | None:
     row = cursor.fetchone()
     return dict(row) if row else None
@@ -60,17 +54,11 @@ def _one(cursor: psycopg.Cursor[Any]) -> Row | None:
 def _update(
     conn: Conn, table: str, columns: str, row_id: str, changes: dict[str, Any]
 ) -> Row | None:
-    """UPDATE one row's `changes` (column names come from our code, never from clients)."""
-    if not changes:
-        return _one(conn.execute(f"SELECT {columns} FROM {table} WHERE id = %s", (row_id,)))
-    assignments = sql.SQL(", ").join(
-        sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
-        for column in changes
+    """UPDATE one row's `changes` (column names come from our code, never from clients); with
+    none, the row as it is."""
+    return update_row(
+        conn, table, columns, "id = %(_id)s", {"_id": row_id}, changes, touch=bool(changes)
     )
-    query = sql.SQL("UPDATE {} SET {}, updated_at = now() WHERE id = {} RETURNING {}").format(
-        sql.Identifier(table), assignments, sql.Placeholder("_id"), sql.SQL(columns)
-    )
-    return _one(conn.execute(query, {**changes, "_id": row_id}))
 
 
 # ---- weekdays: a list of 0 (Monday) … 6 (Sunday) in the API, a bitmask in the database ----------
@@ -138,11 +126,7 @@ def get_rotation(conn: Conn, rotation_id: str) -> Row | None:
 
 
 def list_rotations(conn: Conn, after: After = None, limit: int = 50) -> list[Row]:
-    rows = conn.execute(
-        f"SELECT {ROTATION_COLUMNS} FROM rotations WHERE {_KEYSET} ORDER BY created_at, id "
-        "LIMIT %(limit)s",
-        _keyset(after, limit),
-    ).fetchall()
+    rows = keyset_page(conn, ROTATION_COLUMNS, "rotations", after, limit)
     return _with_participants(conn, [dict(row) for row in rows])
 
 
@@ -222,11 +206,7 @@ def get_schedule(conn: Conn, schedule_id: str) -> Row | None:
 
 
 def list_schedules(conn: Conn, after: After = None, limit: int = 50) -> list[Row]:
-    return conn.execute(
-        f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE {_KEYSET} ORDER BY created_at, id "
-        "LIMIT %(limit)s",
-        _keyset(after, limit),
-    ).fetchall()
+    return keyset_page(conn, SCHEDULE_COLUMNS, "schedules", after, limit)
 
 
 def update_schedule(conn: Conn, schedule_id: str, changes: dict[str, Any]) -> Row | None:
@@ -277,11 +257,15 @@ def get_rule(conn: Conn, schedule_id: str, rule_id: str) -> Row | None:
 
 
 def list_rules(conn: Conn, schedule_id: str, after: After = None, limit: int = 50) -> list[Row]:
-    rows = conn.execute(
-        f"SELECT {RULE_COLUMNS} FROM schedule_rules WHERE schedule_id = %(schedule_id)s "
-        f"AND {_KEYSET} ORDER BY created_at, id LIMIT %(limit)s",
-        _keyset(after, limit, schedule_id=schedule_id),
-    ).fetchall()
+    rows = keyset_page(
+        conn,
+        RULE_COLUMNS,
+        "schedule_rules",
+        after,
+        limit,
+        "schedule_id = %(schedule_id)s",
+        schedule_id=schedule_id,
+    )
     return [_rule_row(dict(row)) for row in rows]
 
 
@@ -331,11 +315,15 @@ def get_override(conn: Conn, schedule_id: str, override_id: str) -> Row | None:
 
 
 def list_overrides(conn: Conn, schedule_id: str, after: After = None, limit: int = 50) -> list[Row]:
-    return conn.execute(
-        f"SELECT {OVERRIDE_COLUMNS} FROM schedule_overrides WHERE schedule_id = %(schedule_id)s "
-        f"AND {_KEYSET} ORDER BY created_at, id LIMIT %(limit)s",
-        _keyset(after, limit, schedule_id=schedule_id),
-    ).fetchall()
+    return keyset_page(
+        conn,
+        OVERRIDE_COLUMNS,
+        "schedule_overrides",
+        after,
+        limit,
+        "schedule_id = %(schedule_id)s",
+        schedule_id=schedule_id,
+    )
 
 
 def update_override(
@@ -497,11 +485,15 @@ def get_temporary_schedule(conn: Conn, schedule_id: str, temporary_id: str) -> R
 def list_temporary_schedules(
     conn: Conn, schedule_id: str, after: After = None, limit: int = 50
 ) -> list[Row]:
-    rows = conn.execute(
-        f"SELECT {TEMPORARY_COLUMNS} FROM temporary_schedules WHERE schedule_id = %(schedule_id)s "
-        f"AND {_KEYSET} ORDER BY created_at, id LIMIT %(limit)s",
-        _keyset(after, limit, schedule_id=schedule_id),
-    ).fetchall()
+    rows = keyset_page(
+        conn,
+        TEMPORARY_COLUMNS,
+        "temporary_schedules",
+        after,
+        limit,
+        "schedule_id = %(schedule_id)s",
+        schedule_id=schedule_id,
+    )
     return _with_shifts(conn, [dict(row) for row in rows])
 
 
@@ -636,12 +628,15 @@ def list_subscriptions(
 ) -> list[Row]:
     """This owner's (`user_id` or `schedule_id`) subscriptions, revoked ones too; no secrets."""
     assert owner_column in ("user_id", "schedule_id")
-    return conn.execute(
-        f"SELECT {SUBSCRIPTION_COLUMNS} FROM calendar_subscriptions "
-        f"WHERE {owner_column} = %(owner_id)s AND {_KEYSET} ORDER BY created_at, id "
-        "LIMIT %(limit)s",
-        _keyset(after, limit, owner_id=owner_id),
-    ).fetchall()
+    return keyset_page(
+        conn,
+        SUBSCRIPTION_COLUMNS,
+        "calendar_subscriptions",
+        after,
+        limit,
+        f"{owner_column} = %(owner_id)s",
+        owner_id=owner_id,
+    )
 
 
 def verify_subscription(conn: Conn, token: str) -> Row | None:
