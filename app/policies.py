@@ -273,30 +273,6 @@ def delete_channel(conn: psycopg.Connection[Any], channel_id: str) -> bool:
     )
 
 
-# ---- schedules' on-call notice channel ---------------------------------------------------------
-
-
-def notice_channels(
-    conn: psycopg.Connection[Any], schedule_ids: list[str]
-) -> dict[str, str | None]:
-    """schedule id -> its notice channel id (or None)."""
-    rows = conn.execute(
-        "SELECT id::text AS id, notice_channel_id::text AS channel_id FROM schedules "
-        "WHERE id = ANY(%s::uuid[])",
-        (schedule_ids,),
-    ).fetchall()
-    return {row["id"]: row["channel_id"] for row in rows}
-
-
-def set_notice_channel(
-    conn: psycopg.Connection[Any], schedule_id: str, channel_id: str | None
-) -> None:
-    conn.execute(
-        "UPDATE schedules SET notice_channel_id = %s, updated_at = now() WHERE id = %s",
-        (channel_id, schedule_id),
-    )
-
-
 # ---- who is on call for a service --------------------------------------------------------------
 
 

@@ -302,7 +302,7 @@ def require_schedule(conn: psycopg.Connection[Any], schedule_id: UUID) -> dict[s
 def _with_notice_channels(
     conn: psycopg.Connection[Any], rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    channels = policies.notice_channels(conn, [row["id"] for row in rows])
+    channels = store.notice_channels(conn, [row["id"] for row in rows])
     return [{**row, "notice_channel_id": channels.get(row["id"])} for row in rows]
 
 
@@ -312,7 +312,7 @@ def _set_notice_channel(
     """Point the schedule's on-call notices at a channel (422 if it does not exist) or nowhere."""
     if channel_id is not None and not policies.channel_exists(conn, str(channel_id)):
         raise invalid("notice_channel_id", f"no notification channel with id {channel_id}")
-    policies.set_notice_channel(conn, schedule_id, None if channel_id is None else str(channel_id))
+    store.set_notice_channel(conn, schedule_id, None if channel_id is None else str(channel_id))
 
 
 def _not_found(what: str, item_id: UUID, schedule_id: UUID) -> NotFound:

@@ -24,7 +24,6 @@ from typing import Any
 
 import psycopg
 import structlog
-from psycopg.types.json import Jsonb
 
 from app.engine_pass import EngineModule, ModuleContext
 from app.messages import create
@@ -49,7 +48,6 @@ FOR UPDATE SKIP LOCKED
 """
 
 _NAMES = "SELECT id::text AS id, name FROM users WHERE id = ANY(%(ids)s::uuid[])"
-_STORE = "UPDATE schedules SET notice_state = %(state)s WHERE id = %(id)s"
 FIRST = "00000000-0000-0000-0000-000000000000"
 
 
@@ -79,7 +77,7 @@ def _look(conn: psycopg.Connection[Any], settings: Settings, row: dict[str, Any]
     if previous != current:
         if previous is not None:
             _post(conn, settings, row, current, previous)
-        conn.execute(_STORE, {"state": Jsonb(current), "id": row["id"]})
+        store.store_notice_state(conn, row["id"], current)
     boundary = notices.next_boundary(shifts, now, now + HORIZON)
     return notices.seconds_to(boundary, now, CAP)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from app import tokens
 from app.oncall.model import Override, Rotation, Rule, Schedule, Shift, TemporarySchedule
@@ -70,6 +71,34 @@ def weekdays_mask(days: Iterable[int]) -> int:
 
 def weekdays_list(mask: int) -> list[int]:
     return [day for day in range(7) if mask & (1 << day)]
+
+
+# ---- schedules' on-call notice channel ---------------------------------------------------------
+
+
+def notice_channels(conn: Conn, schedule_ids: list[str]) -> dict[str, str | None]:
+    """schedule id -> its notice channel id (or None)."""
+    rows = conn.execute(
+        "SELECT id::text AS id, notice_channel_id::text AS channel_id FROM schedules "
+        "WHERE id = ANY(%s::uuid[])",
+        (schedule_ids,),
+    ).fetchall()
+    return {row["id"]: row["channel_id"] for row in rows}
+
+
+def set_notice_channel(conn: Conn, schedule_id: str, channel_id: str | None) -> None:
+    conn.execute(
+        "UPDATE schedules SET notice_channel_id = %s, updated_at = now() WHERE id = %s",
+        (channel_id, schedule_id),
+    )
+
+
+def store_notice_state(conn: Conn, schedule_id: str, state: list[str]) -> None:
+    """Remember the on-call set the schedule's last notice announced (schedules.notice_state)."""
+    conn.execute(
+        "UPDATE schedules SET notice_state = %(state)s WHERE id = %(id)s",
+        {"state": Jsonb(state), "id": schedule_id},
+    )
 
 
 # ---- rotations -----------------------------------------------------------------------------------
