@@ -21,8 +21,8 @@ from redis import Redis
 
 from app import db
 from app.bounded import DeadlineExceeded, SingleFlight
+from app.engine_heartbeat import read_heartbeat
 from app.fatal import list_fatal
-from app.heartbeat import read_heartbeat
 from app.listener import ListenerStatus
 from app.queues import ALL_QUEUES, NOTIFY_QUEUE
 from app.ratelimit import StoreStatus

@@ -26,8 +26,8 @@ from redis import Redis
 
 from app import db
 from app.bounded import SingleFlight
+from app.engine_heartbeat import Heartbeat, read_heartbeat
 from app.fatal import list_fatal
-from app.heartbeat import Heartbeat, read_heartbeat
 from app.queues import ALL_QUEUES
 from app.redis_client import make_redis
 from config.settings import Settings

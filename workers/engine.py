@@ -26,9 +26,9 @@ from app import alive, db
 from app.alerts import status_update_pass
 from app.bounded import DeadlineExceeded, SingleFlight
 from app.database import Database
+from app.engine_heartbeat import Heartbeat, write_heartbeat
 from app.engine_pass import EngineModule, ModuleContext
 from app.escalation import escalation_pass, notification_pass
-from app.heartbeat import Heartbeat, write_heartbeat
 from app.ingest import checkin_pass
 from app.listener import Listener
 from app.messages import dispatch_pass

@@ -1,12 +1,11 @@
 """Notification rules: page engaged users through their rules as each rule's delay elapses.
 
-Works on active alert_engagements whose `next_rule_at` has come (locked, SKIP LOCKED, in
-batches). For each, every rule of the user with `engaged_at + delay` <= now, on a usable contact
-method (verified, not disabled, not stopped by an SMS STOP), and made before that moment (a rule
-added too late for this engagement is skipped, see app.escalation.rules), gets an `alert` message
-row with
-dedup key `alert:<alert>:<rule>:<engagement seq>` — so a rule fires once per engagement however
-often this runs, and a re-engagement (a later step, a repeat) fires the rules again. Then
+Works on active alert_engagements whose `next_rule_at` has come (locked, SKIP LOCKED, in batches).
+For each, every rule of the user with `engaged_at + delay` <= now, on a usable contact method
+(verified, not disabled, not stopped by an SMS STOP), and made before that moment (a rule added too
+late for this engagement is skipped, see app.escalation.notification_rules), gets an `alert` message
+row with dedup key `alert:<alert>:<rule>:<engagement seq>` — so a rule fires once per engagement
+however often this runs, and a re-engagement (a later step, a repeat) fires the rules again. Then
 `next_rule_at` moves to the next rule still to come, or NULL.
 
 A user no rule can reach (no rules, or only unusable methods) is logged on the alert as
@@ -25,7 +24,7 @@ import psycopg
 import structlog
 
 from app.engine_pass import EngineModule, ModuleContext, columns, run_batches, seconds_until
-from app.escalation.rules import UserRule, plan
+from app.escalation.notification_rules import UserRule, plan
 from app.messages.create import insert_and_notify_sql, provider_sql
 from config.settings import Settings
 

@@ -14,8 +14,8 @@ from rq import Queue, Worker
 
 from app.alerts import store
 from app.alerts.store import Actor
+from app.engine_heartbeat import Heartbeat, write_heartbeat
 from app.fatal import report_fatal
-from app.heartbeat import Heartbeat, write_heartbeat
 from app.messages import create
 from app.queues import DEFAULT_QUEUE, NOTIFY_QUEUE
 from config.settings import RedisTls

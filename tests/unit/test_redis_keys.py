@@ -14,7 +14,8 @@ import pytest
 from redis import Redis
 from rq import Queue, Worker
 
-from app import fatal, heartbeat
+from app import engine_heartbeat as heartbeat
+from app import fatal
 from app.health import HealthChecks
 from app.listener import ListenerStatus
 from app.queues import ALL_QUEUES, DEFAULT_QUEUE, NOTIFY_QUEUE
