@@ -208,7 +208,8 @@ def test_a_schedule_that_cannot_be_computed_does_not_blank_a_users_feed(
     )
     directory.delete_user(db_conn, users[1])
     shifts = api.get(f"/schedules/{broken['id']}/shifts")
-    assert shifts.status_code == 422 and "no participants" in shifts.get_json()["error"]
+    assert shifts.status_code == 409 and shifts.get_json()["code"] == "schedule_not_computable"
+    assert "no participants" in shifts.get_json()["error"]
     url = created(api.post(f"/users/{users[0]}/calendar-subscriptions"))["url"]
     assert [str(e["summary"]) for e in events(feed(client, url))] == ["On call: Working"]
     next_shift = api.get(f"/users/{users[0]}/on-call-next").get_json()["shift"]
