@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install venv lock wheel run test lint format bench clean
+.PHONY: help install venv lock upgrade wheel run test lint format bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ $(INSTALLED): pyproject.toml uv.lock | $(BIN)/uv
 
 lock: | $(BIN)/uv ## write uv.lock again from pyproject.toml (after changing dependencies)
 	$(BIN)/uv lock
+
+upgrade: | $(BIN)/uv ## move uv.lock to the newest version every range in pyproject.toml admits (then run make test)
+	$(BIN)/uv lock --upgrade
 
 wheel: | $(BIN)/uv ## build the wheel into dist/ (what a container image or a slug installs)
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
