@@ -81,8 +81,8 @@ def create_integration_key(
     return {**row, "token": new.token}
 
 
-def verify_integration_key(conn: psycopg.Connection[Any], token: str) -> IntegrationKey | None:
-    """The live integration key this token proves, else None."""
+def _proven_integration_key(conn: psycopg.Connection[Any], token: str) -> dict[str, Any] | None:
+    """The live integration key row this token proves (with `stale`), else None; reads only."""
     parsed = tokens.parse_token(tokens.INTEGRATION_PREFIX, token)
     if parsed is None:
         return None
@@ -95,23 +95,23 @@ def verify_integration_key(conn: psycopg.Connection[Any], token: str) -> Integra
     ).fetchone()
     if row is None or not tokens.secret_matches(row["secret_hash"], secret):
         return None
+    return dict(row)
+
+
+def verify_integration_key(conn: psycopg.Connection[Any], token: str) -> IntegrationKey | None:
+    """The live integration key this token proves, else None."""
+    row = _proven_integration_key(conn, token)
+    if row is None:
+        return None
     if row["stale"]:
-        conn.execute("UPDATE integration_keys SET last_used_at = now() WHERE id = %s", (key_id,))
+        conn.execute("UPDATE integration_keys SET last_used_at = now() WHERE id = %s", (row["id"],))
     return IntegrationKey(row["id"], row["service_id"], row["type"])
 
 
 def integration_key_is_live(conn: psycopg.Connection[Any], token: str, key_type: str) -> bool:
     """Whether `token` proves a live integration key of `key_type`; reads, writes nothing."""
-    parsed = tokens.parse_token(tokens.INTEGRATION_PREFIX, token)
-    if parsed is None:
-        return False
-    key_id, secret = parsed
-    row = conn.execute(
-        "SELECT secret_hash FROM integration_keys "
-        "WHERE id = %s AND type = %s AND revoked_at IS NULL",
-        (key_id, key_type),
-    ).fetchone()
-    return row is not None and tokens.secret_matches(row["secret_hash"], secret)
+    row = _proven_integration_key(conn, token)
+    return row is not None and row["type"] == key_type
 
 
 def integration_url(public_url: str, key_type: str, token: str) -> str:

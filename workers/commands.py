@@ -30,11 +30,9 @@ STOP_TIMEOUT = 2.0
 class CommandListener(threading.Thread):
     """Polls a subscribed PubSub; each message goes to the handler given at subscribe time."""
 
-    def __init__(self, pubsub: Any, channel: str, handler: Callable[[dict[str, Any]], None]):
+    def __init__(self, pubsub: Any) -> None:
         super().__init__(name="rq-commands", daemon=True)
         self.pubsub = pubsub
-        self.channel = channel
-        self.handler = handler
         self._stopping = threading.Event()
 
     def run(self) -> None:
@@ -64,7 +62,7 @@ def listen_for_commands(
     """Subscribe to `channel` and start a listener thread for it."""
     pubsub = connection.pubsub()
     pubsub.subscribe(**{channel: handler})
-    listener = CommandListener(pubsub, channel, handler)
+    listener = CommandListener(pubsub)
     listener.start()
     return listener
 

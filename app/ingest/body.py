@@ -3,8 +3,8 @@
 The body is read here, never through `request.data`/`request.form`: Werkzeug silently
 truncates a chunked body that exceeds MAX_CONTENT_LENGTH, so the cap is counted on the bytes
 actually read, for Content-Length and chunked bodies alike, and exceeding it is a 413 — never a
-truncated payload parsed as if it were whole (app.body_limits holds every route to its limit
-too; this is ingest's own count of the same bytes). JSON nesting is capped (app.json_input).
+truncated payload parsed as if it were whole: app.body_limits holds every route, ingest included,
+to its limit on the bytes read. JSON nesting is capped (app.json_input).
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from werkzeug.wsgi import get_input_stream
 
 from app import json_input
 from app.body_limits import LIMITS
-from app.ingest.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from app.ingest.errors import BadRequest, UnsupportedMediaType
 
 MAX_BODY = LIMITS["ingest"]  # bytes; GoAlert's default max-request-body-bytes
-READ_CHUNK = 64 * 1024  # bytes per read from the WSGI stream
 MAX_FORM_PARTS = 200  # fields in a form body; a real sender uses a handful
 # Encoded bytes of one urlencoded field that are decoded: more than any value ingest keeps can
 # need (meta's 32 KiB in all, each byte at most three encoded ones, plus a name), so a clipped
@@ -63,29 +62,13 @@ def is_form(request: Request) -> bool:
     return request.mimetype in FORM_TYPES
 
 
-def read_body(request: Request, limit: int = MAX_BODY) -> Body:
-    """The whole body, at most `limit` bytes; more than that is a 413, whatever the framing."""
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise _too_large(limit)
-    # Content-Length bodies are bounded by their length; chunked ones by the server's framing
-    # (gunicorn sets wsgi.input_terminated) and by our own count below.
+def read_body(request: Request) -> Body:
+    """The whole body. app.body_limits has already refused a declared length over ingest's
+    limit, and its counting stream raises the 413 at the first byte past it, however framed."""
+    # Content-Length bodies end at their length; chunked ones at the server's framing
+    # (gunicorn sets wsgi.input_terminated), both under app.body_limits' count.
     stream = get_input_stream(request.environ, max_content_length=None)
-    chunks: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = stream.read(min(READ_CHUNK, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    if size > limit:
-        raise _too_large(limit)
-    return Body(b"".join(chunks), request.mimetype, dict(request.mimetype_params))
-
-
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"request body exceeds {limit // 1024} KiB", {"max_bytes": limit})
+    return Body(stream.read(), request.mimetype, dict(request.mimetype_params))
 
 
 def decode_json_object(body: Body) -> dict[str, Any]:

@@ -24,9 +24,5 @@ class NotFound(IngestError, errors.NotFound):
     pass
 
 
-class PayloadTooLarge(IngestError, errors.PayloadTooLarge):
-    pass
-
-
 class UnsupportedMediaType(IngestError, errors.UnsupportedMediaType):
     pass
