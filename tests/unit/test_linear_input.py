@@ -20,7 +20,10 @@ from app.ingest import text
 from app.ingest.body import MAX_FORM_PARTS, Body, decode_form
 from app.ingest.errors import BadRequest
 
-CPU_SECONDS = 0.05  # for one transform of 256 KiB; the quadratic patterns took minutes
+# A budget, not a benchmark: one transform of 256 KiB takes some 10-60 ms of CPU here and the
+# quadratic patterns it replaced took minutes (14 s for 32,000 blanks), so 1 s separates the two
+# by more than an order of magnitude either way, on a loaded CI machine as well.
+CPU_SECONDS = 1.0
 RUNS = [" ", "\t", " \t", "\x00 ", " \r\n", "\n", "\n \n\t", "\u2028 ", "\x7f\t "]
 SIZE = 256 * 1024
 
@@ -74,7 +77,7 @@ def refused(address: str) -> bool:
 
 
 def test_an_email_address_check_is_linear_and_says_what_the_pattern_said():
-    assert cpu(refused, "a@" + "." * 2000 + "@") < 0.01
+    assert cpu(refused, "a@" + "." * 200_000 + "@") < CPU_SECONDS
     for address in ("a@b.c", "a.b@c.d.e", "x@y.z."):
         assert not refused(address), address
     for address in ("a@b", "a@.b", "a@b.", "@b.c", "a b@c.d", "a@b@c.d", "a@b.c\n", "a@", "ab"):
