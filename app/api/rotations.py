@@ -33,7 +33,8 @@ from app.api.schemas import (
     TimeZone,
 )
 from app.errors import invalid
-from app.oncall import compute, store
+from app.oncall import compute
+from app.oncall import rotations as stored_rotations
 from app.oncall.model import Rotation as RotationValue
 
 TAG = "rotations"
@@ -105,7 +106,7 @@ class RotationOnCall(Output):
 
 
 def require_rotation(conn: psycopg.Connection[Any], rotation_id: UUID) -> dict[str, Any]:
-    row = store.get_rotation(conn, str(rotation_id))
+    row = stored_rotations.get_rotation(conn, str(rotation_id))
     if row is None:
         raise NotFound(f"no rotation with id {rotation_id}")
     return row
@@ -120,7 +121,7 @@ def list_rotations(query: PageQuery) -> RotationPage:
     """List rotations, oldest first."""
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
-        rows = store.list_rotations(conn, after, query.limit + 1)
+        rows = stored_rotations.list_rotations(conn, after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, Rotation.model_validate
     )
@@ -132,7 +133,7 @@ def create_rotation(json: RotationCreate) -> tuple[Rotation, int]:
     """Create a rotation; the first participant is on call from `start` (unknown users: 404)."""
     fields = json.model_dump(exclude={"participants"}) | {"start_index": 0}
     with transaction() as conn:
-        row = store.create_rotation(conn, fields, _ids(json.participants))
+        row = stored_rotations.create_rotation(conn, fields, _ids(json.participants))
     return Rotation.model_validate(row), 201
 
 
@@ -149,13 +150,13 @@ def update_rotation(rotation_id: UUID, json: RotationPatch) -> Rotation:
     changes = json.changes()
     participants = changes.pop("participants", None)
     with transaction() as conn:
-        current = store.lock_rotation(conn, str(rotation_id))
+        current = stored_rotations.lock_rotation(conn, str(rotation_id))
         if current is None:
             raise NotFound(f"no rotation with id {rotation_id}")
         if participants is not None and current["start_index"] >= len(participants):
             changes["start_index"] = 0  # the position it named is gone
         users = None if participants is None else _ids(participants)
-        row = store.update_rotation(conn, str(rotation_id), changes, users)
+        row = stored_rotations.update_rotation(conn, str(rotation_id), changes, users)
     return Rotation.model_validate(row)
 
 
@@ -163,7 +164,7 @@ def update_rotation(rotation_id: UUID, json: RotationPatch) -> Rotation:
 def delete_rotation(rotation_id: UUID) -> tuple[str, int]:
     """Delete a rotation, and the schedule rules that target it."""
     with transaction() as conn:
-        if not store.delete_rotation(conn, str(rotation_id)):
+        if not stored_rotations.delete_rotation(conn, str(rotation_id)):
             raise NotFound(f"no rotation with id {rotation_id}")
     return "", 204
 
@@ -178,19 +179,21 @@ def _current_index(rotation: RotationValue, at: datetime) -> int | None:
 def _make_active(rotation_id: UUID, choose: Any) -> Rotation:
     """Re-base the rotation so that position `choose(current, count)` is on call now."""
     with transaction() as conn:
-        row = store.lock_rotation(conn, str(rotation_id))
+        row = stored_rotations.lock_rotation(conn, str(rotation_id))
         if row is None:
             raise NotFound(f"no rotation with id {rotation_id}")
         count = len(row["participants"])
         if count == 0:
             raise invalid("participants", "the rotation has none: add one before changing turns")
-        rotation = store.rotation_value(row)
+        rotation = stored_rotations.rotation_value(row)
         current = _current_index(rotation, datetime.now(UTC))
         if current is None:  # not started yet: the first shift is the one to change
             current = row["start_index"]
         wanted = choose(current, count)
         start_index = (row["start_index"] + wanted - current) % count
-        updated = store.update_rotation(conn, str(rotation_id), {"start_index": start_index}, None)
+        updated = stored_rotations.update_rotation(
+            conn, str(rotation_id), {"start_index": start_index}, None
+        )
     return Rotation.model_validate(updated)
 
 
@@ -220,5 +223,5 @@ def rotation_on_call(rotation_id: UUID, query: AtQuery) -> RotationOnCall:
         row = require_rotation(conn, rotation_id)
     if not row["participants"]:
         return RotationOnCall(rotation_id=row["id"], at=at, user_ids=[])
-    user = compute.rotation_on_call_at(store.rotation_value(row), at)
+    user = compute.rotation_on_call_at(stored_rotations.rotation_value(row), at)
     return RotationOnCall(rotation_id=row["id"], at=at, user_ids=[] if user is None else [user])

@@ -47,7 +47,12 @@ from app.api.schemas import (
 )
 from app.api.validation import FieldProblem
 from app.errors import Conflict, invalid
-from app.oncall import compute, ical, store
+from app.oncall import calendar_subscriptions, compute, ical, loading, user_lookups
+from app.oncall import overrides as stored_overrides
+from app.oncall import rotations as stored_rotations
+from app.oncall import schedule_rules as stored_rules
+from app.oncall import schedules as stored_schedules
+from app.oncall import temporary_schedules as stored_temporaries
 from app.oncall.model import Schedule as ScheduleValue
 from app.oncall.model import Shift as ShiftValue
 
@@ -293,7 +298,7 @@ class CalendarSubscriptionCreated(CalendarSubscription):
 
 
 def require_schedule(conn: psycopg.Connection[Any], schedule_id: UUID) -> dict[str, Any]:
-    row = store.get_schedule(conn, str(schedule_id))
+    row = stored_schedules.get_schedule(conn, str(schedule_id))
     if row is None:
         raise NotFound(f"no schedule with id {schedule_id}")
     return _with_notice_channels(conn, [row])[0]
@@ -302,7 +307,7 @@ def require_schedule(conn: psycopg.Connection[Any], schedule_id: UUID) -> dict[s
 def _with_notice_channels(
     conn: psycopg.Connection[Any], rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    channels = store.notice_channels(conn, [row["id"] for row in rows])
+    channels = stored_schedules.notice_channels(conn, [row["id"] for row in rows])
     return [{**row, "notice_channel_id": channels.get(row["id"])} for row in rows]
 
 
@@ -312,7 +317,9 @@ def _set_notice_channel(
     """Point the schedule's on-call notices at a channel (422 if it does not exist) or nowhere."""
     if channel_id is not None and not policies.channel_exists(conn, str(channel_id)):
         raise invalid("notice_channel_id", f"no notification channel with id {channel_id}")
-    store.set_notice_channel(conn, schedule_id, None if channel_id is None else str(channel_id))
+    stored_schedules.set_notice_channel(
+        conn, schedule_id, None if channel_id is None else str(channel_id)
+    )
 
 
 def _not_found(what: str, item_id: UUID, schedule_id: UUID) -> NotFound:
@@ -321,7 +328,7 @@ def _not_found(what: str, item_id: UUID, schedule_id: UUID) -> NotFound:
 
 def _check_users(conn: psycopg.Connection[Any], fields: dict[str, str | None]) -> None:
     """422 naming the first field (of field -> user id) whose user does not exist."""
-    missing = store.missing_users(conn, [v for v in fields.values() if v is not None])
+    missing = user_lookups.missing_users(conn, [v for v in fields.values() if v is not None])
     for field, user_id in fields.items():
         if user_id in missing:
             raise invalid(field, f"no user with id {user_id}")
@@ -413,10 +420,10 @@ def _shifts_or_none(
 
 def _load(conn: psycopg.Connection[Any], schedule_id: UUID) -> tuple[ScheduleValue, dict[str, Any]]:
     """The schedule as a model value, and the rotations its rules name."""
-    value = store.load_schedule(conn, str(schedule_id))
+    value = loading.load_schedule(conn, str(schedule_id))
     if value is None:
         raise NotFound(f"no schedule with id {schedule_id}")
-    return value, store.load_rotations(conn, store.rotation_ids_of(value))
+    return value, stored_rotations.load_rotations(conn, loading.rotation_ids_of(value))
 
 
 def _shift(shift: ShiftValue) -> Shift:
@@ -431,7 +438,9 @@ def list_schedules(query: PageQuery) -> SchedulePage:
     """List schedules, oldest first."""
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
-        rows = _with_notice_channels(conn, store.list_schedules(conn, after, query.limit + 1))
+        rows = _with_notice_channels(
+            conn, stored_schedules.list_schedules(conn, after, query.limit + 1)
+        )
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, Schedule.model_validate
     )
@@ -442,7 +451,7 @@ def list_schedules(query: PageQuery) -> SchedulePage:
 def create_schedule(json: ScheduleCreate) -> tuple[Schedule, int]:
     """Create a schedule; its name must be unique (case-insensitively)."""
     with transaction() as conn:
-        row = store.create_schedule(conn, json.name, json.time_zone, json.description)
+        row = stored_schedules.create_schedule(conn, json.name, json.time_zone, json.description)
         if json.notice_channel_id is not None:
             _set_notice_channel(conn, row["id"], json.notice_channel_id)
         row = require_schedule(conn, UUID(row["id"]))
@@ -463,7 +472,7 @@ def update_schedule(schedule_id: UUID, json: SchedulePatch) -> Schedule:
     notice = "notice_channel_id" in changes
     channel_id = changes.pop("notice_channel_id", None)
     with transaction() as conn:
-        row = store.update_schedule(conn, str(schedule_id), changes)
+        row = stored_schedules.update_schedule(conn, str(schedule_id), changes)
         if row is None:
             raise NotFound(f"no schedule with id {schedule_id}")
         if notice:
@@ -476,7 +485,7 @@ def update_schedule(schedule_id: UUID, json: SchedulePatch) -> Schedule:
 def delete_schedule(schedule_id: UUID) -> tuple[str, int]:
     """Delete a schedule with its rules, overrides, temporary schedules and feeds."""
     with transaction() as conn:
-        if not store.delete_schedule(conn, str(schedule_id)):
+        if not stored_schedules.delete_schedule(conn, str(schedule_id)):
             raise NotFound(f"no schedule with id {schedule_id}")
     return "", 204
 
@@ -499,7 +508,7 @@ def list_rules(schedule_id: UUID, query: PageQuery) -> RulePage:
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
         require_schedule(conn, schedule_id)
-        rows = store.list_rules(conn, str(schedule_id), after, query.limit + 1)
+        rows = stored_rules.list_schedule_rules(conn, str(schedule_id), after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, Rule.model_validate
     )
@@ -511,7 +520,9 @@ def create_rule(schedule_id: UUID, json: RuleCreate) -> tuple[Rule, int]:
     """Add a rule: a user or rotation on call on some weekdays between two local times."""
     with transaction() as conn:
         require_schedule(conn, schedule_id)
-        row = store.create_rule(conn, str(schedule_id), _rule_fields(json.model_dump()))
+        row = stored_rules.create_schedule_rule(
+            conn, str(schedule_id), _rule_fields(json.model_dump())
+        )
     return Rule.model_validate(row), 201
 
 
@@ -519,7 +530,7 @@ def create_rule(schedule_id: UUID, json: RuleCreate) -> tuple[Rule, int]:
 def get_rule(schedule_id: UUID, rule_id: UUID) -> Rule:
     """Get one rule."""
     with transaction() as conn:
-        row = store.get_rule(conn, str(schedule_id), str(rule_id))
+        row = stored_rules.get_schedule_rule(conn, str(schedule_id), str(rule_id))
     if row is None:
         raise _not_found("rule", rule_id, schedule_id)
     return Rule.model_validate(row)
@@ -529,7 +540,9 @@ def get_rule(schedule_id: UUID, rule_id: UUID) -> Rule:
 def update_rule(schedule_id: UUID, rule_id: UUID, json: RulePatch) -> Rule:
     """Change a rule (target_type and target_id change together)."""
     with transaction() as conn:
-        row = store.update_rule(conn, str(schedule_id), str(rule_id), _rule_fields(json.changes()))
+        row = stored_rules.update_schedule_rule(
+            conn, str(schedule_id), str(rule_id), _rule_fields(json.changes())
+        )
     if row is None:
         raise _not_found("rule", rule_id, schedule_id)
     return Rule.model_validate(row)
@@ -539,7 +552,7 @@ def update_rule(schedule_id: UUID, rule_id: UUID, json: RulePatch) -> Rule:
 def delete_rule(schedule_id: UUID, rule_id: UUID) -> tuple[str, int]:
     """Delete a rule."""
     with transaction() as conn:
-        if not store.delete_rule(conn, str(schedule_id), str(rule_id)):
+        if not stored_rules.delete_schedule_rule(conn, str(schedule_id), str(rule_id)):
             raise _not_found("rule", rule_id, schedule_id)
     return "", 204
 
@@ -556,7 +569,7 @@ def list_overrides(schedule_id: UUID, query: PageQuery) -> OverridePage:
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
         require_schedule(conn, schedule_id)
-        rows = store.list_overrides(conn, str(schedule_id), after, query.limit + 1)
+        rows = stored_overrides.list_overrides(conn, str(schedule_id), after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, Override.model_validate
     )
@@ -570,7 +583,7 @@ def create_override(schedule_id: UUID, json: OverrideCreate) -> tuple[Override, 
     with transaction() as conn:
         require_schedule(conn, schedule_id)
         _check_override(conn, fields)
-        row = store.create_override(conn, str(schedule_id), fields)
+        row = stored_overrides.create_override(conn, str(schedule_id), fields)
     return Override.model_validate(row), 201
 
 
@@ -578,7 +591,7 @@ def create_override(schedule_id: UUID, json: OverrideCreate) -> tuple[Override, 
 def get_override(schedule_id: UUID, override_id: UUID) -> Override:
     """Get one override."""
     with transaction() as conn:
-        row = store.get_override(conn, str(schedule_id), str(override_id))
+        row = stored_overrides.get_override(conn, str(schedule_id), str(override_id))
     if row is None:
         raise _not_found("override", override_id, schedule_id)
     return Override.model_validate(row)
@@ -588,14 +601,14 @@ def get_override(schedule_id: UUID, override_id: UUID) -> Override:
 def update_override(schedule_id: UUID, override_id: UUID, json: OverridePatch) -> Override:
     """Change an override's kind, users or span; the result is checked as POST checks it."""
     with transaction() as conn:
-        stored = store.lock_override(conn, str(schedule_id), str(override_id))
+        stored = stored_overrides.lock_override(conn, str(schedule_id), str(override_id))
         if stored is None:
             raise _not_found("override", override_id, schedule_id)
         fields = {key: stored[key] for key in ("kind", "add_user_id", "remove_user_id")}
         fields |= {"start": stored["start"], "end": stored["end"]}
         fields |= _override_fields(json.changes())
         _check_override(conn, fields)
-        row = store.update_override(conn, str(schedule_id), str(override_id), fields)
+        row = stored_overrides.update_override(conn, str(schedule_id), str(override_id), fields)
     assert row is not None  # locked above
     return Override.model_validate(row)
 
@@ -604,7 +617,7 @@ def update_override(schedule_id: UUID, override_id: UUID, json: OverridePatch) -
 def delete_override(schedule_id: UUID, override_id: UUID) -> tuple[str, int]:
     """Delete an override."""
     with transaction() as conn:
-        if not store.delete_override(conn, str(schedule_id), str(override_id)):
+        if not stored_overrides.delete_override(conn, str(schedule_id), str(override_id)):
             raise _not_found("override", override_id, schedule_id)
     return "", 204
 
@@ -621,7 +634,9 @@ def list_temporary_schedules(schedule_id: UUID, query: PageQuery) -> TemporarySc
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
         require_schedule(conn, schedule_id)
-        rows = store.list_temporary_schedules(conn, str(schedule_id), after, query.limit + 1)
+        rows = stored_temporaries.list_temporary_schedules(
+            conn, str(schedule_id), after, query.limit + 1
+        )
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, TemporarySchedule.model_validate
     )
@@ -637,7 +652,9 @@ def create_temporary_schedule(
     with transaction() as conn:
         require_schedule(conn, schedule_id)
         _check_temporary(conn, json.start, json.end, shifts)
-        row = store.create_temporary_schedule(conn, str(schedule_id), json.start, json.end, shifts)
+        row = stored_temporaries.create_temporary_schedule(
+            conn, str(schedule_id), json.start, json.end, shifts
+        )
     return TemporarySchedule.model_validate(row), 201
 
 
@@ -645,7 +662,7 @@ def create_temporary_schedule(
 def get_temporary_schedule(schedule_id: UUID, temporary_id: UUID) -> TemporarySchedule:
     """Get one temporary schedule with its shifts."""
     with transaction() as conn:
-        row = store.get_temporary_schedule(conn, str(schedule_id), str(temporary_id))
+        row = stored_temporaries.get_temporary_schedule(conn, str(schedule_id), str(temporary_id))
     if row is None:
         raise _not_found("temporary schedule", temporary_id, schedule_id)
     return TemporarySchedule.model_validate(row)
@@ -659,7 +676,9 @@ def update_temporary_schedule(
     checked as POST checks it (kept shifts must fit a moved span: else send shifts too)."""
     shifts = None if json.shifts is None else _shift_rows(json.shifts)
     with transaction() as conn:
-        stored = store.lock_temporary_schedule(conn, str(schedule_id), str(temporary_id))
+        stored = stored_temporaries.lock_temporary_schedule(
+            conn, str(schedule_id), str(temporary_id)
+        )
         if stored is None:
             raise _not_found("temporary schedule", temporary_id, schedule_id)
         start: datetime = stored["start"] if json.start is None else json.start
@@ -668,7 +687,9 @@ def update_temporary_schedule(
             _check_temporary(conn, start, end, stored["shifts"], kept=True)
         else:
             _check_temporary(conn, start, end, shifts)
-        row = store.update_temporary_schedule(conn, str(temporary_id), start, end, shifts)
+        row = stored_temporaries.update_temporary_schedule(
+            conn, str(temporary_id), start, end, shifts
+        )
     return TemporarySchedule.model_validate(row)
 
 
@@ -676,7 +697,9 @@ def update_temporary_schedule(
 def delete_temporary_schedule(schedule_id: UUID, temporary_id: UUID) -> tuple[str, int]:
     """Delete a temporary schedule."""
     with transaction() as conn:
-        if not store.delete_temporary_schedule(conn, str(schedule_id), str(temporary_id)):
+        if not stored_temporaries.delete_temporary_schedule(
+            conn, str(schedule_id), str(temporary_id)
+        ):
             raise _not_found("temporary schedule", temporary_id, schedule_id)
     return "", 204
 
@@ -714,7 +737,7 @@ def user_next_shift(user_id: UUID) -> UserNextShift:
     with transaction() as conn:
         if conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone() is None:
             raise NotFound(f"no user with id {user_id}")
-        for schedule_id in store.schedule_ids_for_user(conn, str(user_id)):
+        for schedule_id in loading.schedule_ids_for_user(conn, str(user_id)):
             schedule, rotations = _load(conn, UUID(schedule_id))
             shifts = _shifts_or_none(schedule, rotations, now, now + NEXT_SHIFT_HORIZON)
             shift = compute.next_shift_for(str(user_id), shifts, now)
@@ -744,7 +767,9 @@ def _subscription_page(
     conn: psycopg.Connection[Any], owner_column: str, owner_id: UUID, query: PageQuery
 ) -> CalendarSubscriptionPage:
     after = pagination.decode_time_cursor(query.cursor)
-    rows = store.list_subscriptions(conn, owner_column, str(owner_id), after, query.limit + 1)
+    rows = calendar_subscriptions.list_subscriptions(
+        conn, owner_column, str(owner_id), after, query.limit + 1
+    )
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, CalendarSubscription.model_validate
     )
@@ -764,7 +789,7 @@ def create_schedule_subscription(schedule_id: UUID) -> tuple[CalendarSubscriptio
     """A calendar feed of the schedule's shifts; its URL is shown only in this response."""
     with transaction() as conn:
         require_schedule(conn, schedule_id)
-        row = store.create_subscription(conn, schedule_id=str(schedule_id))
+        row = calendar_subscriptions.create_subscription(conn, schedule_id=str(schedule_id))
     return _created(row), 201
 
 
@@ -772,7 +797,7 @@ def create_schedule_subscription(schedule_id: UUID) -> tuple[CalendarSubscriptio
 def revoke_schedule_subscription(schedule_id: UUID, subscription_id: UUID) -> tuple[str, int]:
     """Revoke a schedule's calendar feed: its URL answers 404 from now on."""
     with transaction() as conn:
-        if not store.revoke_subscription(
+        if not calendar_subscriptions.revoke_subscription(
             conn, str(subscription_id), "schedule_id", str(schedule_id)
         ):
             raise NotFound(f"no calendar subscription {subscription_id} of schedule {schedule_id}")
@@ -797,7 +822,7 @@ def create_user_subscription(user_id: UUID) -> tuple[CalendarSubscriptionCreated
     """A calendar feed of the user's shifts in every schedule; the URL is shown only here."""
     with transaction() as conn:
         _require_user(conn, user_id)
-        row = store.create_subscription(conn, user_id=str(user_id))
+        row = calendar_subscriptions.create_subscription(conn, user_id=str(user_id))
     return _created(row), 201
 
 
@@ -805,7 +830,9 @@ def create_user_subscription(user_id: UUID) -> tuple[CalendarSubscriptionCreated
 def revoke_user_subscription(user_id: UUID, subscription_id: UUID) -> tuple[str, int]:
     """Revoke a user's calendar feed: its URL answers 404 from now on."""
     with transaction() as conn:
-        if not store.revoke_subscription(conn, str(subscription_id), "user_id", str(user_id)):
+        if not calendar_subscriptions.revoke_subscription(
+            conn, str(subscription_id), "user_id", str(user_id)
+        ):
             raise NotFound(f"no calendar subscription {subscription_id} of user {user_id}")
     return "", 204
 
@@ -824,14 +851,14 @@ def _feed_shifts(
     start, end = _feed_window(now)
     found: list[tuple[str, str, ShiftValue]] = []
     for schedule_id in schedule_ids:
-        row = store.get_schedule(conn, schedule_id)
+        row = stored_schedules.get_schedule(conn, schedule_id)
         schedule, rotations = _load(conn, UUID(schedule_id))
         for shift in _shifts_or_none(schedule, rotations, start, end):
             if user_id is None or shift.user_id == user_id:
                 found.append((schedule_id, row["name"] if row else "", shift))
     if user_id is not None:
         return [ical.FeedShift(*item) for item in found]
-    names = store.user_names(conn, {shift.user_id for _, _, shift in found})
+    names = user_lookups.user_names(conn, {shift.user_id for _, _, shift in found})
     return [
         ical.FeedShift(sid, name, shift, names.get(shift.user_id, shift.user_id))
         for sid, name, shift in found
@@ -842,16 +869,16 @@ def calendar_feed(token: str) -> Response:
     """The .ics feed a subscription's token opens (404 for unknown or revoked tokens)."""
     now = datetime.now(UTC)
     with transaction() as conn:
-        subscription = store.verify_subscription(conn, token)
+        subscription = calendar_subscriptions.verify_subscription(conn, token)
         if subscription is None:
             raise NotFound("no such calendar feed (it may have been revoked)")
         user_id = subscription["user_id"]
         if user_id is not None:
-            schedule_ids = store.schedule_ids_for_user(conn, user_id)
+            schedule_ids = loading.schedule_ids_for_user(conn, user_id)
             name = "On call"
         else:
             schedule_ids = [subscription["schedule_id"]]
-            row = store.get_schedule(conn, subscription["schedule_id"])
+            row = stored_schedules.get_schedule(conn, subscription["schedule_id"])
             name = f"On call: {row['name'] if row else ''}"
         shifts = _feed_shifts(conn, schedule_ids, user_id, now)
     body = ical.build_calendar(name, shifts, now)

@@ -20,7 +20,7 @@ Decisions, each a place where on-call tools have been wrong before:
 - A rule's weekday is the day its window starts: Friday 22:00-06:00 runs from Friday 22:00 to
   Saturday 06:00 (as in GoAlert). end == start means a 24-hour day from that time.
 - Temporary schedules are applied in order of start (ties: in the given order, which
-  app.oncall.store makes the order of creation, so the newest of two tied ones wins, as in
+  app.oncall.loading makes the order of creation, so the newest of two tied ones wins, as in
   GoAlert); each one replaces everything inside its span, including an earlier temporary
   schedule's shifts.
 - Overrides are applied after temporary schedules, in order of start (ties: in the given

@@ -27,7 +27,10 @@ import structlog
 
 from app.engine_pass import EngineModule, ModuleContext
 from app.messages import create
-from app.oncall import compute, notices, store
+from app.oncall import compute, notices
+from app.oncall.loading import load_schedule, rotation_ids_of
+from app.oncall.rotations import load_rotations
+from app.oncall.schedules import store_notice_state
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -63,10 +66,10 @@ def one_batch(
 def _look(conn: psycopg.Connection[Any], settings: Settings, row: dict[str, Any]) -> float | None:
     """Announce a change of one schedule's on-call set; seconds until it may change next."""
     now: datetime = row["now"]
-    schedule = store.load_schedule(conn, row["id"])
+    schedule = load_schedule(conn, row["id"])
     if schedule is None:
         return None
-    rotations = store.load_rotations(conn, store.rotation_ids_of(schedule))
+    rotations = load_rotations(conn, rotation_ids_of(schedule))
     try:
         shifts = compute.schedule_shifts(schedule, rotations, now, now + HORIZON)
     except ValueError as exc:
@@ -77,7 +80,7 @@ def _look(conn: psycopg.Connection[Any], settings: Settings, row: dict[str, Any]
     if previous != current:
         if previous is not None:
             _post(conn, settings, row, current, previous)
-        store.store_notice_state(conn, row["id"], current)
+        store_notice_state(conn, row["id"], current)
     boundary = notices.next_boundary(shifts, now, now + HORIZON)
     return notices.seconds_to(boundary, now, CAP)
 

@@ -12,17 +12,19 @@ from typing import Any
 import psycopg
 import structlog
 
-from app.oncall import compute, store
+from app.oncall import compute
+from app.oncall.loading import load_schedule, rotation_ids_of
+from app.oncall.rotations import load_rotations
 
 log = structlog.get_logger(__name__)
 
 
 def schedule_on_call(conn: psycopg.Connection[Any], schedule_id: str, at: datetime) -> list[str]:
     """User ids the schedule has on call at `at` (empty when it cannot be computed, logged)."""
-    schedule = store.load_schedule(conn, schedule_id)
+    schedule = load_schedule(conn, schedule_id)
     if schedule is None:
         return []
-    rotations = store.load_rotations(conn, store.rotation_ids_of(schedule))
+    rotations = load_rotations(conn, rotation_ids_of(schedule))
     try:
         return sorted(compute.on_call_now(schedule, rotations, at))
     except ValueError as exc:  # e.g. a rotation lost its last participant
@@ -32,7 +34,7 @@ def schedule_on_call(conn: psycopg.Connection[Any], schedule_id: str, at: dateti
 
 def rotation_on_call(conn: psycopg.Connection[Any], rotation_id: str, at: datetime) -> list[str]:
     """The user the rotation has on call at `at` (empty before its start or with no one)."""
-    rotation = store.load_rotations(conn, [rotation_id]).get(rotation_id)
+    rotation = load_rotations(conn, [rotation_id]).get(rotation_id)
     if rotation is None or not rotation.participants:
         return []
     user = compute.rotation_on_call_at(rotation, at)

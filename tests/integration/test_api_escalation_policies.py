@@ -12,7 +12,8 @@ import pytest
 
 from app import directory, policies
 from app.alerts import store as alerts
-from app.oncall import store as oncall
+from app.oncall.rotations import create_rotation
+from app.oncall.schedules import create_schedule
 from tests.support.api import Api, created
 
 
@@ -26,9 +27,9 @@ def world(db_conn: psycopg.Connection[Any]) -> dict[str, str]:
     """One of each target kind, by type."""
     tag = uuid.uuid4().hex[:6]
     user = directory.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"]
-    schedule = oncall.create_schedule(db_conn, f"sched-{tag}", "UTC")["id"]
+    schedule = create_schedule(db_conn, f"sched-{tag}", "UTC")["id"]
     with db_conn.transaction():
-        rotation = oncall.create_rotation(
+        rotation = create_rotation(
             db_conn,
             {
                 "name": f"rot-{tag}",

@@ -11,7 +11,9 @@ import psycopg
 import pytest
 
 from app import directory
-from app.oncall import compute, store
+from app.oncall import compute
+from app.oncall.loading import load_schedule, rotation_ids_of
+from app.oncall.rotations import load_rotations
 from tests.support.api import Api, created
 
 
@@ -549,9 +551,9 @@ def test_shifts_are_what_compute_returns_for_the_stored_schedule(
     )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    value = store.load_schedule(db_conn, schedule["id"])
+    value = load_schedule(db_conn, schedule["id"])
     assert value is not None
-    rotations = store.load_rotations(db_conn, store.rotation_ids_of(value))
+    rotations = load_rotations(db_conn, rotation_ids_of(value))
     expected = compute.schedule_shifts(value, rotations, start, end)
     assert body["items"] == [
         {

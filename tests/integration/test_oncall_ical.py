@@ -15,7 +15,9 @@ import structlog
 from icalendar import Calendar
 
 from app import directory
-from app.oncall import compute, store
+from app.oncall import compute
+from app.oncall.loading import load_schedule, rotation_ids_of
+from app.oncall.rotations import load_rotations
 from tests.support.api import Api, created
 
 PUBLIC_URL = "https://klaxon.example.com"
@@ -85,9 +87,9 @@ def test_schedule_feed_round_trips_the_shifts(
     assert subscription["url"].startswith(f"{PUBLIC_URL}/calendar/klc_")
     assert subscription["url"].endswith(".ics") and subscription["schedule_id"] == schedule["id"]
     found = events(feed(client, subscription["url"]))
-    value = store.load_schedule(db_conn, schedule["id"])
+    value = load_schedule(db_conn, schedule["id"])
     assert value is not None
-    rotations = store.load_rotations(db_conn, store.rotation_ids_of(value))
+    rotations = load_rotations(db_conn, rotation_ids_of(value))
     first = min(event.decoded("dtstart") for event in found)
     last = max(event.decoded("dtend") for event in found)
     expected = compute.schedule_shifts(value, rotations, first, last)
