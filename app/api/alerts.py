@@ -14,16 +14,15 @@ import psycopg
 from app.alerts import store
 from app.api import pagination
 from app.api.routing import Conflict, NotFound, actor, endpoint, transaction
-from app.api.schemas import (
+from app.api.schemas.alerts import (
     Alert,
     AlertLogEntry,
     AlertLogPage,
     AlertPage,
     AlertQuery,
     AlertWithLog,
-    ErrorBody,
-    PageQuery,
 )
+from app.api.schemas.base import ErrorBody, PageQuery
 
 TAG = "alerts"
 ALERT = "/alerts/<int(min=1, max=9223372036854775807):alert_id>"  # a Postgres bigint

@@ -11,7 +11,8 @@ from uuid import UUID
 from app import keys
 from app.api import pagination
 from app.api.routing import NotFound, endpoint, transaction
-from app.api.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage, PageQuery
+from app.api.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
+from app.api.schemas.base import PageQuery
 
 TAG = "api-keys"
 

@@ -15,20 +15,19 @@ import psycopg
 
 from app import policies
 from app.api import pagination
-from app.api.delivery_schemas import (
+from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
+from app.api.schemas.addresses import check_address
+from app.api.schemas.base import PageQuery
+from app.api.schemas.channels import (
     Channel,
     ChannelCreate,
     ChannelCreated,
     ChannelPage,
     ChannelPatch,
-    MessageQueued,
-    check_address,
-    invalid,
 )
-from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
-from app.api.schemas import PageQuery
+from app.api.schemas.messages import MessageQueued
 from app.api.webhook_urls import check_webhook_url
-from app.errors import NotFound
+from app.errors import NotFound, invalid
 from app.messages import create
 from config.settings import PROVIDER_ENV
 

@@ -18,22 +18,20 @@ import structlog
 
 from app import directory, people, ratelimit
 from app.api import pagination
-from app.api.delivery_schemas import (
+from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
+from app.api.schemas.addresses import check_address
+from app.api.schemas.base import ErrorBody, PageQuery, dump
+from app.api.schemas.contact_methods import (
     ContactMethod,
     ContactMethodCreate,
     ContactMethodCreated,
     ContactMethodPage,
     ContactMethodPatch,
-    MessageQueued,
     VerifyCode,
-    check_address,
-    dump,
-    invalid,
 )
-from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
-from app.api.schemas import ErrorBody, PageQuery
+from app.api.schemas.messages import MessageQueued
 from app.api.webhook_urls import check_webhook_url
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, invalid
 from app.messages import create
 from app.ratelimit import RateLimited
 from config.settings import PROVIDER_ENV, PROVIDER_FOR

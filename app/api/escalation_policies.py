@@ -18,16 +18,10 @@ import psycopg
 
 from app import policies
 from app.api import pagination
-from app.api.delivery_schemas import (
-    AtQuery,
-    Policy,
-    PolicyCreate,
-    PolicyPage,
-    PolicyPatch,
-    ServiceOnCall,
-)
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
-from app.api.schemas import ErrorBody, PageQuery
+from app.api.schemas.base import AtQuery, ErrorBody, PageQuery
+from app.api.schemas.escalation_policies import Policy, PolicyCreate, PolicyPage, PolicyPatch
+from app.api.schemas.service_on_call import ServiceOnCall
 from app.api.services import require_service
 from app.errors import Conflict, NotFound, invalid
 from app.oncall import resolve

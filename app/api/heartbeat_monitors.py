@@ -13,13 +13,13 @@ from uuid import UUID
 from app import directory
 from app.api import pagination
 from app.api.routing import NotFound, endpoint, settings, transaction
-from app.api.schemas import (
+from app.api.schemas.base import PageQuery
+from app.api.schemas.heartbeat_monitors import (
     HeartbeatMonitor,
     HeartbeatMonitorCreate,
     HeartbeatMonitorCreated,
     HeartbeatMonitorPage,
     HeartbeatMonitorPatch,
-    PageQuery,
 )
 from app.api.services import require_service
 

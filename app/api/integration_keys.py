@@ -11,12 +11,12 @@ from uuid import UUID
 from app import keys
 from app.api import pagination
 from app.api.routing import NotFound, endpoint, settings, transaction
-from app.api.schemas import (
+from app.api.schemas.base import PageQuery
+from app.api.schemas.integration_keys import (
     IntegrationKey,
     IntegrationKeyCreate,
     IntegrationKeyCreated,
     IntegrationKeyPage,
-    PageQuery,
 )
 from app.api.services import require_service
 

@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 
 from app.api import pagination
-from app.api.delivery_schemas import Message, MessagePage, MessageQuery, MessageWithHistory
 from app.api.routing import NotFound, endpoint, transaction
+from app.api.schemas.messages import Message, MessagePage, MessageQuery, MessageWithHistory
 
 TAG = "messages"
 ONE = "/messages/<int(min=1, max=9223372036854775807):message_id>"  # a Postgres bigint

@@ -9,13 +9,13 @@ from uuid import UUID
 from app import people
 from app.api import pagination
 from app.api.contact_methods import require_user
-from app.api.delivery_schemas import (
+from app.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
+from app.api.schemas.base import PageQuery
+from app.api.schemas.notification_rules import (
     NotificationRule,
     NotificationRuleCreate,
     NotificationRulePage,
 )
-from app.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
-from app.api.schemas import PageQuery
 from app.errors import NotFound, invalid
 
 TAG = "notification rules"

@@ -26,7 +26,7 @@ from spectree.utils import get_request_model_hints
 
 from app import json_input
 from app.alerts.store import Actor
-from app.api.schemas import ErrorBody
+from app.api.schemas.base import ErrorBody
 from app.api.validation import validation_failed
 from app.auth import require_scope
 from app.body_limits import LIMITS

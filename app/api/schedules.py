@@ -17,35 +17,49 @@ paths, which here carry the token; the access log hides it (config.gunicorn_logg
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
 import structlog
 from flask import Response
 from flask.blueprints import BlueprintSetupState
-from pydantic import Field, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from app import policies
 from app.api import pagination
 from app.api.routing import NotFound, api_blueprint, endpoint, settings, transaction
-from app.api.schemas import (
-    Description,
-    ErrorBody,
-    Input,
-    Name,
-    Output,
-    OutTime,
-    PageQuery,
-    Patch,
-    Query,
-    Time,
-    TimeOfDay,
-    TimeZone,
+from app.api.schemas.base import AtQuery, ErrorBody, PageQuery
+from app.api.schemas.calendar_subscriptions import (
+    CalendarSubscription,
+    CalendarSubscriptionCreated,
+    CalendarSubscriptionPage,
 )
-from app.api.validation import FieldProblem
+from app.api.schemas.overrides import (
+    OVERRIDE_USERS,
+    Override,
+    OverrideCreate,
+    OverridePage,
+    OverridePatch,
+)
+from app.api.schemas.schedule_rules import Rule, RuleCreate, RulePage, RulePatch
+from app.api.schemas.schedules import Schedule, ScheduleCreate, SchedulePage, SchedulePatch
+from app.api.schemas.shifts import (
+    NEXT_SHIFT_HORIZON,
+    NextShift,
+    RangeQuery,
+    ScheduleOnCall,
+    Shift,
+    ShiftPage,
+    UserNextShift,
+)
+from app.api.schemas.temporary_schedules import (
+    ShiftIn,
+    TemporarySchedule,
+    TemporaryScheduleCreate,
+    TemporarySchedulePage,
+    TemporarySchedulePatch,
+)
 from app.errors import Conflict, invalid
 from app.oncall import calendar_subscriptions, compute, ical, loading, user_lookups
 from app.oncall import overrides as stored_overrides
@@ -61,237 +75,8 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 ONE = "/schedules/<uuid:schedule_id>"
 DEFAULT_SHIFTS_RANGE = timedelta(days=7)  # `GET …/shifts` without start/end: the next week
-NEXT_SHIFT_HORIZON = timedelta(days=90)  # "when am I on call next" looks this far ahead
 FEED_PAST = timedelta(days=1)  # a feed starts this long before the start of today (UTC) …
 FEED_AHEAD = timedelta(days=60)  # … and reaches this far ahead
-# Shifts in one temporary schedule: weeks of hand-made cover, and a body well within MAX_BODY.
-MAX_TEMPORARY_SHIFTS = 200
-
-Weekday = Annotated[int, Field(ge=0, le=6)]
-Weekdays = Annotated[
-    list[Weekday], Field(min_length=1, max_length=7, description="0 = Monday … 6 = Sunday")
-]
-TargetType = Literal["user", "rotation"]
-OverrideKind = Literal["add", "remove", "replace"]
-
-
-# ---- schemas -------------------------------------------------------------------------------------
-
-
-NOTICE_CHANNEL = "a notification channel told who is on call at each shift change"
-
-
-class ScheduleCreate(Input):
-    name: Name
-    description: Description = ""
-    time_zone: TimeZone
-    notice_channel_id: UUID | None = Field(None, description=NOTICE_CHANNEL)
-
-
-class SchedulePatch(Patch):
-    NULLABLE = frozenset({"notice_channel_id"})
-
-    name: Name | SkipJsonSchema[None] = None
-    description: Description | SkipJsonSchema[None] = None
-    time_zone: TimeZone | SkipJsonSchema[None] = None
-    notice_channel_id: UUID | None = Field(None, description=NOTICE_CHANNEL + " (null: none)")
-
-
-class Schedule(Output):
-    id: str
-    name: str
-    description: str
-    time_zone: str
-    notice_channel_id: str | None = Field(description=NOTICE_CHANNEL)
-    created_at: OutTime
-    updated_at: OutTime
-
-
-class SchedulePage(Output):
-    items: list[Schedule]
-    next_cursor: str | None
-
-
-class RuleCreate(Input):
-    target_type: TargetType
-    target_id: UUID = Field(description="a user id or a rotation id, per target_type")
-    weekdays: Weekdays = [0, 1, 2, 3, 4, 5, 6]
-    start_time: TimeOfDay = Field(time(0), description="local time in the schedule's zone")
-    end_time: TimeOfDay = Field(time(0), description="before start_time wraps; equal is all day")
-
-
-class RulePatch(Patch):
-    target_type: TargetType | SkipJsonSchema[None] = None
-    target_id: UUID | SkipJsonSchema[None] = None
-    weekdays: Weekdays | SkipJsonSchema[None] = None
-    start_time: TimeOfDay | SkipJsonSchema[None] = None
-    end_time: TimeOfDay | SkipJsonSchema[None] = None
-
-    @model_validator(mode="after")
-    def _target_together(self) -> RulePatch:
-        if (self.target_type is None) != (self.target_id is None):
-            missing = "target_id" if self.target_id is None else "target_type"
-            raise FieldProblem(missing, "target_type and target_id change together: send both")
-        return self
-
-
-class Rule(Output):
-    id: str
-    schedule_id: str
-    target_type: TargetType
-    target_id: str
-    weekdays: list[int]
-    start_time: time
-    end_time: time
-    created_at: OutTime
-
-
-class RulePage(Output):
-    items: list[Rule]
-    next_cursor: str | None
-
-
-# Which kinds of override take which user.
-OVERRIDE_USERS = {"add_user_id": ("add", "replace"), "remove_user_id": ("remove", "replace")}
-ADD_USER = "for add and replace"
-REMOVE_USER = "for remove and replace"
-
-
-class OverrideCreate(Input):
-    """Checked further by _check_override (end after start, the users the kind needs exist)."""
-
-    kind: OverrideKind
-    add_user_id: UUID | None = Field(None, description=ADD_USER)
-    remove_user_id: UUID | None = Field(None, description=REMOVE_USER)
-    start: Time
-    end: Time
-
-
-class OverridePatch(Patch):
-    """The change is merged into the stored override, which must then pass POST's checks: a
-    change of kind sends the users it needs and nulls the one it no longer takes."""
-
-    NULLABLE = frozenset({"add_user_id", "remove_user_id"})
-
-    kind: OverrideKind | SkipJsonSchema[None] = None
-    add_user_id: UUID | None = Field(None, description=ADD_USER + " (null: none)")
-    remove_user_id: UUID | None = Field(None, description=REMOVE_USER + " (null: none)")
-    start: Time | SkipJsonSchema[None] = None
-    end: Time | SkipJsonSchema[None] = None
-
-
-class Override(Output):
-    id: str
-    schedule_id: str
-    kind: OverrideKind
-    add_user_id: str | None
-    remove_user_id: str | None
-    start: OutTime
-    end: OutTime
-    created_at: OutTime
-
-
-class OverridePage(Output):
-    items: list[Override]
-    next_cursor: str | None
-
-
-class ShiftIn(Input):
-    user_id: UUID
-    start: Time
-    end: Time
-
-
-ShiftsIn = Annotated[list[ShiftIn], Field(max_length=MAX_TEMPORARY_SHIFTS)]
-
-
-class TemporaryScheduleCreate(Input):
-    """Checked further by _check_temporary (end after start, shifts within, users exist);
-    shifts may overlap (two people on call at once)."""
-
-    start: Time
-    end: Time
-    shifts: ShiftsIn = []
-
-
-class TemporarySchedulePatch(Patch):
-    """Move the span and/or replace the shifts wholesale; the result must pass POST's checks."""
-
-    start: Time | SkipJsonSchema[None] = None
-    end: Time | SkipJsonSchema[None] = None
-    shifts: ShiftsIn | SkipJsonSchema[None] = Field(None, description="replaces all the shifts")
-
-
-class Shift(Output):
-    user_id: str
-    start: OutTime
-    end: OutTime
-
-
-class TemporarySchedule(Output):
-    id: str
-    schedule_id: str
-    start: OutTime
-    end: OutTime
-    shifts: list[Shift]
-    created_at: OutTime
-
-
-class TemporarySchedulePage(Output):
-    items: list[TemporarySchedule]
-    next_cursor: str | None
-
-
-class RangeQuery(Query):
-    start: Time | SkipJsonSchema[None] = Field(None, description="default: now")
-    end: Time | SkipJsonSchema[None] = Field(None, description="default: start + 7 days")
-
-
-class AtQuery(Query):
-    at: Time | SkipJsonSchema[None] = Field(None, description="the instant (default: now)")
-
-
-class ShiftPage(Output):
-    items: list[Shift]
-    next_cursor: str | None = Field(description="always null: a range is answered whole")
-    start: OutTime
-    end: OutTime
-
-
-class ScheduleOnCall(Output):
-    schedule_id: str
-    at: OutTime
-    user_ids: list[str]
-
-
-class NextShift(Output):
-    schedule_id: str
-    start: OutTime
-    end: OutTime
-
-
-class UserNextShift(Output):
-    user_id: str
-    shift: NextShift | None = Field(
-        description=f"null: none in the next {NEXT_SHIFT_HORIZON.days} days"
-    )
-
-
-class CalendarSubscription(Output):
-    id: str
-    user_id: str | None
-    schedule_id: str | None
-    created_at: OutTime
-    revoked_at: OutTime | None
-
-
-class CalendarSubscriptionPage(Output):
-    items: list[CalendarSubscription]
-    next_cursor: str | None
-
-
-class CalendarSubscriptionCreated(CalendarSubscription):
-    url: str = Field(description="the feed URL, token included: shown only in this response")
 
 
 # ---- helpers -------------------------------------------------------------------------------------

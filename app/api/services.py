@@ -12,7 +12,9 @@ from app import directory, policies
 from app.alerts import store
 from app.api import pagination
 from app.api.routing import NotFound, actor, endpoint, transaction
-from app.api.schemas import BulkResult, PageQuery, Service, ServiceCreate, ServicePage, ServicePatch
+from app.api.schemas.alerts import BulkResult
+from app.api.schemas.base import PageQuery
+from app.api.schemas.services import Service, ServiceCreate, ServicePage, ServicePatch
 from app.errors import invalid
 
 TAG = "services"

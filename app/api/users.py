@@ -7,7 +7,8 @@ from uuid import UUID
 from app import directory
 from app.api import pagination
 from app.api.routing import NotFound, endpoint, transaction
-from app.api.schemas import PageQuery, User, UserCreate, UserPage, UserPatch
+from app.api.schemas.base import PageQuery
+from app.api.schemas.users import User, UserCreate, UserPage, UserPatch
 
 TAG = "users"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import structlog
 from flask import current_app
 
-from app.api.delivery_schemas import invalid
+from app.errors import invalid
 from app.outbound.policy import Policy, Refused
 from app.outbound.target import Resolver, Unresolvable, vet_url
 

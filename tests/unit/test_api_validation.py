@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.api.schemas import Time
+from app.api.schemas.base import Time
 from app.api.validation import FieldProblem, validation_failed
 
 

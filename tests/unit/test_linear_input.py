@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from app import json_input
 from app.alerts.store import MAX_SUMMARY, clip_details, fold_summary
-from app.api.delivery_schemas import check_address
+from app.api.schemas.addresses import check_address
 from app.body_limits import LimitedInput, RequestTimeout
 from app.errors import ApiError, PayloadTooLarge, ValidationFailed
 from app.ingest import text
