@@ -52,7 +52,7 @@ The OpenAPI document is public: it describes shapes, holds no data, and tooling 
 without a key. tests/integration/test_api_auth.py walks the url_map and holds every other
 route to this table. Calendar feeds are served outside /api/v1, at `/calendar/<token>.ics`:
 calendar clients send no API key, so the subscription token in the URL is the credential
-(stored hashed, revocable; see app.api.schedules).
+(stored hashed, revocable; see app.api.schedules.calendar_feeds).
 
 Conventions: ids are strings; times are RFC 3339 UTC; lists answer
 `{"items": [...], "next_cursor": str | null}` (pass `cursor=<next_cursor>`, `limit` 1..200,
