@@ -8,6 +8,10 @@ from collections.abc import Iterable
 from app.oncall.rows import Conn
 
 
+def user_exists(conn: Conn, user_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone() is not None
+
+
 def missing_users(conn: Conn, user_ids: Iterable[str]) -> set[str]:
     """Which of these user ids name no user."""
     wanted = sorted(set(user_ids))

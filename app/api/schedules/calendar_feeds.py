@@ -20,7 +20,7 @@ from flask.blueprints import BlueprintSetupState
 from app.api import pagination
 from app.api.routing import NotFound, api_blueprint, endpoint, settings, transaction
 from app.api.schedules.computation import load_for_computation, shifts_or_none
-from app.api.schedules.shared import ONE, TAG, require_schedule
+from app.api.schedules.shared import ONE, TAG, require_schedule, require_user
 from app.api.schemas.base import PageQuery
 from app.api.schemas.calendar_subscriptions import (
     CalendarSubscription,
@@ -84,16 +84,11 @@ def revoke_schedule_subscription(schedule_id: UUID, subscription_id: UUID) -> tu
     return "", 204
 
 
-def _require_user(conn: psycopg.Connection[Any], user_id: UUID) -> None:
-    if conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone() is None:
-        raise NotFound(f"no user with id {user_id}")
-
-
 @endpoint(USER_FEEDS, "GET", "read", TAG, HTTP_200=CalendarSubscriptionPage)
 def list_user_subscriptions(user_id: UUID, query: PageQuery) -> CalendarSubscriptionPage:
     """List a user's calendar feeds, revoked ones too, oldest first (never their URLs)."""
     with transaction() as conn:
-        _require_user(conn, user_id)
+        require_user(conn, user_id)
         return _subscription_page(conn, "user_id", user_id, query)
 
 
@@ -101,7 +96,7 @@ def list_user_subscriptions(user_id: UUID, query: PageQuery) -> CalendarSubscrip
 def create_user_subscription(user_id: UUID) -> tuple[CalendarSubscriptionCreated, int]:
     """A calendar feed of the user's shifts in every schedule; the URL is shown only here."""
     with transaction() as conn:
-        _require_user(conn, user_id)
+        require_user(conn, user_id)
         row = calendar_subscriptions.create_subscription(conn, user_id=str(user_id))
     return _created(row), 201
 

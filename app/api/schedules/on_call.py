@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from app.api.routing import NotFound, endpoint, transaction
+from app.api.routing import endpoint, transaction
 from app.api.schedules.computation import computed, load_for_computation, shifts_or_none
-from app.api.schedules.shared import ONE, TAG
+from app.api.schedules.shared import ONE, TAG, require_user
 from app.api.schemas.base import AtQuery, ErrorBody
 from app.api.schemas.shifts import (
     NEXT_SHIFT_HORIZON,
@@ -67,8 +67,7 @@ def user_next_shift(user_id: UUID) -> UserNextShift:
     now = datetime.now(UTC)
     found: list[tuple[datetime, datetime, str]] = []
     with transaction() as conn:
-        if conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone() is None:
-            raise NotFound(f"no user with id {user_id}")
+        require_user(conn, user_id)
         for schedule_id in loading.schedule_ids_for_user(conn, str(user_id)):
             schedule, rotations = load_for_computation(conn, UUID(schedule_id))
             shifts = shifts_or_none(schedule, rotations, now, now + NEXT_SHIFT_HORIZON)
