@@ -54,10 +54,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import NotFound
 
-from app import keys, ratelimit
+from app import ratelimit
 from app.alerts.store import Actor
 from app.auth import Forbidden, Unauthorized, authenticate, bearer_token
 from app.database import Unavailable
+from app.directory import api_keys
 from app.page_headers import DASHBOARD_CSP, PAGE_HEADERS
 from app.redis_client import make_redis
 from config.settings import Settings, redact_url
@@ -153,7 +154,7 @@ def _is_admin_request() -> bool:
     return _under_admin(request.path)
 
 
-def require_admin() -> keys.ApiKey:
+def require_admin() -> api_keys.ApiKey:
     """The admin key behind this request (Bearer header or session); raises 401/403 otherwise."""
     if bearer_token() is not None:
         return authenticate("admin")
@@ -182,7 +183,7 @@ def _refuse_cross_site() -> None:
         raise Forbidden("an admin session cannot be used from another site")
 
 
-def _live_key(key_id: str) -> keys.ApiKey | None:
+def _live_key(key_id: str) -> api_keys.ApiKey | None:
     try:
         uid = uuid.UUID(key_id)
     except ValueError:
@@ -192,7 +193,7 @@ def _live_key(key_id: str) -> keys.ApiKey | None:
             "SELECT id::text AS id, name, scope FROM api_keys WHERE id = %s AND revoked_at IS NULL",
             (uid,),
         ).fetchone()
-    return keys.ApiKey(row["id"], row["name"], row["scope"]) if row else None
+    return api_keys.ApiKey(row["id"], row["name"], row["scope"]) if row else None
 
 
 # -- login / logout ---------------------------------------------------------------------------
@@ -228,7 +229,7 @@ def login() -> Response:
     if not token:
         return _login_page("Paste an admin API key.", 400)
     with current_app.extensions["klaxon"].db.transaction() as conn:
-        api_key = keys.verify_api_key(conn, token)
+        api_key = api_keys.verify_api_key(conn, token)
     if api_key is None:
         limited = ratelimit.failed_credentials("admin-login")
         if limited is not None:

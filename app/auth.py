@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
-from app import keys, ratelimit
+from app import ratelimit
 from app.alerts.store import Actor
+from app.directory import api_keys
 from app.errors import ApiError, Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,16 +27,16 @@ def bearer_token() -> str | None:
     return None
 
 
-def authenticate(scope: str) -> keys.ApiKey:
+def authenticate(scope: str) -> api_keys.ApiKey:
     """The API key of this request, allowed `scope`; raises 401/403 otherwise."""
     token = bearer_token()
     if token is None:
         raise _refused("an API key is required: send `Authorization: Bearer <key>`")
     with current_app.extensions["klaxon"].db.transaction() as conn:
-        api_key = keys.verify_api_key(conn, token)
+        api_key = api_keys.verify_api_key(conn, token)
     if api_key is None:
         raise _refused("the API key is invalid or revoked")
-    if not keys.scope_allows(api_key.scope, scope):
+    if not api_keys.scope_allows(api_key.scope, scope):
         raise Forbidden(f"this API key has scope {api_key.scope!r}; {scope!r} is required")
     g.api_key = api_key
     g.actor = Actor("api_key", api_key.id)

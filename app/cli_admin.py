@@ -158,30 +158,30 @@ def _service_id(value: str) -> str:
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
-    from app import directory
+    from app.directory import users
 
     def create(conn: psycopg.Connection[Any], settings: Settings) -> dict[str, Any]:
-        row = directory.create_user(conn, args.name, args.email, args.role, args.time_zone)
+        row = users.create_user(conn, args.name, args.email, args.role, args.time_zone)
         return _pick(row, "id", "name", "email", "role", "time_zone", "created_at")
 
     return _run(args, "create-user", create, _describe_user)
 
 
 def cmd_create_api_key(args: argparse.Namespace) -> int:
-    from app import keys
+    from app.directory import api_keys
 
     def create(conn: psycopg.Connection[Any], settings: Settings) -> dict[str, Any]:
-        row = keys.create_api_key(conn, args.name, args.scope)
+        row = api_keys.create_api_key(conn, args.name, args.scope)
         return _pick(row, "id", "name", "scope", "key", "created_at")
 
     return _run(args, "create-api-key", create, _describe_api_key)
 
 
 def cmd_create_service(args: argparse.Namespace) -> int:
-    from app import directory
+    from app.directory import services
 
     def create(conn: psycopg.Connection[Any], settings: Settings) -> dict[str, Any]:
-        row = directory.create_service_with_key(
+        row = services.create_service_with_key(
             conn, args.name, settings.public_url, args.description
         )
         return {
@@ -195,14 +195,16 @@ def cmd_create_service(args: argparse.Namespace) -> int:
 def cmd_create_integration_key(args: argparse.Namespace) -> int:
     import psycopg
 
-    from app import keys
+    from app.directory import integration_keys
 
     def create(conn: psycopg.Connection[Any], settings: Settings) -> dict[str, Any]:
         try:
-            row = keys.create_integration_key(conn, args.service, args.key_type)
+            row = integration_keys.create_integration_key(conn, args.service, args.key_type)
         except psycopg.errors.ForeignKeyViolation:
             raise CommandFailed(f"no service with id {args.service}") from None
-        row["url"] = keys.integration_url(settings.public_url, row["type"], row["token"])
+        row["url"] = integration_keys.integration_url(
+            settings.public_url, row["type"], row["token"]
+        )
         return _integration_key(row)
 
     return _run(args, "create-integration-key", create, _describe_integration_key)

@@ -24,8 +24,9 @@ import psycopg
 import structlog
 from psycopg.rows import dict_row
 
-from app import db, directory, keys
+from app import db
 from app.bounded import run_bounded
+from app.directory import api_keys, integration_keys, services
 from config.settings import Settings, load_settings
 
 log = structlog.get_logger(__name__)
@@ -160,10 +161,10 @@ def _ensure_admin_key(conn: psycopg.Connection[Any], path: Path) -> str:
     """The id of the admin key whose token `path` holds; a new key (and file) if it is unusable."""
     token = read_secret(path)
     if token:
-        key = keys.verify_api_key(conn, token)
+        key = api_keys.verify_api_key(conn, token)
         if key is not None and key.scope == "admin":
             return key.id
-    new = keys.create_api_key(conn, DEMO_KEY_NAME, "admin")
+    new = api_keys.create_api_key(conn, DEMO_KEY_NAME, "admin")
     write_secret(path, new["key"])
     log.info("dev_demo_api_key_created", api_key_id=new["id"], path=str(path))
     return str(new["id"])
@@ -175,14 +176,14 @@ def _ensure_integration_key(conn: psycopg.Connection[Any], path: Path) -> tuple[
         "SELECT id::text AS id FROM services WHERE lower(name) = lower(%s)", (DEMO_SERVICE,)
     ).fetchone()
     service_id = (
-        row["id"] if row else directory.create_service(conn, DEMO_SERVICE, DEMO_DESCRIPTION)["id"]
+        row["id"] if row else services.create_service(conn, DEMO_SERVICE, DEMO_DESCRIPTION)["id"]
     )
     token = read_secret(path)
     if token:
-        key = keys.verify_integration_key(conn, token)
+        key = integration_keys.verify_integration_key(conn, token)
         if key is not None and key.service_id == service_id and key.type == "generic":
             return service_id, key.id
-    new = keys.create_integration_key(conn, service_id, "generic", DEMO_KEY_NAME)
+    new = integration_keys.create_integration_key(conn, service_id, "generic", DEMO_KEY_NAME)
     write_secret(path, new["token"])
     log.info("dev_demo_integration_key_created", integration_key_id=new["id"], path=str(path))
     return service_id, str(new["id"])

@@ -25,6 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from app import ratelimit
 from app.database import Database
+from app.directory.integration_keys import integration_key_is_live, verify_integration_key
 from app.errors import ApiError, error_response
 from app.ingest import alertmanager, checkin, fastpath, generic, grafana
 from app.ingest.body import (
@@ -38,7 +39,6 @@ from app.ingest.body import (
 from app.ingest.credentials import find_token
 from app.ingest.errors import IngestError, NotFound, Unauthorized, UnsupportedMediaType
 from app.ingest.events import Event, Outcome, Result, apply
-from app.keys import integration_key_is_live, verify_integration_key
 
 log = structlog.get_logger(__name__)
 

@@ -21,9 +21,10 @@ import psycopg
 import structlog
 from flask import Blueprint, Response, current_app, request
 
-from app import people, sms_replies
+from app import sms_replies
 from app.alerts import store
 from app.alerts.store import Actor
+from app.contacts import contact_methods
 from app.errors import Forbidden, NotFound
 from app.messages import reply_codes
 from app.messages import store as messages_store
@@ -123,7 +124,7 @@ def _answer(conn: psycopg.Connection[Any], sender: str, command: Command) -> str
     if command.kind == "help":
         return sms_replies.HELP_TEXT
     if command.kind == "stop":
-        stopped = people.stop_number(conn, sender)
+        stopped = contact_methods.stop_number(conn, sender)
         log.info("sms_stop_received", contact_methods=stopped)
         return None  # Twilio confirms STOP itself and blocks any reply of ours
     method = conn.execute(_SMS_METHOD, (sender,)).fetchone()
@@ -132,7 +133,7 @@ def _answer(conn: psycopg.Connection[Any], sender: str, command: Command) -> str
         return sms_replies.UNKNOWN_NUMBER
     structlog.contextvars.bind_contextvars(contact_method_id=method["id"])
     if command.kind == "start":
-        started = people.restart_number(conn, sender)
+        started = contact_methods.restart_number(conn, sender)
         log.info("sms_start_received", contact_methods=started)
         return sms_replies.RESTARTED
     if command.kind == "unknown":

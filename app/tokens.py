@@ -12,6 +12,10 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+# last_used_at is written at most this often per key (seconds): a hot ingest path must not
+# turn every request into a row update.
+LAST_USED_RESOLUTION = 60
+
 API_KEY_PREFIX = "klx"
 INTEGRATION_PREFIX = "kli"
 CHECKIN_PREFIX = "khb"  # a heartbeat monitor's check-in secret: `khb_<secret>`, no id in it

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from app import keys
 from app.api import pagination
 from app.api.routing import NotFound, endpoint, transaction
 from app.api.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage, PageQuery
+from app.directory import api_keys
 
 TAG = "api-keys"
 
@@ -21,7 +21,7 @@ def list_api_keys(query: PageQuery) -> ApiKeyPage:
     """List API keys (revoked ones too), oldest first; never the keys themselves."""
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
-        rows = keys.list_api_keys(conn, after, query.limit + 1)
+        rows = api_keys.list_api_keys(conn, after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, ApiKey.model_validate
     )
@@ -32,7 +32,7 @@ def list_api_keys(query: PageQuery) -> ApiKeyPage:
 def create_api_key(json: ApiKeyCreate) -> tuple[ApiKeyCreated, int]:
     """Create an API key; the response is the only time the key is shown."""
     with transaction() as conn:
-        row = keys.create_api_key(conn, json.name, json.scope)
+        row = api_keys.create_api_key(conn, json.name, json.scope)
     return ApiKeyCreated.model_validate(row), 201
 
 
@@ -40,7 +40,7 @@ def create_api_key(json: ApiKeyCreate) -> tuple[ApiKeyCreated, int]:
 def get_api_key(key_id: UUID) -> ApiKey:
     """Get one API key (without the key)."""
     with transaction() as conn:
-        row = keys.get_api_key(conn, str(key_id))
+        row = api_keys.get_api_key(conn, str(key_id))
     if row is None:
         raise NotFound(f"no API key with id {key_id}")
     return ApiKey.model_validate(row)
@@ -50,6 +50,6 @@ def get_api_key(key_id: UUID) -> ApiKey:
 def revoke_api_key(key_id: UUID) -> tuple[str, int]:
     """Revoke an API key: requests carrying it get 401 from now on."""
     with transaction() as conn:
-        if not keys.revoke_api_key(conn, str(key_id)):
+        if not api_keys.revoke_api_key(conn, str(key_id)):
             raise NotFound(f"no API key with id {key_id}")
     return "", 204

@@ -13,7 +13,6 @@ from uuid import UUID, uuid4
 
 import psycopg
 
-from app import policies
 from app.api import pagination
 from app.api.delivery_schemas import (
     Channel,
@@ -28,6 +27,7 @@ from app.api.delivery_schemas import (
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import PageQuery
 from app.api.webhook_urls import check_webhook_url
+from app.contacts import channels
 from app.errors import NotFound
 from app.messages import create
 from config.settings import PROVIDER_ENV
@@ -47,7 +47,7 @@ def _check_address(kind: str, address: str) -> None:
 def require_channel(
     conn: psycopg.Connection[Any], channel_id: UUID, lock: bool = False
 ) -> dict[str, Any]:
-    row = policies.get_channel(conn, str(channel_id), lock)
+    row = channels.get_channel(conn, str(channel_id), lock)
     if row is None:
         raise NotFound(f"no notification channel with id {channel_id}")
     return row
@@ -58,7 +58,7 @@ def list_notification_channels(query: PageQuery) -> ChannelPage:
     """List notification channels, oldest first."""
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
-        rows = policies.list_channels(conn, after, query.limit + 1)
+        rows = channels.list_channels(conn, after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, Channel.model_validate
     )
@@ -74,7 +74,7 @@ def create_notification_channel(json: ChannelCreate) -> tuple[ChannelCreated, in
         problem = f"the {json.type} provider is not configured: set {PROVIDER_ENV[json.type]}"
         raise invalid("type", problem)
     with transaction() as conn:
-        row = policies.create_channel(conn, json.model_dump())
+        row = channels.create_channel(conn, json.model_dump())
     return ChannelCreated.model_validate(row), 201
 
 
@@ -97,7 +97,7 @@ def update_notification_channel(channel_id: UUID, json: ChannelPatch) -> Channel
         _check_address(kind, changes["address"])
     with transaction() as conn:
         require_channel(conn, channel_id, lock=True)
-        row = policies.update_channel(conn, str(channel_id), changes)
+        row = channels.update_channel(conn, str(channel_id), changes)
     assert row is not None  # locked above
     return Channel.model_validate(row)
 
@@ -106,7 +106,7 @@ def update_notification_channel(channel_id: UUID, json: ChannelPatch) -> Channel
 def delete_notification_channel(channel_id: UUID) -> tuple[str, int]:
     """Delete a channel; escalation steps stop targeting it, schedules stop posting to it."""
     with transaction() as conn:
-        if not policies.delete_channel(conn, str(channel_id)):
+        if not channels.delete_channel(conn, str(channel_id)):
             raise NotFound(f"no notification channel with id {channel_id}")
     return "", 204
 

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 import psycopg
 import structlog
 
-from app import directory, people, ratelimit
+from app import ratelimit
 from app.api import pagination
 from app.api.delivery_schemas import (
     ContactMethod,
@@ -33,6 +33,8 @@ from app.api.delivery_schemas import (
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.api.schemas import ErrorBody, PageQuery
 from app.api.webhook_urls import check_webhook_url
+from app.contacts import contact_methods, verification
+from app.directory import users
 from app.errors import Conflict, NotFound
 from app.messages import create
 from app.ratelimit import RateLimited
@@ -47,14 +49,14 @@ CONSTRAINT_FIELDS["contact_methods_destination"] = "address"
 
 
 def require_user(conn: psycopg.Connection[Any], user_id: UUID) -> None:
-    if directory.get_user(conn, str(user_id)) is None:
+    if users.get_user(conn, str(user_id)) is None:
         raise NotFound(f"no user with id {user_id}")
 
 
 def require_method(
     conn: psycopg.Connection[Any], user_id: UUID, cm_id: UUID, lock: bool = False
 ) -> dict[str, Any]:
-    row = people.get_contact_method(conn, str(user_id), str(cm_id), lock)
+    row = contact_methods.get_contact_method(conn, str(user_id), str(cm_id), lock)
     if row is None:
         raise NotFound(f"no contact method with id {cm_id} for user {user_id}")
     return row
@@ -85,7 +87,9 @@ def _send_code(conn: psycopg.Connection[Any], user_id: UUID, method: dict[str, A
     address = ratelimit.destination_key(method["type"], method["address"])
     found.hit(config.limits.verify_per_address, "verification codes to this address", address)
     found.hit(config.limits.verify_per_user, "verification codes for this user", str(user_id))
-    return people.send_code(conn, config.secret_key, method["id"], config.delivery.max_attempts)
+    return verification.send_code(
+        conn, config.secret_key, method["id"], config.delivery.max_attempts
+    )
 
 
 @endpoint(MANY, "GET", "read", TAG, HTTP_200=ContactMethodPage)
@@ -94,7 +98,7 @@ def list_contact_methods(user_id: UUID, query: PageQuery) -> ContactMethodPage:
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
         require_user(conn, user_id)
-        rows = people.list_contact_methods(conn, str(user_id), after, query.limit + 1)
+        rows = contact_methods.list_contact_methods(conn, str(user_id), after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, ContactMethod.model_validate
     )
@@ -111,7 +115,7 @@ def create_contact_method(
     _require_provider(json.type)
     with transaction() as conn:
         require_user(conn, user_id)
-        row = people.create_contact_method(
+        row = contact_methods.create_contact_method(
             conn, str(user_id), json.name, json.type, json.address, json.status_updates
         )
         message_id = _send_code(conn, user_id, row)
@@ -145,7 +149,7 @@ def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) 
         address_changed = changes.get("address", current["address"]) != current["address"]
         if not address_changed:
             changes.pop("address", None)
-        row = people.update_contact_method(conn, str(user_id), str(cm_id), changes)
+        row = contact_methods.update_contact_method(conn, str(user_id), str(cm_id), changes)
         assert row is not None  # locked above
         if address_changed:
             _send_code(conn, user_id, row)
@@ -156,7 +160,7 @@ def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) 
 def delete_contact_method(user_id: UUID, cm_id: UUID) -> tuple[str, int]:
     """Delete a contact method with its notification rules."""
     with transaction() as conn:
-        if not people.delete_contact_method(conn, str(user_id), str(cm_id)):
+        if not contact_methods.delete_contact_method(conn, str(user_id), str(cm_id)):
             raise NotFound(f"no contact method with id {cm_id} for user {user_id}")
     return "", 204
 
@@ -177,9 +181,9 @@ def send_verification(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
         method = require_method(conn, user_id, cm_id, lock=True)
         if method["verified"]:
             raise Conflict(f"contact method {cm_id} is already verified")
-        age = people.last_code_age(conn, str(cm_id))
-        if age is not None and age < people.RESEND_AFTER:
-            wait = max(1, int((people.RESEND_AFTER - age).total_seconds() + 0.999))
+        age = verification.last_code_age(conn, str(cm_id))
+        if age is not None and age < verification.RESEND_AFTER:
+            wait = max(1, int((verification.RESEND_AFTER - age).total_seconds() + 0.999))
             raise RateLimited(f"a code was sent less than a minute ago; retry in {wait} s", wait)
         message_id = _send_code(conn, user_id, method)
     return MessageQueued(message_id=str(message_id)), 202
@@ -193,7 +197,7 @@ def verify_contact_method(user_id: UUID, cm_id: UUID, json: VerifyCode) -> Conta
         method = require_method(conn, user_id, cm_id, lock=True)
         if method["verified"]:
             return ContactMethod.model_validate(method)
-        verdict = people.check_code(conn, settings().secret_key, str(cm_id), json.code)
+        verdict = verification.check_code(conn, settings().secret_key, str(cm_id), json.code)
         method = require_method(conn, user_id, cm_id)
     # Out of the transaction: a wrong guess is counted (committed) before it is refused.
     log.info("contact_method_verification", contact_method_id=str(cm_id), outcome=verdict.outcome)

@@ -16,7 +16,6 @@ from uuid import UUID
 
 import psycopg
 
-from app import policies
 from app.api import pagination
 from app.api.delivery_schemas import (
     AtQuery,
@@ -30,6 +29,7 @@ from app.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
 from app.api.schemas import ErrorBody, PageQuery
 from app.api.services import require_service
 from app.errors import Conflict, NotFound, invalid
+from app.escalation import policies
 from app.oncall import resolve
 
 TAG = "escalation policies"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from app import directory
 from app.api import pagination
 from app.api.routing import NotFound, endpoint, settings, transaction
 from app.api.schemas import (
@@ -22,6 +21,7 @@ from app.api.schemas import (
     PageQuery,
 )
 from app.api.services import require_service
+from app.directory import heartbeat_monitors
 
 TAG = "heartbeat-monitors"
 COLLECTION = "/services/<uuid:service_id>/heartbeat-monitors"
@@ -52,7 +52,9 @@ def list_heartbeat_monitors(service_id: UUID, query: PageQuery) -> HeartbeatMoni
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
         require_service(conn, service_id)
-        rows = directory.list_heartbeat_monitors(conn, str(service_id), after, query.limit + 1)
+        rows = heartbeat_monitors.list_heartbeat_monitors(
+            conn, str(service_id), after, query.limit + 1
+        )
     items, next_cursor = pagination.page(rows, query.limit, pagination.time_cursor, _monitor)
     return HeartbeatMonitorPage(items=items, next_cursor=next_cursor)
 
@@ -65,7 +67,7 @@ def create_heartbeat_monitor(
     carries the check-in secret and URL, shown only here."""
     with transaction() as conn:
         require_service(conn, service_id)
-        row = directory.create_heartbeat_monitor(
+        row = heartbeat_monitors.create_heartbeat_monitor(
             conn, str(service_id), json.name, json.timeout_seconds
         )
     return _with_secret(row), 201
@@ -75,7 +77,7 @@ def create_heartbeat_monitor(
 def rotate_heartbeat_secret(service_id: UUID, monitor_id: UUID) -> HeartbeatMonitorCreated:
     """Give the monitor a new check-in secret (shown only here); the old one stops working."""
     with transaction() as conn:
-        row = directory.rotate_heartbeat_secret(conn, str(service_id), str(monitor_id))
+        row = heartbeat_monitors.rotate_heartbeat_secret(conn, str(service_id), str(monitor_id))
     if row is None:
         raise _missing(service_id, monitor_id)
     return _with_secret(row)
@@ -85,7 +87,7 @@ def rotate_heartbeat_secret(service_id: UUID, monitor_id: UUID) -> HeartbeatMoni
 def get_heartbeat_monitor(service_id: UUID, monitor_id: UUID) -> HeartbeatMonitor:
     """Get one heartbeat monitor."""
     with transaction() as conn:
-        row = directory.get_heartbeat_monitor(conn, str(service_id), str(monitor_id))
+        row = heartbeat_monitors.get_heartbeat_monitor(conn, str(service_id), str(monitor_id))
     if row is None:
         raise _missing(service_id, monitor_id)
     return _monitor(row)
@@ -97,7 +99,7 @@ def update_heartbeat_monitor(
 ) -> HeartbeatMonitor:
     """Rename a heartbeat monitor or change its timeout."""
     with transaction() as conn:
-        row = directory.update_heartbeat_monitor(
+        row = heartbeat_monitors.update_heartbeat_monitor(
             conn, str(service_id), str(monitor_id), json.changes()
         )
     if row is None:
@@ -109,6 +111,6 @@ def update_heartbeat_monitor(
 def delete_heartbeat_monitor(service_id: UUID, monitor_id: UUID) -> tuple[str, int]:
     """Delete a heartbeat monitor."""
     with transaction() as conn:
-        if not directory.delete_heartbeat_monitor(conn, str(service_id), str(monitor_id)):
+        if not heartbeat_monitors.delete_heartbeat_monitor(conn, str(service_id), str(monitor_id)):
             raise _missing(service_id, monitor_id)
     return "", 204

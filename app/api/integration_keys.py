@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from app import keys
 from app.api import pagination
 from app.api.routing import NotFound, endpoint, settings, transaction
 from app.api.schemas import (
@@ -19,6 +18,7 @@ from app.api.schemas import (
     PageQuery,
 )
 from app.api.services import require_service
+from app.directory import integration_keys
 
 TAG = "integration-keys"
 COLLECTION = "/services/<uuid:service_id>/integration-keys"
@@ -31,7 +31,7 @@ def list_integration_keys(service_id: UUID, query: PageQuery) -> IntegrationKeyP
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
         require_service(conn, service_id)
-        rows = keys.list_integration_keys(conn, str(service_id), after, query.limit + 1)
+        rows = integration_keys.list_integration_keys(conn, str(service_id), after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, IntegrationKey.model_validate
     )
@@ -45,8 +45,8 @@ def create_integration_key(
     """Create an integration key; the response is the only time its token is shown."""
     with transaction() as conn:
         require_service(conn, service_id)
-        row = keys.create_integration_key(conn, str(service_id), json.type, json.name)
-    url = keys.integration_url(settings().public_url, json.type, row["token"])
+        row = integration_keys.create_integration_key(conn, str(service_id), json.type, json.name)
+    url = integration_keys.integration_url(settings().public_url, json.type, row["token"])
     return IntegrationKeyCreated.model_validate({**row, "url": url}), 201
 
 
@@ -54,7 +54,7 @@ def create_integration_key(
 def get_integration_key(service_id: UUID, key_id: UUID) -> IntegrationKey:
     """Get one integration key (without its token)."""
     with transaction() as conn:
-        row = keys.get_integration_key(conn, str(service_id), str(key_id))
+        row = integration_keys.get_integration_key(conn, str(service_id), str(key_id))
     if row is None:
         raise NotFound(f"service {service_id} has no integration key {key_id}")
     return IntegrationKey.model_validate(row)
@@ -64,6 +64,6 @@ def get_integration_key(service_id: UUID, key_id: UUID) -> IntegrationKey:
 def revoke_integration_key(service_id: UUID, key_id: UUID) -> tuple[str, int]:
     """Revoke an integration key: senders using its token get 401 from now on."""
     with transaction() as conn:
-        if not keys.revoke_integration_key(conn, str(service_id), str(key_id)):
+        if not integration_keys.revoke_integration_key(conn, str(service_id), str(key_id)):
             raise NotFound(f"service {service_id} has no integration key {key_id}")
     return "", 204

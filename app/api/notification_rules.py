@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from app import people
 from app.api import pagination
 from app.api.contact_methods import require_user
 from app.api.delivery_schemas import (
@@ -16,6 +15,7 @@ from app.api.delivery_schemas import (
 )
 from app.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
 from app.api.schemas import PageQuery
+from app.contacts import contact_methods, notification_rules
 from app.errors import NotFound, invalid
 
 TAG = "notification rules"
@@ -31,7 +31,7 @@ def list_notification_rules(user_id: UUID, query: PageQuery) -> NotificationRule
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
         require_user(conn, user_id)
-        rows = people.list_rules(conn, str(user_id), after, query.limit + 1)
+        rows = notification_rules.list_rules(conn, str(user_id), after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, NotificationRule.model_validate
     )
@@ -46,9 +46,9 @@ def create_notification_rule(
     with transaction() as conn:
         require_user(conn, user_id)
         cm_id = str(json.contact_method_id)
-        if people.get_contact_method(conn, str(user_id), cm_id, lock=True) is None:
+        if contact_methods.get_contact_method(conn, str(user_id), cm_id, lock=True) is None:
             raise invalid("contact_method_id", f"user {user_id} has no contact method {cm_id}")
-        row = people.create_rule(conn, str(user_id), cm_id, json.delay_minutes)
+        row = notification_rules.create_rule(conn, str(user_id), cm_id, json.delay_minutes)
     return NotificationRule.model_validate(row), 201
 
 
@@ -56,7 +56,7 @@ def create_notification_rule(
 def get_notification_rule(user_id: UUID, rule_id: UUID) -> NotificationRule:
     """Get one notification rule."""
     with transaction() as conn:
-        row = people.get_rule(conn, str(user_id), str(rule_id))
+        row = notification_rules.get_rule(conn, str(user_id), str(rule_id))
     if row is None:
         raise NotFound(f"no notification rule with id {rule_id} for user {user_id}")
     return NotificationRule.model_validate(row)
@@ -66,6 +66,6 @@ def get_notification_rule(user_id: UUID, rule_id: UUID) -> NotificationRule:
 def delete_notification_rule(user_id: UUID, rule_id: UUID) -> tuple[str, int]:
     """Delete a notification rule."""
     with transaction() as conn:
-        if not people.delete_rule(conn, str(user_id), str(rule_id)):
+        if not notification_rules.delete_rule(conn, str(user_id), str(rule_id)):
             raise NotFound(f"no notification rule with id {rule_id} for user {user_id}")
     return "", 204

@@ -28,7 +28,6 @@ from flask.blueprints import BlueprintSetupState
 from pydantic import Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app import policies
 from app.api import pagination
 from app.api.routing import NotFound, api_blueprint, endpoint, settings, transaction
 from app.api.schemas import (
@@ -46,6 +45,7 @@ from app.api.schemas import (
     TimeZone,
 )
 from app.api.validation import FieldProblem
+from app.contacts import channels as contacts_channels
 from app.errors import Conflict, invalid
 from app.oncall import compute, ical, store
 from app.oncall.model import Schedule as ScheduleValue
@@ -310,7 +310,7 @@ def _set_notice_channel(
     conn: psycopg.Connection[Any], schedule_id: str, channel_id: UUID | None
 ) -> None:
     """Point the schedule's on-call notices at a channel (422 if it does not exist) or nowhere."""
-    if channel_id is not None and not policies.channel_exists(conn, str(channel_id)):
+    if channel_id is not None and not contacts_channels.channel_exists(conn, str(channel_id)):
         raise invalid("notice_channel_id", f"no notification channel with id {channel_id}")
     store.set_notice_channel(conn, schedule_id, None if channel_id is None else str(channel_id))
 

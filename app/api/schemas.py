@@ -28,9 +28,9 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from app import keys
 from app.alerts.store import STATUSES
 from app.api.validation import TIME_MEANING, TIME_OF_DAY_MEANING
+from app.directory import api_keys, integration_keys
 
 MAX_PAGE = 200  # items per page at most: one page must stay a quick query and a small response
 DEFAULT_PAGE = 50
@@ -155,8 +155,13 @@ IntegrationType = Literal["generic", "grafana", "prometheusAlertmanager", "email
 AlertStatus = Literal["triggered", "acknowledged", "closed"]
 HeartbeatTimeout = Annotated[int, Field(ge=60, le=9 * 24 * 3600, description="seconds")]
 
-assert keys.SCOPES == ("read", "write", "admin")
-assert keys.INTEGRATION_TYPES == ("generic", "grafana", "prometheusAlertmanager", "email")
+assert api_keys.SCOPES == ("read", "write", "admin")
+assert integration_keys.INTEGRATION_TYPES == (
+    "generic",
+    "grafana",
+    "prometheusAlertmanager",
+    "email",
+)
 assert STATUSES == ("triggered", "acknowledged", "closed")
 
 

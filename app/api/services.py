@@ -8,12 +8,13 @@ from uuid import UUID
 import psycopg
 import structlog
 
-from app import directory, policies
 from app.alerts import store
 from app.api import pagination
 from app.api.routing import NotFound, actor, endpoint, transaction
 from app.api.schemas import BulkResult, PageQuery, Service, ServiceCreate, ServicePage, ServicePatch
+from app.directory import services
 from app.errors import invalid
+from app.escalation import policies
 
 TAG = "services"
 log = structlog.get_logger(__name__)
@@ -22,7 +23,7 @@ ALERTS = "/services/<uuid:service_id>/alerts"  # bulk actions on a service's ope
 
 def require_service(conn: psycopg.Connection[Any], service_id: UUID) -> dict[str, Any]:
     """The service, or a 404 naming the id."""
-    row = directory.get_service(conn, str(service_id))
+    row = services.get_service(conn, str(service_id))
     if row is None:
         raise NotFound(f"no service with id {service_id}")
     return row
@@ -48,7 +49,7 @@ def list_services(query: PageQuery) -> ServicePage:
     """List services, oldest first."""
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
-        rows = directory.list_services(conn, after, query.limit + 1)
+        rows = services.list_services(conn, after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, Service.model_validate
     )
@@ -59,12 +60,12 @@ def list_services(query: PageQuery) -> ServicePage:
 def create_service(json: ServiceCreate) -> tuple[Service, int]:
     """Create a service; its name must be unique (case-insensitively)."""
     with transaction() as conn:
-        row = directory.create_service(conn, json.name, json.description)
+        row = services.create_service(conn, json.name, json.description)
         _apply_policy(conn, row["id"], None, json.escalation_policy_id)
         changes = json.model_dump(include={"maintenance_until", "escalation_policy_id"})
         changes = {key: value for key, value in changes.items() if value is not None}
         if changes:
-            row = directory.update_service(conn, row["id"], changes) or row
+            row = services.update_service(conn, row["id"], changes) or row
     return Service.model_validate(row), 201
 
 
@@ -84,12 +85,12 @@ def update_service(service_id: UUID, json: ServicePatch) -> Service:
     changes = json.changes()
     with transaction() as conn:
         if "escalation_policy_id" in changes:
-            current = directory.get_service(conn, str(service_id), lock=True)
+            current = services.get_service(conn, str(service_id), lock=True)
             if current is None:
                 raise NotFound(f"no service with id {service_id}")
             new = changes["escalation_policy_id"]
             _apply_policy(conn, str(service_id), current["escalation_policy_id"], new)
-        row = directory.update_service(conn, str(service_id), changes)
+        row = services.update_service(conn, str(service_id), changes)
         if row is not None and "maintenance_until" in changes:
             released = policies.release_held_alerts(conn, str(service_id))
             log.info("service_maintenance_changed", service_id=str(service_id),
@@ -103,7 +104,7 @@ def update_service(service_id: UUID, json: ServicePatch) -> Service:
 def delete_service(service_id: UUID) -> tuple[str, int]:
     """Delete a service with its integration keys, heartbeat monitors and alerts."""
     with transaction() as conn:
-        if not directory.delete_service(conn, str(service_id)):
+        if not services.delete_service(conn, str(service_id)):
             raise NotFound(f"no service with id {service_id}")
     return "", 204
 

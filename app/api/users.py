@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from app import directory
 from app.api import pagination
 from app.api.routing import NotFound, endpoint, transaction
 from app.api.schemas import PageQuery, User, UserCreate, UserPage, UserPatch
+from app.directory import users
 
 TAG = "users"
 
@@ -23,7 +23,7 @@ def list_users(query: PageQuery) -> UserPage:
     """List users, oldest first."""
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
-        rows = directory.list_users(conn, after, query.limit + 1)
+        rows = users.list_users(conn, after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, User.model_validate
     )
@@ -34,7 +34,7 @@ def list_users(query: PageQuery) -> UserPage:
 def create_user(json: UserCreate) -> tuple[User, int]:
     """Create a user; the email must be unique (case-insensitively)."""
     with transaction() as conn:
-        row = directory.create_user(conn, json.name, json.email, json.role, json.time_zone)
+        row = users.create_user(conn, json.name, json.email, json.role, json.time_zone)
     return User.model_validate(row), 201
 
 
@@ -42,14 +42,14 @@ def create_user(json: UserCreate) -> tuple[User, int]:
 def get_user(user_id: UUID) -> User:
     """Get one user."""
     with transaction() as conn:
-        return _user_or_404(directory.get_user(conn, str(user_id)), user_id)
+        return _user_or_404(users.get_user(conn, str(user_id)), user_id)
 
 
 @endpoint("/users/<uuid:user_id>", "PATCH", "write", TAG, HTTP_200=User)
 def update_user(user_id: UUID, json: UserPatch) -> User:
     """Change a user's name, email, role or time zone."""
     with transaction() as conn:
-        row = directory.update_user(conn, str(user_id), json.changes())
+        row = users.update_user(conn, str(user_id), json.changes())
     return _user_or_404(row, user_id)
 
 
@@ -57,6 +57,6 @@ def update_user(user_id: UUID, json: UserPatch) -> User:
 def delete_user(user_id: UUID) -> tuple[str, int]:
     """Delete a user."""
     with transaction() as conn:
-        if not directory.delete_user(conn, str(user_id)):
+        if not users.delete_user(conn, str(user_id)):
             raise NotFound(f"no user with id {user_id}")
     return "", 204

@@ -27,8 +27,8 @@ from psycopg.types.json import Jsonb
 from app import tokens
 from app.alerts import store
 from app.ingest.events import Event
-from app.keys import LAST_USED_RESOLUTION
 from app.sql_fragments import EVENTS_CHANNEL
+from app.tokens import LAST_USED_RESOLUTION
 
 _RAISE_WITH_KEY = f"""
 WITH key AS (

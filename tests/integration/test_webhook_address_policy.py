@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory
+from app.directory import users
 from app.outbound.policy import Policy
 from app.providers import http
 from app.providers.base import Delivery, DeliveryError
@@ -110,7 +110,7 @@ def api_for(app_for, make_api_key) -> Callable[..., Api]:
 @pytest.fixture
 def user(db_conn: psycopg.Connection[Any]) -> str:
     tag = uuid.uuid4().hex[:8]
-    return str(directory.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"])
+    return str(users.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"])
 
 
 def refusal(response: Any, field: str = "address") -> str:

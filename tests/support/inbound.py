@@ -7,12 +7,12 @@ from typing import Any
 
 import psycopg
 
-from app import directory
 from app.alerts import store
+from app.directory import users
 
 
 def make_user(conn: psycopg.Connection[Any], name: str = "Ada") -> dict[str, Any]:
-    return directory.create_user(conn, name, f"{name.lower()}-{secrets.token_hex(4)}@example.com")
+    return users.create_user(conn, name, f"{name.lower()}-{secrets.token_hex(4)}@example.com")
 
 
 def make_contact_method(
