@@ -1,6 +1,6 @@
 """Alerts in Postgres: raise with DB-enforced dedup, move forward through their states, log.
 
-Every function takes a connection inside a transaction (app.database.Database.transaction) and
+Every function takes a connection inside a transaction (app.platform.pool.Database.transaction) and
 sends `NOTIFY klaxon_events` for each change, which Postgres delivers on commit — so the engine
 wakes for exactly the changes that happened.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from app.sql_fragments import EVENTS_CHANNEL
+from app.platform.sql_fragments import EVENTS_CHANNEL
 
 MAX_SUMMARY = 1024  # characters
 MAX_DETAILS = 6 * 1024  # bytes (UTF-8)

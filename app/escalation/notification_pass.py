@@ -24,8 +24,14 @@ import psycopg
 import structlog
 
 from app.contacts.notification_plan import UserRule, plan
-from app.engine_pass import EngineModule, ModuleContext, columns, run_batches, seconds_until
 from app.messages.create import insert_and_notify_sql, provider_sql
+from app.platform.engine_pass import (
+    EngineModule,
+    ModuleContext,
+    columns,
+    run_batches,
+    seconds_until,
+)
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from app.sql_fragments import EVENTS_CHANNEL
+from app.platform.sql_fragments import EVENTS_CHANNEL
 
 TAKEN_BACK_ERROR = "worker stopped mid-send (its claim expired); sending again"
 TAKE_BACK_LIMIT = 500  # rows per engine cycle; the rest are taken back next cycle
