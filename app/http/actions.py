@@ -33,10 +33,6 @@ actions_blueprint = Blueprint("actions", __name__, template_folder="templates")
 
 _TARGET = {"acknowledge": "acknowledged", "close": "closed"}
 _VERB = {"acknowledge": "Acknowledge", "close": "Close"}
-_ALERT = """
-SELECT a.id, a.summary, a.status, s.name AS service
-FROM alerts a JOIN services s ON s.id = a.service_id WHERE a.id = %s
-"""
 
 
 @dataclass(frozen=True)
@@ -112,7 +108,7 @@ def confirm(token: str) -> Response:
         return _render(link)
     try:
         with _runtime().db.autocommit() as conn:
-            alert = conn.execute(_ALERT, (link.alert_id,)).fetchone()
+            alert = store.alert_card(conn, link.alert_id)
     except Unavailable:
         return _unavailable()
     if alert is None:
@@ -141,7 +137,7 @@ def act(token: str) -> Response:
             changed = store.set_status(
                 conn, link.alert_id, _TARGET[link.action], actor, {"via": link.via, "link": True}
             )
-            alert = conn.execute(_ALERT, (link.alert_id,)).fetchone()
+            alert = store.alert_card(conn, link.alert_id)
     except Unavailable:
         return _unavailable()
     page = _outcome(link, changed, alert)

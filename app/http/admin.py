@@ -189,11 +189,7 @@ def _live_key(key_id: str) -> api_keys.ApiKey | None:
     except ValueError:
         return None
     with current_app.extensions["klaxon"].db.transaction() as conn:
-        row = conn.execute(
-            "SELECT id::text AS id, name, scope FROM api_keys WHERE id = %s AND revoked_at IS NULL",
-            (uid,),
-        ).fetchone()
-    return api_keys.ApiKey(row["id"], row["name"], row["scope"]) if row else None
+        return api_keys.live_api_key(conn, uid)
 
 
 # -- login / logout ---------------------------------------------------------------------------

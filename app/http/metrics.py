@@ -24,6 +24,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 from redis import Redis
 
+from app.alerts import store as alert_store
+from app.messages import store as message_store
 from app.platform import postgres
 from app.platform.bounded import SingleFlight
 from app.platform.engine_heartbeat import Heartbeat, read_heartbeat
@@ -42,12 +44,9 @@ EXTENSION = "klaxon_metrics"
 
 # One scan of each table, one round trip. Both tables are indexed for their hot paths, not
 # for this; the statement timeout (the check timeout) bounds a scrape on a huge history.
-_DATABASE_SQL = """
-SELECT 'alert', source, status, count(*), coalesce(sum(duplicate_count), 0)
-FROM alerts GROUP BY source, status
-UNION ALL
-SELECT 'message', provider, status, count(*), 0 FROM outgoing_messages GROUP BY provider, status
-"""
+_DATABASE_SQL = " UNION ALL ".join(
+    (alert_store.COUNT_BY_SOURCE_AND_STATUS, message_store.COUNT_BY_PROVIDER_AND_STATUS)
+)
 
 
 @dataclass(frozen=True)

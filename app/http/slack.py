@@ -139,7 +139,7 @@ def _act(runtime: WebRuntime, wanted: str, token: str, slack_user: str) -> Respo
     meta = {"via": "slack", "slack_user": slack_user}
     with runtime.db.transaction() as conn:
         changed = store.set_status(conn, link.alert_id, _STATUS[link.action], actor, meta)
-        row = conn.execute("SELECT status FROM alerts WHERE id = %s", (link.alert_id,)).fetchone()
+        status = store.alert_status(conn, link.alert_id)
     log.info(
         "slack_action_used",
         alert_id=link.alert_id,
@@ -147,8 +147,8 @@ def _act(runtime: WebRuntime, wanted: str, token: str, slack_user: str) -> Respo
         slack_user=slack_user,
         changed=changed,
     )
-    if row is None:
+    if status is None:
         return _reply(f"Alert #{link.alert_id} no longer exists.", True)
     if changed:
         return _reply(f"{_VERB[link.action]} by <@{slack_user}>")
-    return _reply(f"Alert #{link.alert_id} is already {row['status']}.", True)
+    return _reply(f"Alert #{link.alert_id} is already {status}.", True)

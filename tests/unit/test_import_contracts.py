@@ -109,7 +109,9 @@ def test_a_package_outside_every_layer_is_refused(tree: Path) -> None:
 def test_an_import_cycle_is_refused(tree: Path) -> None:
     # app.oncall is imported by app.escalation (targets resolve schedules); importing back closes
     # a cycle between the two packages.
-    (tree / "app" / "oncall" / "sneaky.py").write_text("from app.escalation import policy_snapshot\n")
+    (tree / "app" / "oncall" / "sneaky.py").write_text(
+        "from app.escalation import policy_snapshot\n"
+    )
     result = lint_imports(tree)
     assert result.returncode == 1
     assert broken_contracts(result) == [

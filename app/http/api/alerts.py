@@ -66,7 +66,7 @@ def get_alert_log(alert_id: int, query: PageQuery) -> AlertLogPage:
     """Page through an alert's log, oldest entry first."""
     after = pagination.decode_id_cursor(query.cursor)
     with transaction() as conn:
-        if conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
+        if store.alert_status(conn, alert_id) is None:
             raise NotFound(f"no alert with id {alert_id}")
         rows = store.alert_log(conn, alert_id, after, query.limit + 1)
     items, next_cursor = pagination.page(
@@ -88,10 +88,10 @@ def _alert(conn: psycopg.Connection[Any], alert_id: int) -> AlertWithLog:
 
 def _locked_status(conn: psycopg.Connection[Any], alert_id: int) -> str:
     """The alert's status, row locked until commit so the decision below cannot go stale."""
-    row = conn.execute("SELECT status FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)).fetchone()
-    if row is None:
+    status = store.alert_status(conn, alert_id, lock=True)
+    if status is None:
         raise NotFound(f"no alert with id {alert_id}")
-    return str(row["status"])
+    return status
 
 
 def _move(alert_id: int, to: str, verb: str) -> AlertWithLog:
