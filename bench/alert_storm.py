@@ -54,13 +54,15 @@ def setup(stack: Stack, hook_url: str, count: int) -> list[str]:
     """`count` services, each with policy → user → verified webhook; their ingest tokens."""
     from psycopg.rows import dict_row
 
-    from app import keys
+    from app.directory import integration_keys
 
     tokens = []
     with psycopg.connect(stack.database_url, connect_timeout=10, row_factory=dict_row) as conn:
         for n in range(count):
             service = _paged_service(conn, n, f"{hook_url}/s{n}")
-            created = keys.create_integration_key(conn, service, "generic", f"storm {n}")
+            created = integration_keys.create_integration_key(
+                conn, service, "generic", f"storm {n}"
+            )
             tokens.append(str(created["token"]))
     return tokens
 

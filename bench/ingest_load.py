@@ -60,7 +60,7 @@ from loadgen import (
 )
 from psycopg.rows import dict_row
 
-from app import directory
+from app.directory import services as directory_services
 
 NAME = "ingest_load"
 PATH = "/api/v2/generic/incoming"
@@ -108,7 +108,7 @@ def make_token(stack: Stack) -> str:
     with psycopg.connect(
         stack.database_url, autocommit=True, connect_timeout=10, row_factory=dict_row
     ) as conn:
-        created = directory.create_service_with_key(conn, "bench", "http://localhost")
+        created = directory_services.create_service_with_key(conn, "bench", "http://localhost")
     return str(created["integration_key"]["token"])
 
 

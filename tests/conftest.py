@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from app import migrate
-from app.embedded import EmbeddedPostgres, EmbeddedRedis
+from app.platform import migrate
+from app.platform.embedded import EmbeddedPostgres, EmbeddedRedis
 from config.settings import Settings, load_settings
 from tests.support.databases import DatabasePool, with_database
 from tests.support.net import BlackholeProxy
@@ -210,10 +210,10 @@ def db_conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture
 def make_service(db_conn: psycopg.Connection[Any]) -> Callable[..., dict[str, Any]]:
     """make_service(name=...) -> a service with one generic integration key (token included)."""
-    from app import directory
+    from app.directory import services
 
     def make(name: str | None = None, public_url: str = "http://localhost:5000") -> dict[str, Any]:
-        return directory.create_service_with_key(
+        return services.create_service_with_key(
             db_conn, name or f"service-{secrets.token_hex(3)}", public_url
         )
 
@@ -223,10 +223,10 @@ def make_service(db_conn: psycopg.Connection[Any]) -> Callable[..., dict[str, An
 @pytest.fixture
 def make_api_key(db_conn: psycopg.Connection[Any]) -> Callable[[str], str]:
     """make_api_key(scope) -> the bearer token of a new API key."""
-    from app import keys
+    from app.directory import api_keys
 
     def make(scope: str = "admin") -> str:
-        return str(keys.create_api_key(db_conn, f"test-{scope}", scope)["key"])
+        return str(api_keys.create_api_key(db_conn, f"test-{scope}", scope)["key"])
 
     return make
 

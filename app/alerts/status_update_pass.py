@@ -24,8 +24,8 @@ from typing import Any
 import psycopg
 import structlog
 
-from app.engine_pass import EngineModule, ModuleContext, columns, run_batches
 from app.messages.create import NOTIFY_MADE, insert_sql, provider_sql
+from app.platform.engine_pass import EngineModule, ModuleContext, columns, run_batches
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

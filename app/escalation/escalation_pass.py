@@ -31,11 +31,17 @@ import psycopg
 import structlog
 from psycopg.types.json import Jsonb
 
-from app.engine_pass import EngineModule, ModuleContext, columns, run_batches, seconds_until
-from app.escalation.policy import load_policies
+from app.escalation.policy_snapshot import load_policies
 from app.escalation.steps import FIRE, HOLD, NO_POLICY, Decision, Due, decide
 from app.escalation.targets import Resolver
 from app.messages.create import insert_and_notify_sql, provider_sql
+from app.platform.engine_pass import (
+    EngineModule,
+    ModuleContext,
+    columns,
+    run_batches,
+    seconds_until,
+)
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

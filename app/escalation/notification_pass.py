@@ -3,7 +3,7 @@
 Works on active alert_engagements whose `next_rule_at` has come (locked, SKIP LOCKED, in batches).
 For each, every rule of the user with `engaged_at + delay` <= now, on a usable contact method
 (verified, not disabled, not stopped by an SMS STOP), and made before that moment (a rule added too
-late for this engagement is skipped, see app.escalation.notification_rules), gets an `alert` message
+late for this engagement is skipped, see app.contacts.notification_plan), gets an `alert` message
 row with dedup key `alert:<alert>:<rule>:<engagement seq>` — so a rule fires once per engagement
 however often this runs, and a re-engagement (a later step, a repeat) fires the rules again. Then
 `next_rule_at` moves to the next rule still to come, or NULL.
@@ -23,9 +23,15 @@ from typing import Any
 import psycopg
 import structlog
 
-from app.engine_pass import EngineModule, ModuleContext, columns, run_batches, seconds_until
-from app.escalation.notification_rules import UserRule, plan
+from app.contacts.notification_plan import UserRule, plan
 from app.messages.create import insert_and_notify_sql, provider_sql
+from app.platform.engine_pass import (
+    EngineModule,
+    ModuleContext,
+    columns,
+    run_batches,
+    seconds_until,
+)
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -14,8 +14,9 @@ Choices where the issue is silent (the README's escalation section repeats them)
   nothing more is scheduled) and even during maintenance (an explicit request from a person
   beats the window). It never fires on a closed alert.
 - Maintenance holds an alert until `maintenance_until`, then the step it was waiting for fires.
-  A changed window makes held alerts due at once (app.policies.release_held_alerts), and this
-  decision holds them again if the new window is still open.
+  A changed window makes held alerts due at once
+  (app.escalation.policies.release_held_alerts), and this decision holds them again if the new
+  window is still open.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.escalation.policy import Policy, Step
+from app.escalation.policy_snapshot import Policy, Step
 
 STOP = "stop"  # nothing more to fire (closed, acknowledged)
 HOLD = "hold"  # the service is in maintenance: wait for it to end

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import structlog
 
-from app.escalation.policy import Step
+from app.escalation.policy_snapshot import Step
 from app.oncall import resolve
 
 log = structlog.get_logger(__name__)

@@ -18,8 +18,8 @@ from typing import Any
 
 import psycopg
 
-from app import tokens
-from app.sql_fragments import EVENTS_CHANNEL
+from app.platform import tokens
+from app.platform.sql_fragments import EVENTS_CHANNEL
 
 # `old` locks the monitor first: a concurrent expiry (the engine) is either seen whole (its
 # alert is closed here) or waits for this check-in (and then finds the monitor healthy again).

@@ -16,7 +16,7 @@ import psycopg
 import structlog
 
 from app.alerts.store import Actor, raise_alert
-from app.engine_pass import EngineModule, ModuleContext, run_batches, seconds_until
+from app.platform.engine_pass import EngineModule, ModuleContext, run_batches, seconds_until
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ import psycopg
 
 from app.alerts import store
 from app.alerts.store import Actor
-from app.keys import IntegrationKey
+from app.directory.integration_keys import IntegrationKey
 
 Action = Literal["trigger", "acknowledge", "close"]
 # store status each non-trigger action moves an alert to

@@ -24,11 +24,11 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from app import tokens
 from app.alerts import store
 from app.ingest.events import Event
-from app.keys import LAST_USED_RESOLUTION
-from app.sql_fragments import EVENTS_CHANNEL
+from app.platform import tokens
+from app.platform.sql_fragments import EVENTS_CHANNEL
+from app.platform.tokens import LAST_USED_RESOLUTION
 
 _RAISE_WITH_KEY = f"""
 WITH key AS (

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from app.sql_fragments import EVENTS_CHANNEL
+from app.platform.sql_fragments import EVENTS_CHANNEL
 from config.settings import PROVIDER_FOR
 
 

@@ -3,9 +3,9 @@ once, stored hashed) is the credential."""
 
 from __future__ import annotations
 
-from app import tokens
 from app.oncall.rows import After, Conn, Row, one
-from app.sql_fragments import keyset_page
+from app.platform import tokens
+from app.platform.sql_fragments import keyset_page
 
 CALENDAR_PREFIX = "klc"  # calendar subscription tokens: klc_<id hex>_<secret>
 

@@ -25,12 +25,12 @@ from typing import Any
 import psycopg
 import structlog
 
-from app.engine_pass import EngineModule, ModuleContext
 from app.messages import create
 from app.oncall import compute, notices
 from app.oncall.loading import load_schedule, rotation_ids_of
 from app.oncall.rotations import load_rotations
 from app.oncall.schedules import store_notice_state
+from app.platform.engine_pass import EngineModule, ModuleContext
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -7,7 +7,7 @@ from typing import Any
 
 from app.oncall.model import Override
 from app.oncall.rows import After, Conn, Row, one
-from app.sql_fragments import keyset_page
+from app.platform.sql_fragments import keyset_page
 
 OVERRIDE_COLUMNS = (
     "id::text AS id, schedule_id::text AS schedule_id, kind, add_user_id::text AS add_user_id, "

@@ -8,7 +8,7 @@ from typing import Any
 
 from app.oncall.model import Rotation
 from app.oncall.rows import After, Conn, Row, one, update_by_id
-from app.sql_fragments import keyset_page
+from app.platform.sql_fragments import keyset_page
 
 ROTATION_COLUMNS = (
     "id::text AS id, name, description, type, shift_length, start_at AS start, start_index, "

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from app.sql_fragments import update_row
+from app.platform.sql_fragments import update_row
 
 Conn = psycopg.Connection[Any]
 Row = dict[str, Any]

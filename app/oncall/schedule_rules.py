@@ -14,7 +14,7 @@ from psycopg import sql
 
 from app.oncall.model import Rule
 from app.oncall.rows import After, Conn, Row, one
-from app.sql_fragments import keyset_page
+from app.platform.sql_fragments import keyset_page
 
 SCHEDULE_RULE_COLUMNS = (
     "id::text AS id, schedule_id::text AS schedule_id, target_type, "

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from app.oncall.rows import After, Conn, Row, one, update_by_id
-from app.sql_fragments import keyset_page
+from app.platform.sql_fragments import keyset_page
 
 SCHEDULE_COLUMNS = "id::text AS id, name, description, time_zone, created_at, updated_at"
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from app.oncall.model import Shift, TemporarySchedule
 from app.oncall.rows import After, Conn, Row, one
-from app.sql_fragments import keyset_page
+from app.platform.sql_fragments import keyset_page
 
 TEMPORARY_COLUMNS = (
     "id::text AS id, schedule_id::text AS schedule_id, start_at AS start, end_at AS end, created_at"

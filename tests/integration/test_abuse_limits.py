@@ -11,8 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory, links
-from app.links import ActionLink
+from app.directory import heartbeat_monitors, users
+from app.messages import links
+from app.messages.links import ActionLink
 from config.settings import Settings
 from tests.conftest import SECRET_KEY
 from tests.support.api import Api
@@ -67,7 +68,7 @@ def test_failed_ingest_keys_are_limited_per_client_and_valid_keys_never(client, 
 
 
 def test_unknown_heartbeat_secrets_count_as_failed_credentials(client, db_conn, make_service):
-    monitor = directory.create_heartbeat_monitor(db_conn, make_service()["id"], "job", 60)
+    monitor = heartbeat_monitors.create_heartbeat_monitor(db_conn, make_service()["id"], "job", 60)
     for _ in range(FAILS):
         assert client.post("/api/v2/heartbeat/khb_guess", environ_base=CLIENT_A).status_code == 404
     assert_limited(client.post("/api/v2/heartbeat/khb_guess2", environ_base=CLIENT_A))
@@ -151,7 +152,7 @@ def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
 
 def new_user(db_conn: psycopg.Connection[Any]) -> str:
     tag = uuid.uuid4().hex[:8]
-    return str(directory.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"])
+    return str(users.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"])
 
 
 def webhook(address: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import keys
+from app.directory import api_keys
 from tests.support.api import Api
 
 
@@ -26,7 +26,7 @@ def test_create_returns_the_key_once_and_it_works(
     body = created.get_json()
     assert body["key"].startswith("klx_") and body["scope"] == "write"
     assert body["revoked_at"] is None and body["last_used_at"] is None
-    verified = keys.verify_api_key(db_conn, body["key"])
+    verified = api_keys.verify_api_key(db_conn, body["key"])
     assert verified is not None and verified.id == body["id"]
     assert (
         Api(client, body["key"]).post("/users", json={"name": "A", "email": "a@b"}).status_code

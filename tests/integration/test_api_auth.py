@@ -17,7 +17,7 @@ import pytest
 import structlog
 from werkzeug.routing import IntegerConverter, Rule, UUIDConverter
 
-from app import keys
+from app.directory import api_keys
 from tests.support.api import Api, offline_app
 
 PUBLIC = {("/api/v1/openapi.json", "GET")}
@@ -84,8 +84,8 @@ def test_route_refuses_missing_invalid_revoked_and_weaker_keys(
 ) -> None:
     path = concrete_path(rule)
     scope = required_scope(rule.rule, method)
-    revoked = keys.create_api_key(db_conn, "revoked", "admin")
-    keys.revoke_api_key(db_conn, revoked["id"])
+    revoked = api_keys.create_api_key(db_conn, "revoked", "admin")
+    api_keys.revoke_api_key(db_conn, revoked["id"])
     good = make_api_key(scope)
     key_id, _, _ = good.removeprefix("klx_").partition("_")
     refused = {

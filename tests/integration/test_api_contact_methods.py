@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory
+from app.directory import users
 from config.settings import Settings
 from tests.support.api import Api, created
 
@@ -44,7 +44,7 @@ def api(configured_client: Any, make_api_key: Callable[[str], str]) -> Api:
 @pytest.fixture
 def user(db_conn: psycopg.Connection[Any]) -> str:
     tag = uuid.uuid4().hex[:8]
-    return str(directory.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"])
+    return str(users.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"])
 
 
 def new_method(api: Api, user: str, **fields: Any) -> dict[str, Any]:
@@ -179,7 +179,7 @@ def test_the_same_destination_twice_is_a_conflict(
     api: Api, user: str, db_conn: psycopg.Connection[Any]
 ) -> None:
     new_method(api, user, address="ada@example.com")
-    other = directory.create_user(db_conn, "Bob", f"bob-{uuid.uuid4().hex[:6]}@example.com")
+    other = users.create_user(db_conn, "Bob", f"bob-{uuid.uuid4().hex[:6]}@example.com")
     body = {"name": "again", "type": "email", "address": "ADA@example.com"}
     for owner in (user, other["id"]):
         response = api.post(f"/users/{owner}/contact-methods", json=body)

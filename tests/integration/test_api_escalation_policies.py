@@ -10,8 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory, policies
 from app.alerts import store as alerts
+from app.contacts import channels
+from app.directory import users
 from app.oncall.rotations import create_rotation
 from app.oncall.schedules import create_schedule
 from tests.support.api import Api, created
@@ -26,7 +27,7 @@ def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
 def world(db_conn: psycopg.Connection[Any]) -> dict[str, str]:
     """One of each target kind, by type."""
     tag = uuid.uuid4().hex[:6]
-    user = directory.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"]
+    user = users.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"]
     schedule = create_schedule(db_conn, f"sched-{tag}", "UTC")["id"]
     with db_conn.transaction():
         rotation = create_rotation(
@@ -42,7 +43,7 @@ def world(db_conn: psycopg.Connection[Any]) -> dict[str, str]:
             },
             [user],
         )["id"]
-    channel = policies.create_channel(
+    channel = channels.create_channel(
         db_conn,
         {"name": f"ch-{tag}", "type": "webhook", "address": "https://192.0.2.12/",
          "status_updates": True},

@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app import directory, keys
 from app.alerts import store
+from app.directory import api_keys, heartbeat_monitors, services, users
 from tests.support.api import offline_app
 
 EXAMPLES = 25  # per operation: 31 operations fuzz in about 20 s on 2 cores (-n 2)
@@ -56,14 +56,16 @@ def admin_headers(make_api_key: Callable[[str], str]) -> dict[str, str]:
 def seed(conn: psycopg.Connection[Any], path: str) -> dict[str, Any]:
     """Fresh resources for one example: path parameter name -> an id that exists."""
     tag = uuid.uuid4().hex[:12]
-    service = directory.create_service_with_key(conn, f"fuzz-{tag}", "http://localhost")
-    api_key = keys.create_api_key(conn, f"fuzz-{tag}", "read")
+    service = services.create_service_with_key(conn, f"fuzz-{tag}", "http://localhost")
+    api_key = api_keys.create_api_key(conn, f"fuzz-{tag}", "read")
     on_api_keys = path.startswith("/api/v1/api-keys")
-    user_id = directory.create_user(conn, "Fuzz", f"fuzz-{tag}@example.com")["id"]
+    user_id = users.create_user(conn, "Fuzz", f"fuzz-{tag}@example.com")["id"]
     return {
         "service_id": service["id"],
         "key_id": api_key["id"] if on_api_keys else service["integration_key"]["id"],
-        "monitor_id": directory.create_heartbeat_monitor(conn, service["id"], "job", 60)["id"],
+        "monitor_id": heartbeat_monitors.create_heartbeat_monitor(conn, service["id"], "job", 60)[
+            "id"
+        ],
         "user_id": user_id,
         "alert_id": store.raise_alert(conn, service["id"], f"fuzzed {tag}").alert_id,
         **seed_delivery(conn, tag, user_id),

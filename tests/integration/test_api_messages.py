@@ -10,8 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory, people, policies
 from app.alerts import store as alerts
+from app.contacts import channels, contact_methods
+from app.directory import users
 from app.messages import create
 from tests.support.api import Api
 
@@ -25,11 +26,11 @@ def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
 def world(db_conn: psycopg.Connection[Any], make_service: Callable[..., Any]) -> dict[str, Any]:
     """Messages of several kinds to a contact method and a channel."""
     tag = uuid.uuid4().hex[:6]
-    user = directory.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"]
-    cm = people.create_contact_method(
+    user = users.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"]
+    cm = contact_methods.create_contact_method(
         db_conn, user, "hook", "webhook", f"https://a.example.com/{tag}", False
     )["id"]
-    channel = policies.create_channel(
+    channel = channels.create_channel(
         db_conn,
         {"name": f"ch-{tag}", "type": "webhook", "address": "https://192.0.2.14/",
          "status_updates": True},

@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory, people
+from app.contacts import contact_methods
+from app.directory import users
 from tests.support.api import Api, created
 
 
@@ -20,12 +21,16 @@ def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
 
 def make_user(db_conn: psycopg.Connection[Any], name: str) -> str:
     email = f"{name}-{uuid.uuid4().hex[:6]}@example.com"
-    return str(directory.create_user(db_conn, name, email)["id"])
+    return str(users.create_user(db_conn, name, email)["id"])
 
 
 def make_method(db_conn: psycopg.Connection[Any], user: str) -> str:
     address = f"https://hooks.example.com/{uuid.uuid4().hex}"
-    return str(people.create_contact_method(db_conn, user, "hook", "webhook", address, False)["id"])
+    return str(
+        contact_methods.create_contact_method(db_conn, user, "hook", "webhook", address, False)[
+            "id"
+        ]
+    )
 
 
 def test_create_list_get_delete(api: Api, db_conn: psycopg.Connection[Any]) -> None:

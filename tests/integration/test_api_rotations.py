@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory
+from app.directory import users as directory_users
 from tests.support.api import Api
 
 
@@ -22,9 +22,9 @@ def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
 @pytest.fixture
 def users(db_conn: psycopg.Connection[Any]) -> list[str]:
     return [
-        directory.create_user(db_conn, f"user {n}", f"u{n}-{uuid.uuid4().hex[:6]}@example.com")[
-            "id"
-        ]
+        directory_users.create_user(
+            db_conn, f"user {n}", f"u{n}-{uuid.uuid4().hex[:6]}@example.com"
+        )["id"]
         for n in range(3)
     ]
 
@@ -146,7 +146,7 @@ def test_deleting_a_user_removes_their_positions(
     api: Api, users: list[str], db_conn: psycopg.Connection[Any]
 ) -> None:
     rotation = new_rotation(api, [users[0], users[1], users[0]])
-    directory.delete_user(db_conn, users[0])
+    directory_users.delete_user(db_conn, users[0])
     assert api.get(f"/rotations/{rotation['id']}").get_json()["participants"] == [users[1]]
 
 

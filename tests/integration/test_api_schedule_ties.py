@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory
+from app.directory import users as directory_users
 from tests.support.api import Api, created
 
 REPEATS = 20  # schedules per case: a coin-flip order passes all of them once in 2^20 runs
@@ -30,9 +30,9 @@ def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
 def users(db_conn: psycopg.Connection[Any]) -> list[str]:
     return [
         str(
-            directory.create_user(db_conn, f"u{n}", f"t{n}-{uuid.uuid4().hex[:6]}@example.com")[
-                "id"
-            ]
+            directory_users.create_user(
+                db_conn, f"u{n}", f"t{n}-{uuid.uuid4().hex[:6]}@example.com"
+            )["id"]
         )
         for n in range(3)
     ]

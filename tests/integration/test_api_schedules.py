@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory
+from app.directory import users as directory_users
 from app.oncall import compute
 from app.oncall.loading import load_schedule, rotation_ids_of
 from app.oncall.rotations import load_rotations
@@ -25,9 +25,9 @@ def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
 @pytest.fixture
 def users(db_conn: psycopg.Connection[Any]) -> list[str]:
     return [
-        directory.create_user(db_conn, f"user {n}", f"s{n}-{uuid.uuid4().hex[:6]}@example.com")[
-            "id"
-        ]
+        directory_users.create_user(
+            db_conn, f"user {n}", f"s{n}-{uuid.uuid4().hex[:6]}@example.com"
+        )["id"]
         for n in range(3)
     ]
 

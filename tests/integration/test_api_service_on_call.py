@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory
+from app.directory import users as directory_users
 from tests.support.api import Api, created
 
 
@@ -21,7 +21,7 @@ def api(client: Any, make_api_key: Callable[[str], str]) -> Api:
 
 def make_user(db_conn: psycopg.Connection[Any], name: str) -> str:
     email = f"{name}-{uuid.uuid4().hex[:6]}@example.com"
-    return str(directory.create_user(db_conn, name, email)["id"])
+    return str(directory_users.create_user(db_conn, name, email)["id"])
 
 
 def new_channel(api: Api, name: str = "ops") -> dict[str, Any]:

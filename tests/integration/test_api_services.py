@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from app import keys
 from app.alerts import store
+from app.directory import integration_keys
 from tests.support.api import Api
 
 PUBLIC_URL = "https://klaxon.example.com"
@@ -108,7 +108,7 @@ def test_new_integration_key_shows_its_token_once_with_the_ingest_url(
     key = created.get_json()
     assert key["url"].startswith(f"{PUBLIC_URL}/api/v2/grafana/incoming?token=")
     assert parse_qs(urlsplit(key["url"]).query)["token"] == [key["token"]]
-    verified = keys.verify_integration_key(db_conn, key["token"])
+    verified = integration_keys.verify_integration_key(db_conn, key["token"])
     assert verified is not None and verified.service_id == service["id"]
     listed = api.get(path).get_json()["items"]
     assert [k["id"] for k in listed] == [key["id"]]
@@ -132,7 +132,7 @@ def test_revoking_an_integration_key_stops_its_token_at_once(
     path = f"/services/{service['id']}/integration-keys"
     key = api.post(path, json={"type": "generic"}).get_json()
     assert api.delete(f"{path}/{key['id']}").status_code == 204
-    assert keys.verify_integration_key(db_conn, key["token"]) is None
+    assert integration_keys.verify_integration_key(db_conn, key["token"]) is None
     listed = api.get(path).get_json()["items"]
     assert listed[0]["revoked_at"] is not None
     assert api.delete(f"{path}/{key['id']}").status_code == 204  # revoking again changes nothing

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from app import keys
+from app.directory import api_keys
 from tests.support.api import PREFIX, offline_app
 from tests.support.databases import DatabasePool
 
@@ -221,7 +221,7 @@ def shared_api(database_pool: DatabasePool) -> Iterator[tuple[Any, dict[str, str
 
     url = database_pool.take()
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
-        token = str(keys.create_api_key(conn, "validation", "admin")["key"])
+        token = str(api_keys.create_api_key(conn, "validation", "admin")["key"])
     env = {"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1", "KLAXON_SECRET_KEY": SECRET_KEY}
     app = create_app(load_settings(env))
     app.config["TESTING"] = True

@@ -13,10 +13,10 @@ from datetime import timedelta
 
 import pytest
 
-from app import policies
 from app.alerts.store import Actor, request_escalation, set_status
 from app.escalation import escalation_pass as escalation
 from app.escalation import notification_pass as notification_rules
+from app.escalation import policies
 from tests.support import engine_world as w
 from tests.support.engine_world import _make_ctx  # noqa: F401 - the make_ctx fixture
 from tests.support.wait import wait_until

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from app import directory
+from app.directory import heartbeat_monitors
 from app.ingest import checkin_pass as heartbeats
 from tests.support.engine_world import _make_ctx  # noqa: F401 - the make_ctx fixture
 
@@ -88,7 +88,9 @@ def test_a_monitor_expires_again_after_recovering(db_conn, ctx, make_service, cl
 
 def test_inactive_and_punctual_monitors_do_not_expire(db_conn, ctx, make_service):
     service = make_service()["id"]
-    never = directory.create_heartbeat_monitor(db_conn, service, "never checked in", 60)["id"]
+    never = heartbeat_monitors.create_heartbeat_monitor(db_conn, service, "never checked in", 60)[
+        "id"
+    ]
     punctual = monitor(db_conn, service, ago="10 seconds", timeout=600)
 
     due_in = heartbeats.run(ctx)

@@ -479,7 +479,7 @@ def test_a_key_of_another_service_writes_to_that_service(client, db_conn, make_s
 
 
 def test_hot_path_writes_exactly_what_verify_and_raise_alert_write(client, db_conn, make_service):
-    from app.keys import verify_integration_key
+    from app.directory.integration_keys import verify_integration_key
 
     hot, reference = make_service(), make_service()
     body = {"summary": "Disk\nfull", "details": "on /var", "meta": {"team": "db"}}

@@ -10,14 +10,16 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory
+from app.directory import heartbeat_monitors
 from tests.fixtures.ingest import error_of, row_counts
 
 
 @pytest.fixture
 def monitor(db_conn: psycopg.Connection[Any], make_service: Any) -> dict[str, Any]:
     """A monitor with its check-in secret; `path` is its check-in path."""
-    row = directory.create_heartbeat_monitor(db_conn, make_service()["id"], "nightly backup", 3600)
+    row = heartbeat_monitors.create_heartbeat_monitor(
+        db_conn, make_service()["id"], "nightly backup", 3600
+    )
     return {**row, "path": f"/api/v2/heartbeat/{row['checkin_secret']}"}
 
 
@@ -125,6 +127,6 @@ def test_rotating_ends_the_old_secret_and_the_migrated_id(client, db_conn, migra
     service = db_conn.execute(
         "SELECT service_id::text AS s FROM heartbeat_monitors WHERE id = %s", (migrated_monitor,)
     ).fetchone()["s"]
-    rotated = directory.rotate_heartbeat_secret(db_conn, service, migrated_monitor)
+    rotated = heartbeat_monitors.rotate_heartbeat_secret(db_conn, service, migrated_monitor)
     assert client.post(f"/api/v2/heartbeat/{migrated_monitor}").status_code == 404
     assert client.post(f"/api/v2/heartbeat/{rotated['checkin_secret']}").status_code == 200

@@ -14,7 +14,7 @@ import pytest
 import structlog
 from icalendar import Calendar
 
-from app import directory
+from app.directory import users as directory_users
 from app.oncall import compute
 from app.oncall.loading import load_schedule, rotation_ids_of
 from app.oncall.rotations import load_rotations
@@ -44,7 +44,7 @@ PEOPLE = ("Ada Lovelace", "Grace Hopper")  # the users fixture's names, in order
 @pytest.fixture
 def users(db_conn: psycopg.Connection[Any]) -> list[str]:
     return [
-        directory.create_user(db_conn, name, f"c{n}-{uuid.uuid4().hex[:6]}@example.com")["id"]
+        directory_users.create_user(db_conn, name, f"c{n}-{uuid.uuid4().hex[:6]}@example.com")["id"]
         for n, name in enumerate(PEOPLE)
     ]
 
@@ -208,7 +208,7 @@ def test_a_schedule_that_cannot_be_computed_does_not_blank_a_users_feed(
             json={"kind": "add", "add_user_id": users[0], **span},
         )
     )
-    directory.delete_user(db_conn, users[1])
+    directory_users.delete_user(db_conn, users[1])
     shifts = api.get(f"/schedules/{broken['id']}/shifts")
     assert shifts.status_code == 409 and shifts.get_json()["code"] == "schedule_not_computable"
     assert "no participants" in shifts.get_json()["error"]

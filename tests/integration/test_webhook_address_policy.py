@@ -24,8 +24,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import directory
-from app.outbound.policy import Policy
+from app.directory import users
+from app.platform.outbound.policy import Policy
 from app.providers import http
 from app.providers.base import Delivery, DeliveryError
 from app.providers.registry import build_providers
@@ -80,7 +80,7 @@ class Answering:
 def app_for(settings_for: Callable[..., Settings]) -> Iterator[Callable[..., Any]]:
     """app_for(resolver=None, **env) -> a test client of an app on this test's servers."""
     from app import create_app
-    from app.outbound.target import system_resolver
+    from app.platform.outbound.target import system_resolver
 
     apps: list[Any] = []
 
@@ -110,7 +110,7 @@ def api_for(app_for, make_api_key) -> Callable[..., Api]:
 @pytest.fixture
 def user(db_conn: psycopg.Connection[Any]) -> str:
     tag = uuid.uuid4().hex[:8]
-    return str(directory.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"])
+    return str(users.create_user(db_conn, "Ada", f"ada-{tag}@example.com")["id"])
 
 
 def refusal(response: Any, field: str = "address") -> str:

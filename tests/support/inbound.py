@@ -7,12 +7,12 @@ from typing import Any
 
 import psycopg
 
-from app import directory
 from app.alerts import store
+from app.directory import users
 
 
 def make_user(conn: psycopg.Connection[Any], name: str = "Ada") -> dict[str, Any]:
-    return directory.create_user(conn, name, f"{name.lower()}-{secrets.token_hex(4)}@example.com")
+    return users.create_user(conn, name, f"{name.lower()}-{secrets.token_hex(4)}@example.com")
 
 
 def make_contact_method(
@@ -45,7 +45,7 @@ def alert_state(conn: psycopg.Connection[Any], alert_id: int) -> tuple[str, list
 
 
 def twilio_sign(auth_token: str, url: str, params: dict[str, str]) -> str:
-    """Twilio's request signature, written independently of app.twilio_signature so the two
+    """Twilio's request signature, written independently of app.http.twilio_signature so the two
     cannot share a mistake (tests/unit/test_twilio_signature.py checks both against Twilio's
     documented example)."""
     import base64

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import keys
+from app.directory import api_keys
 from tests.support.procs import KlaxonProcess
 from tests.support.wait import wait_until
 
@@ -39,7 +39,7 @@ def test_api_over_gunicorn_never_logs_keys_or_tokens(
     db_conn: psycopg.Connection[Any],
     start_web: Callable[..., tuple[KlaxonProcess, int]],
 ) -> None:
-    admin = str(keys.create_api_key(db_conn, "ops", "admin")["key"])
+    admin = str(api_keys.create_api_key(db_conn, "ops", "admin")["key"])
     web, port = start_web(klaxon_env)
 
     status, document = call(port, "GET", "/api/v1/openapi.json")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from app import keys
+from app.directory import api_keys, integration_keys
 from tests.support.net import Tarpit, closed_port
 from tests.support.procs import REPO, klaxon_bin
 
@@ -146,7 +146,7 @@ def test_create_api_key_shows_the_key_once_and_it_authenticates(env, db_conn, sc
     assert (key["name"], key["scope"]) == ("ci", scope)
     assert key["key"].startswith("klx_")
     assert is_rfc3339_utc(key["created_at"])
-    assert keys.verify_api_key(db_conn, key["key"]) == keys.ApiKey(key["id"], "ci", scope)
+    assert api_keys.verify_api_key(db_conn, key["key"]) == api_keys.ApiKey(key["id"], "ci", scope)
     stored = db_conn.execute("SELECT secret_hash FROM api_keys").fetchone()["secret_hash"]
     assert key["key"].split("_", 2)[2].encode() not in bytes(stored)
 
@@ -172,8 +172,8 @@ def test_create_service_prints_a_working_integration_key_and_url(env, db_conn):
     assert set(key) == {"id", "service_id", "type", "token", "url"}
     assert (key["type"], key["service_id"]) == ("generic", service["id"])
     assert key["url"] == f"{PUBLIC_URL}/api/v2/generic/incoming?token={key['token']}"
-    verified = keys.verify_integration_key(db_conn, key["token"])
-    assert verified == keys.IntegrationKey(key["id"], service["id"], "generic")
+    verified = integration_keys.verify_integration_key(db_conn, key["token"])
+    assert verified == integration_keys.IntegrationKey(key["id"], service["id"], "generic")
 
 
 def test_create_service_prints_the_url_and_a_curl_to_copy(env):
@@ -242,7 +242,7 @@ def test_create_integration_key_for_each_sender(env, db_conn, make_service, key_
     assert set(key) == {"id", "service_id", "type", "token", "url"}
     assert (key["type"], key["service_id"]) == (key_type, service_id)
     assert key["url"] == f"{PUBLIC_URL}{path}?token={key['token']}"
-    assert keys.verify_integration_key(db_conn, key["token"]).type == key_type
+    assert integration_keys.verify_integration_key(db_conn, key["token"]).type == key_type
 
 
 def test_create_integration_key_explains_where_the_url_goes(env, make_service):
@@ -305,6 +305,6 @@ def test_an_unreachable_database_exits_1_within_the_check_timeout(klaxon_env, fa
 
 
 def _head() -> str:
-    from app.migrate import head_revision
+    from app.platform.migrate import head_revision
 
     return head_revision()

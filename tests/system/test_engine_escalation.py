@@ -14,7 +14,7 @@ import pytest
 from psycopg.rows import dict_row
 from redis import Redis
 
-from app import keys
+from app.directory import api_keys
 from tests.support import engine_world as w
 from tests.support.wait import wait_until
 
@@ -65,7 +65,7 @@ def test_ending_maintenance_through_the_api_pages_a_held_alert_within_a_second(
             "UPDATE services SET maintenance_until = now() + interval '1 hour' WHERE id = %s",
             (service,),
         )
-        token = str(keys.create_api_key(conn, "ops", "write")["key"])
+        token = str(api_keys.create_api_key(conn, "ops", "write")["key"])
         engine = start_engine({**klaxon_env, "KLAXON_ENGINE_CYCLE": "30"})
         _, port = start_web(klaxon_env)
         alert_id = w.alert(conn, service)
@@ -95,7 +95,7 @@ def test_a_rule_added_while_engaged_fires_at_its_moment_not_at_the_next_tick(
         sms = w.method(conn, alice, type="sms")
         service = make_service()["id"]
         w.use_policy(conn, service, w.policy(conn, [(60, [("user", alice)])]))
-        token = str(keys.create_api_key(conn, "ops", "write")["key"])
+        token = str(api_keys.create_api_key(conn, "ops", "write")["key"])
         start_engine(env)
         _, port = start_web(env)
         alert_id = w.alert(conn, service)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.escalation.notification_rules import UserRule, plan
-from app.escalation.policy import Policy, Step, Target, build_policies
+from app.contacts.notification_plan import UserRule, plan
+from app.escalation.policy_snapshot import Policy, Step, Target, build_policies
 from app.escalation.steps import FIRE, HOLD, NO_POLICY, STOP, Due, decide
 from app.oncall import notices
 from app.oncall.model import Shift

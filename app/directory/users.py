@@ -1,0 +1,49 @@
+"""Users: the people Klaxon pages (name, email, role, time zone)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from app.platform.sql_fragments import keyset_page, update_row
+
+USER_COLUMNS = "id::text AS id, name, email, role, time_zone, created_at, updated_at"
+
+
+def create_user(
+    conn: psycopg.Connection[Any],
+    name: str,
+    email: str,
+    role: str = "user",
+    time_zone: str = "UTC",
+) -> dict[str, Any]:
+    row = conn.execute(
+        f"INSERT INTO users (name, email, role, time_zone) VALUES (%s, %s, %s, %s) "
+        f"RETURNING {USER_COLUMNS}",
+        (name, email, role, time_zone),
+    ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def list_users(
+    conn: psycopg.Connection[Any], after: tuple[str, str] | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    return keyset_page(conn, USER_COLUMNS, "users", after, limit)
+
+
+def get_user(conn: psycopg.Connection[Any], user_id: str) -> dict[str, Any] | None:
+    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,)).fetchone()
+    return dict(row) if row else None
+
+
+def update_user(
+    conn: psycopg.Connection[Any], user_id: str, changes: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Apply `changes` (name, email, role, time_zone); None when there is no such user."""
+    return update_row(conn, "users", USER_COLUMNS, "id = %(id)s", {"id": user_id}, changes)
+
+
+def delete_user(conn: psycopg.Connection[Any], user_id: str) -> bool:
+    return conn.execute("DELETE FROM users WHERE id = %s", (user_id,)).rowcount > 0

@@ -1,0 +1,78 @@
+"""/api/v1/schedules/<id>/rules: a schedule's rules (app.http.api.schemas.schedule_rules), each
+putting a user or a rotation on call on chosen local weekdays between local times."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from app.http.api import pagination
+from app.http.api.routing import endpoint, transaction
+from app.http.api.schedules.shared import ONE, TAG, not_found, require_schedule
+from app.http.api.schemas.base import PageQuery
+from app.http.api.schemas.schedule_rules import Rule, RuleCreate, RulePage, RulePatch
+from app.oncall import schedule_rules as stored_rules
+
+RULES = ONE + "/rules"
+RULE = RULES + "/<uuid:rule_id>"
+
+
+def _rule_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    if fields.get("target_id") is not None:
+        fields["target_id"] = str(fields["target_id"])
+    return fields
+
+
+@endpoint(RULES, "GET", "read", TAG, HTTP_200=RulePage)
+def list_rules(schedule_id: UUID, query: PageQuery) -> RulePage:
+    """List a schedule's rules, oldest first."""
+    after = pagination.decode_time_cursor(query.cursor)
+    with transaction() as conn:
+        require_schedule(conn, schedule_id)
+        rows = stored_rules.list_schedule_rules(conn, str(schedule_id), after, query.limit + 1)
+    items, next_cursor = pagination.page(
+        rows, query.limit, pagination.time_cursor, Rule.model_validate
+    )
+    return RulePage(items=items, next_cursor=next_cursor)
+
+
+@endpoint(RULES, "POST", "write", TAG, HTTP_201=Rule)
+def create_rule(schedule_id: UUID, json: RuleCreate) -> tuple[Rule, int]:
+    """Add a rule: a user or rotation on call on some weekdays between two local times."""
+    with transaction() as conn:
+        require_schedule(conn, schedule_id)
+        row = stored_rules.create_schedule_rule(
+            conn, str(schedule_id), _rule_fields(json.model_dump())
+        )
+    return Rule.model_validate(row), 201
+
+
+@endpoint(RULE, "GET", "read", TAG, HTTP_200=Rule)
+def get_rule(schedule_id: UUID, rule_id: UUID) -> Rule:
+    """Get one rule."""
+    with transaction() as conn:
+        row = stored_rules.get_schedule_rule(conn, str(schedule_id), str(rule_id))
+    if row is None:
+        raise not_found("rule", rule_id, schedule_id)
+    return Rule.model_validate(row)
+
+
+@endpoint(RULE, "PATCH", "write", TAG, HTTP_200=Rule)
+def update_rule(schedule_id: UUID, rule_id: UUID, json: RulePatch) -> Rule:
+    """Change a rule (target_type and target_id change together)."""
+    with transaction() as conn:
+        row = stored_rules.update_schedule_rule(
+            conn, str(schedule_id), str(rule_id), _rule_fields(json.changes())
+        )
+    if row is None:
+        raise not_found("rule", rule_id, schedule_id)
+    return Rule.model_validate(row)
+
+
+@endpoint(RULE, "DELETE", "write", TAG, HTTP_204=None)
+def delete_rule(schedule_id: UUID, rule_id: UUID) -> tuple[str, int]:
+    """Delete a rule."""
+    with transaction() as conn:
+        if not stored_rules.delete_schedule_rule(conn, str(schedule_id), str(rule_id)):
+            raise not_found("rule", rule_id, schedule_id)
+    return "", 204

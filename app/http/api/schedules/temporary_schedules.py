@@ -1,0 +1,132 @@
+"""/api/v1/schedules/<id>/temporary-schedules: hand-made shifts that replace the schedule's rules
+entirely during their span; of two starting together, the newer wins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from app.http.api import pagination
+from app.http.api.routing import endpoint, transaction
+from app.http.api.schedules.shared import ONE, TAG, check_users, not_found, require_schedule
+from app.http.api.schemas.base import PageQuery
+from app.http.api.schemas.temporary_schedules import (
+    ShiftIn,
+    TemporarySchedule,
+    TemporaryScheduleCreate,
+    TemporarySchedulePage,
+    TemporarySchedulePatch,
+)
+from app.oncall import temporary_schedules as stored_temporaries
+from app.platform.errors import invalid
+
+TEMPORARIES = ONE + "/temporary-schedules"
+TEMPORARY = TEMPORARIES + "/<uuid:temporary_id>"
+
+
+def _check_temporary(
+    conn: psycopg.Connection[Any],
+    start: datetime,
+    end: datetime,
+    shifts: list[dict[str, Any]],
+    kept: bool = False,
+) -> None:
+    """What a temporary schedule must be, as 422s naming the field: end after start, each
+    shift non-empty and within [start, end), each shift's user existing. Shifts may overlap.
+    `kept`: the shifts are the stored ones, which a PATCH moving the span did not replace."""
+    if end <= start:
+        raise invalid("end", "must be after start")
+    if kept:
+        if any(not start <= s["start"] < s["end"] <= end for s in shifts):
+            message = "a kept shift would lie outside the new start and end: send shifts too"
+            raise invalid("shifts", message)
+        return
+    for n, shift in enumerate(shifts):
+        if shift["end"] <= shift["start"]:
+            raise invalid(f"shifts.{n}.end", "must be after the shift's start")
+        if not start <= shift["start"] < shift["end"] <= end:
+            raise invalid(f"shifts.{n}", "must lie within the temporary schedule's start and end")
+    check_users(conn, {f"shifts.{n}.user_id": s["user_id"] for n, s in enumerate(shifts)})
+
+
+def _shift_rows(shifts: list[ShiftIn]) -> list[dict[str, Any]]:
+    return [{**s.model_dump(), "user_id": str(s.user_id)} for s in shifts]
+
+
+@endpoint(TEMPORARIES, "GET", "read", TAG, HTTP_200=TemporarySchedulePage)
+def list_temporary_schedules(schedule_id: UUID, query: PageQuery) -> TemporarySchedulePage:
+    """List a schedule's temporary schedules, oldest first."""
+    after = pagination.decode_time_cursor(query.cursor)
+    with transaction() as conn:
+        require_schedule(conn, schedule_id)
+        rows = stored_temporaries.list_temporary_schedules(
+            conn, str(schedule_id), after, query.limit + 1
+        )
+    items, next_cursor = pagination.page(
+        rows, query.limit, pagination.time_cursor, TemporarySchedule.model_validate
+    )
+    return TemporarySchedulePage(items=items, next_cursor=next_cursor)
+
+
+@endpoint(TEMPORARIES, "POST", "write", TAG, HTTP_201=TemporarySchedule)
+def create_temporary_schedule(
+    schedule_id: UUID, json: TemporaryScheduleCreate
+) -> tuple[TemporarySchedule, int]:
+    """Replace the schedule's rules during [start, end) with these shifts (none: nobody)."""
+    shifts = _shift_rows(json.shifts)
+    with transaction() as conn:
+        require_schedule(conn, schedule_id)
+        _check_temporary(conn, json.start, json.end, shifts)
+        row = stored_temporaries.create_temporary_schedule(
+            conn, str(schedule_id), json.start, json.end, shifts
+        )
+    return TemporarySchedule.model_validate(row), 201
+
+
+@endpoint(TEMPORARY, "GET", "read", TAG, HTTP_200=TemporarySchedule)
+def get_temporary_schedule(schedule_id: UUID, temporary_id: UUID) -> TemporarySchedule:
+    """Get one temporary schedule with its shifts."""
+    with transaction() as conn:
+        row = stored_temporaries.get_temporary_schedule(conn, str(schedule_id), str(temporary_id))
+    if row is None:
+        raise not_found("temporary schedule", temporary_id, schedule_id)
+    return TemporarySchedule.model_validate(row)
+
+
+@endpoint(TEMPORARY, "PATCH", "write", TAG, HTTP_200=TemporarySchedule)
+def update_temporary_schedule(
+    schedule_id: UUID, temporary_id: UUID, json: TemporarySchedulePatch
+) -> TemporarySchedule:
+    """Move its span and/or replace its shifts wholesale, in one transaction; the result is
+    checked as POST checks it (kept shifts must fit a moved span: else send shifts too)."""
+    shifts = None if json.shifts is None else _shift_rows(json.shifts)
+    with transaction() as conn:
+        stored = stored_temporaries.lock_temporary_schedule(
+            conn, str(schedule_id), str(temporary_id)
+        )
+        if stored is None:
+            raise not_found("temporary schedule", temporary_id, schedule_id)
+        start: datetime = stored["start"] if json.start is None else json.start
+        end: datetime = stored["end"] if json.end is None else json.end
+        if shifts is None:
+            _check_temporary(conn, start, end, stored["shifts"], kept=True)
+        else:
+            _check_temporary(conn, start, end, shifts)
+        row = stored_temporaries.update_temporary_schedule(
+            conn, str(temporary_id), start, end, shifts
+        )
+    return TemporarySchedule.model_validate(row)
+
+
+@endpoint(TEMPORARY, "DELETE", "write", TAG, HTTP_204=None)
+def delete_temporary_schedule(schedule_id: UUID, temporary_id: UUID) -> tuple[str, int]:
+    """Delete a temporary schedule."""
+    with transaction() as conn:
+        if not stored_temporaries.delete_temporary_schedule(
+            conn, str(schedule_id), str(temporary_id)
+        ):
+            raise not_found("temporary schedule", temporary_id, schedule_id)
+    return "", 204

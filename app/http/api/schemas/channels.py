@@ -1,0 +1,47 @@
+"""Schemas of /api/v1/notification-channels (their addresses: app.http.api.schemas.addresses)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, StrictBool
+from pydantic.json_schema import SkipJsonSchema
+
+from app.http.api.schemas.addresses import Address
+from app.http.api.schemas.base import Input, Name, Output, OutTime, Patch
+
+ChannelType = Literal["webhook", "slack"]
+
+
+class ChannelCreate(Input):
+    name: Name
+    type: ChannelType
+    address: Address = Field(description="webhook URL, or Slack channel id / #name")
+    status_updates: StrictBool = Field(True, description="also post acknowledge/close notices")
+
+
+class ChannelPatch(Patch):
+    name: Name | SkipJsonSchema[None] = None
+    address: Address | SkipJsonSchema[None] = None
+    status_updates: StrictBool | SkipJsonSchema[None] = None
+
+
+class Channel(Output):
+    id: str
+    name: str
+    type: ChannelType
+    address: str
+    status_updates: bool
+    created_at: OutTime
+    updated_at: OutTime
+
+
+class ChannelCreated(Channel):
+    signing_secret: str | None = Field(
+        description="webhooks: the HMAC key of the signature header, shown only in this response"
+    )
+
+
+class ChannelPage(Output):
+    items: list[Channel]
+    next_cursor: str | None
