@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -47,3 +48,27 @@ def update_user(
 
 def delete_user(conn: psycopg.Connection[Any], user_id: str) -> bool:
     return conn.execute("DELETE FROM users WHERE id = %s", (user_id,)).rowcount > 0
+
+
+def user_exists(conn: psycopg.Connection[Any], user_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone() is not None
+
+
+def missing_users(conn: psycopg.Connection[Any], user_ids: Iterable[str]) -> set[str]:
+    """Which of these user ids name no user."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return set()
+    rows = conn.execute(
+        "SELECT id::text AS id FROM users WHERE id = ANY(%s::uuid[])", (wanted,)
+    ).fetchall()
+    return set(wanted) - {row["id"] for row in rows}
+
+
+def user_names(conn: psycopg.Connection[Any], user_ids: Iterable[str]) -> dict[str, str]:
+    """The names of these users, by id (missing ids are left out)."""
+    rows = conn.execute(
+        "SELECT id::text AS id, name FROM users WHERE id = ANY(%s::uuid[])",
+        (sorted(set(user_ids)),),
+    ).fetchall()
+    return {row["id"]: row["name"] for row in rows}

@@ -212,10 +212,3 @@ def release_held_alerts(conn: psycopg.Connection[Any], service_id: str) -> int:
 
 
 # ---- who is on call for a service --------------------------------------------------------------
-
-
-def user_names(conn: psycopg.Connection[Any], user_ids: set[str]) -> dict[str, str]:
-    rows = conn.execute(
-        "SELECT id::text AS id, name FROM users WHERE id = ANY(%s::uuid[])", (sorted(user_ids),)
-    ).fetchall()
-    return {row["id"]: row["name"] for row in rows}

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import psycopg
 
+from app.directory import users as directory_users
 from app.escalation import policies
 from app.http.api import pagination
 from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
@@ -130,7 +131,7 @@ def service_on_call(service_id: UUID, query: AtQuery) -> ServiceOnCall:
         policy_id = service["escalation_policy_id"]
         policy = policies.get_policy(conn, policy_id) if policy_id else None
         steps = [] if policy is None else [_step_on_call(conn, s, at) for s in policy["steps"]]
-        names = policies.user_names(
+        names = directory_users.user_names(
             conn, {u for s in steps for t in s["targets"] for u in t["user_ids"]}
         )
     for step in steps:

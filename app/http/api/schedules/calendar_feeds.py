@@ -17,6 +17,7 @@ import psycopg
 from flask import Response
 from flask.blueprints import BlueprintSetupState
 
+from app.directory import users as directory_users
 from app.http.api import pagination
 from app.http.api.routing import NotFound, api_blueprint, endpoint, settings, transaction
 from app.http.api.schedules.computation import load_for_computation, shifts_or_none
@@ -27,7 +28,7 @@ from app.http.api.schemas.calendar_subscriptions import (
     CalendarSubscriptionCreated,
     CalendarSubscriptionPage,
 )
-from app.oncall import calendar_subscriptions, ical, loading, user_lookups
+from app.oncall import calendar_subscriptions, ical, loading
 from app.oncall import schedules as stored_schedules
 from app.oncall.model import Shift as ShiftValue
 
@@ -133,7 +134,7 @@ def _feed_shifts(
                 found.append((schedule_id, row["name"] if row else "", shift))
     if user_id is not None:
         return [ical.FeedShift(*item) for item in found]
-    names = user_lookups.user_names(conn, {shift.user_id for _, _, shift in found})
+    names = directory_users.user_names(conn, {shift.user_id for _, _, shift in found})
     return [
         ical.FeedShift(sid, name, shift, names.get(shift.user_id, shift.user_id))
         for sid, name, shift in found

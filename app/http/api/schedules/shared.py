@@ -8,9 +8,9 @@ from uuid import UUID
 
 import psycopg
 
+from app.directory import users as directory_users
 from app.http.api.routing import NotFound
 from app.oncall import schedules as stored_schedules
-from app.oncall import user_lookups
 from app.platform.errors import invalid
 
 TAG = "schedules"
@@ -35,7 +35,7 @@ def with_notice_channels(
 
 def require_user(conn: psycopg.Connection[Any], user_id: UUID) -> None:
     """A 404 unless the user exists."""
-    if not user_lookups.user_exists(conn, str(user_id)):
+    if not directory_users.user_exists(conn, str(user_id)):
         raise NotFound(f"no user with id {user_id}")
 
 
@@ -45,7 +45,7 @@ def not_found(what: str, item_id: UUID, schedule_id: UUID) -> NotFound:
 
 def check_users(conn: psycopg.Connection[Any], fields: dict[str, str | None]) -> None:
     """422 naming the first field (of field -> user id) whose user does not exist."""
-    missing = user_lookups.missing_users(conn, [v for v in fields.values() if v is not None])
+    missing = directory_users.missing_users(conn, [v for v in fields.values() if v is not None])
     for field, user_id in fields.items():
         if user_id in missing:
             raise invalid(field, f"no user with id {user_id}")
