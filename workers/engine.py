@@ -23,12 +23,11 @@ import structlog
 from redis.exceptions import RedisError
 
 from app import alive, db
-from app.alerts import status_update_pass
 from app.bounded import DeadlineExceeded, SingleFlight
 from app.database import Database
 from app.engine_heartbeat import Heartbeat, write_heartbeat
 from app.engine_pass import EngineModule, ModuleContext
-from app.escalation import escalation_pass, notification_pass
+from app.escalation import escalation_pass, notification_pass, status_update_pass
 from app.ingest import checkin_pass
 from app.listener import Listener
 from app.messages import dispatch_pass
