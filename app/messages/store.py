@@ -81,6 +81,8 @@ ORDER BY c.id
 
 _OWN = "id = %(id)s AND status = 'sending' AND claimed_by = %(worker)s AND attempts = %(attempt)s"
 
+# An alert message's outcome is logged on its alert by the statement that records it: these are
+# its `logged` CTE, reading the recorded rows from its `done` CTE.
 _LOG_COLUMNS = "alert_id, event, actor_type, message, meta"
 _SENT_LOG = alert_logs.insert_sql(
     _LOG_COLUMNS,
@@ -88,18 +90,13 @@ _SENT_LOG = alert_logs.insert_sql(
            jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id)
     FROM done WHERE kind = 'alert' AND alert_id IS NOT NULL""",
 )
-
-
-def _failed_log(failed: str) -> str:
-    """The alert log's `notification_failed` entries for the alert messages of the CTE `done`
-    that the condition `failed` says failed."""
-    return alert_logs.insert_sql(
-        _LOG_COLUMNS,
-        f"""SELECT alert_id, 'notification_failed', 'system', last_error,
+_FAILED_LOG = alert_logs.insert_sql(
+    _LOG_COLUMNS,
+    """SELECT alert_id, 'notification_failed', 'system', last_error,
            jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id,
                               'error', last_error)
-    FROM done WHERE {failed} AND kind = 'alert' AND alert_id IS NOT NULL""",
-    )
+    FROM done WHERE status = 'failed' AND kind = 'alert' AND alert_id IS NOT NULL""",
+)
 
 
 # Sends accepted, recorded together (one commit for all the sends of a batch that finished at
@@ -123,8 +120,6 @@ WITH input AS (
 ), logged AS ({_SENT_LOG})
 SELECT id FROM done
 """
-
-_FAILED_LOG = _failed_log("status = 'failed'")
 
 # A failed send: back to pending after `delay` seconds, or failed for good when it was
 # permanent or the last attempt. job_id is cleared: no job is live, dispatch queues it when due.
@@ -374,8 +369,8 @@ WITH done AS (
     UPDATE outgoing_messages
        SET status = 'failed', failed_at = now(), last_error = %(error)s, updated_at = now()
      WHERE provider = %(provider)s AND provider_message_id = %(sid)s AND status = 'sent'
-    RETURNING id, kind, alert_id, dest_type, user_id, last_error
-), logged AS ({_failed_log("true")})
+    RETURNING id, status, kind, alert_id, dest_type, user_id, last_error
+), logged AS ({_FAILED_LOG})
 SELECT id FROM done
 """
 
