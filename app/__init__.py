@@ -1,4 +1,4 @@
-"""Klaxon: the Flask app factory lives in app.web; this keeps `app:create_app()` (Procfile)
+"""Klaxon: the Flask app factory lives in app.http.web; this keeps `app:create_app()` (Procfile)
 working without importing Flask into every CLI command."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 
 def create_app(*args: Any, **kwargs: Any) -> Flask:
-    """Build the Flask app (see app.web.create_app)."""
-    from app.web import create_app as build
+    """Build the Flask app (see app.http.web.create_app)."""
+    from app.http.web import create_app as build
 
     return build(*args, **kwargs)

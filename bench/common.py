@@ -41,7 +41,7 @@ if str(REPO) not in sys.path:  # `python bench/x.py` puts bench/, not the reposi
 
 import psycopg  # noqa: E402
 
-from app.embedded import EmbeddedPostgres, EmbeddedRedis, free_port  # noqa: E402
+from app.platform.embedded import EmbeddedPostgres, EmbeddedRedis, free_port  # noqa: E402
 from tests.support.net import BlackholeProxy, Tarpit, closed_port  # noqa: E402
 from tests.support.procs import KlaxonProcess  # noqa: E402
 

@@ -50,7 +50,7 @@ from common import (
 from ingest_load import make_token, paced_post
 from loadgen import Sample, paced, summarize
 
-from app.body_limits import limit_for
+from app.platform.body_limits import limit_for
 from tests.support.hostile import SHAPES, Shape, chunked
 
 NAME = "hostile_mix"

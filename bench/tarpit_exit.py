@@ -37,7 +37,7 @@ from common import (
     wait_exit,
 )
 
-from app.redis_client import make_redis
+from app.platform.redis_client import make_redis
 from config.settings import DEFAULT_CHECK_TIMEOUT, RedisTls
 
 NAME = "tarpit_exit"

@@ -43,8 +43,8 @@ workers = _settings.web_concurrency
 # WORKER TIMEOUT). Here a new connection waits for its first bytes on the main thread's poller,
 # not in a pool thread; a complete bodiless probe request is answered by PROBE_THREADS threads
 # of its own; every read from a client times out after CLIENT_READ_TIMEOUT (a 408), a body
-# must arrive within app.body_limits.BODY_SECONDS, and an unread body is drained at most 64 KiB
-# / 5 s before the connection is closed instead.
+# must arrive within app.platform.body_limits.BODY_SECONDS, and an unread body is drained at
+# most 64 KiB / 5 s before the connection is closed instead.
 worker_class = "config.gunicorn_worker.ProbeLaneWorker"
 threads = 4
 # A request stuck for 30 s is killed and its worker replaced: no request may outlive Heroku's
@@ -76,7 +76,7 @@ PREFLIGHT_GRACE = 2.0
 
 def on_starting(server):
     """Run the preflight as its own process; exit without binding the port when it fails."""
-    command = [sys.executable, "-m", "app.cli", "preflight", "--json", "--process", "web"]
+    command = [sys.executable, "-m", "app.commands.main", "preflight", "--json", "--process", "web"]
     budget = _settings.preflight_timeout + PREFLIGHT_GRACE
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, start_new_session=True)
     try:

@@ -16,9 +16,10 @@ This worker changes who waits where:
    with no body goes to a small probe pool; everything else to the app pool.
 3. The probe pool never waits on a client: the head it parses is already in the kernel's
    buffer, and the answer is a few hundred bytes. /readyz waits at most its check patience
-   (app.health), so PROBE_THREADS threads answer any number of probes promptly.
+   (app.platform.health), so PROBE_THREADS threads answer any number of probes promptly.
 4. Every read from a client socket has a timeout (CLIENT_READ_TIMEOUT): a client that stops
-   sending mid-request frees its app thread with a 408 (app.body_limits) instead of holding it.
+   sending mid-request frees its app thread with a 408 (app.platform.body_limits) instead of
+   holding it.
 
 The app pool stays `threads` wide: probes neither take its threads nor wait for one. CPU is the
 one thing the lanes share (the GIL); every transform of request data is linear and bounded so

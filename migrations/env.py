@@ -1,4 +1,4 @@
-"""Alembic environment: Klaxon always hands it an open connection (see app/migrate.py)."""
+"""Alembic environment: Klaxon always hands it an open connection (see app/platform/migrate.py)."""
 
 from alembic import context
 

@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from app import migrate
-from app.embedded import EmbeddedPostgres, EmbeddedRedis
+from app.platform import migrate
+from app.platform.embedded import EmbeddedPostgres, EmbeddedRedis
 from config.settings import Settings, load_settings
 from tests.support.databases import DatabasePool, with_database
 from tests.support.net import BlackholeProxy

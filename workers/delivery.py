@@ -24,11 +24,11 @@ import psycopg
 import structlog
 from psycopg.rows import dict_row
 
-from app import db
 from app.messages import reply_codes, store
 from app.messages.render import render
+from app.platform import postgres
+from app.platform.queues import MAX_THREADS
 from app.providers.base import Delivery, DeliveryError, Provider, Sent
-from app.queues import MAX_THREADS
 from config.settings import PROVIDER_ENV, Settings, load_settings
 
 log = structlog.get_logger(__name__)
@@ -130,7 +130,7 @@ class Batch:
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            self._conn = db.connect(
+            self._conn = postgres.connect(
                 self.settings.database_url,
                 self.settings.check_timeout,
                 application_name="klaxon-worker",
@@ -156,7 +156,9 @@ class Batch:
                 )
                 if out_of_time:
                     raise
-                log.warning("delivery_database_retry", error=db.describe_error(exc), wait=delay)
+                log.warning(
+                    "delivery_database_retry", error=postgres.describe_error(exc), wait=delay
+                )
                 time.sleep(delay * (0.5 + random.random() / 2))
                 delay = min(delay * 2, 2.0)
 
@@ -283,7 +285,7 @@ class Batch:
             recorded = self._with_db(lambda c: store.record_sent(c, records))
         except (psycopg.Error, OSError) as exc:
             recorded = None
-            error = db.describe_error(exc)
+            error = postgres.describe_error(exc)
         for row, outcome in accepted:
             mlog = self._log_for(row, outcome)
             if recorded is None:
@@ -312,7 +314,7 @@ class Batch:
             )
         except (psycopg.Error, OSError) as exc:
             self.counts["lost"] += 1
-            mlog.error("message_outcome_not_recorded", error=db.describe_error(exc))
+            mlog.error("message_outcome_not_recorded", error=postgres.describe_error(exc))
             return
         if status is None:
             self.counts["lost"] += 1

@@ -22,20 +22,20 @@ import psycopg
 import structlog
 from redis.exceptions import RedisError
 
-from app import alive, db
-from app.bounded import DeadlineExceeded, SingleFlight
-from app.database import Database
-from app.engine_heartbeat import Heartbeat, write_heartbeat
-from app.engine_pass import EngineModule, ModuleContext
+from app.commands.process_checks import checks_for
 from app.escalation import escalation_pass, notification_pass, status_update_pass
 from app.ingest import checkin_pass
-from app.listener import Listener
 from app.messages import dispatch_pass
 from app.oncall import notice_pass
-from app.process_checks import checks_for
-from app.redis_client import make_redis
-from app.sql_fragments import EVENTS_CHANNEL
-from app.startup import load_or_exit, preflight_or_exit
+from app.platform import alive, postgres
+from app.platform.bounded import DeadlineExceeded, SingleFlight
+from app.platform.engine_heartbeat import Heartbeat, write_heartbeat
+from app.platform.engine_pass import EngineModule, ModuleContext
+from app.platform.listener import Listener
+from app.platform.pool import Database
+from app.platform.redis_client import make_redis
+from app.platform.sql_fragments import EVENTS_CHANNEL
+from app.platform.startup import load_or_exit, preflight_or_exit
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -48,7 +48,7 @@ EXIT_SECOND_SIGNAL = 1
 # Shortest wait between cycles (seconds): work "due now" that a module could not finish (a
 # throttle, a lock held elsewhere) must not turn the loop into a busy spin.
 MIN_WAIT = 0.05
-# Seconds a liveness promise (app.alive) allows beyond the loop's longest ordinary wait.
+# Seconds a liveness promise (app.platform.alive) allows beyond the loop's longest ordinary wait.
 ALIVE_MARGIN = 15.0
 
 
@@ -132,13 +132,13 @@ class Engine:
             self._promise_alive()
             try:
                 # The leader lock is session-level: it needs the direct connection.
-                conn = db.connect(
+                conn = postgres.connect(
                     self.settings.database_listen_url,
                     self.settings.check_timeout,
                     application_name="klaxon-engine-lock",
                 )
             except psycopg.Error as exc:
-                log.warning("engine_database_unavailable", error=db.describe_error(exc))
+                log.warning("engine_database_unavailable", error=postgres.describe_error(exc))
                 self._stop.wait(delay * (0.5 + random.random()))
                 delay = min(delay * 2, RECONNECT_BACKOFF_MAX)
                 continue
@@ -154,11 +154,11 @@ class Engine:
 
     def _try_lock(self, conn: psycopg.Connection[Any]) -> bool:
         try:
-            rows = db.bounded_query(
+            rows = postgres.bounded_query(
                 conn, f"SELECT pg_try_advisory_lock({ENGINE_LOCK_KEY})", self.settings.check_timeout
             )
-        except (psycopg.Error, db.QueryTimeout) as exc:
-            log.warning("engine_lock_attempt_failed", error=db.describe_error(exc))
+        except (psycopg.Error, postgres.QueryTimeout) as exc:
+            log.warning("engine_lock_attempt_failed", error=postgres.describe_error(exc))
             conn.close()
             return False
         return bool(rows) and rows[0][0] == "t"
@@ -184,10 +184,10 @@ class Engine:
 
     def _still_leader(self, conn: psycopg.Connection[Any]) -> bool:
         try:
-            db.bounded_query(conn, "SELECT 1", self.settings.check_timeout)
+            postgres.bounded_query(conn, "SELECT 1", self.settings.check_timeout)
             return True
-        except (psycopg.Error, db.QueryTimeout) as exc:
-            log.warning("engine_leadership_lost", error=db.describe_error(exc))
+        except (psycopg.Error, postgres.QueryTimeout) as exc:
+            log.warning("engine_leadership_lost", error=postgres.describe_error(exc))
             return False
 
     def _run_modules(self) -> float:

@@ -19,12 +19,12 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.worker import WorkerStatus
 
-from app import alive
-from app.process_checks import checks_for
+from app.commands.process_checks import checks_for
+from app.platform import alive
+from app.platform.queues import ALL_QUEUES, NOTIFY_QUEUE
+from app.platform.redis_client import make_redis
+from app.platform.startup import load_or_exit, preflight_or_exit
 from app.providers import registry  # noqa: F401 - likewise: providers and their libraries
-from app.queues import ALL_QUEUES, NOTIFY_QUEUE
-from app.redis_client import make_redis
-from app.startup import load_or_exit, preflight_or_exit
 from workers import delivery  # noqa: F401 - loaded once here, so each forked job starts warm
 from workers.commands import CommandListener, listen_for_commands, stop_listening
 
@@ -33,7 +33,8 @@ log = structlog.get_logger(__name__)
 # A job may run this long (seconds) before RQ kills it; inside Heroku's 30 s SIGTERM budget, so a
 # warm shutdown never has to cut a job off.
 DEFAULT_JOB_TIMEOUT = 20
-# Seconds a liveness promise (app.alive) allows beyond RQ's next heartbeat: a loaded machine.
+# Seconds a liveness promise (app.platform.alive) allows beyond RQ's next heartbeat: a loaded
+# machine.
 ALIVE_MARGIN = 15
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from app import engine_pass
+from app.platform import engine_pass
 
 # Users deleted since the policy was read are skipped by the join, not a failed batch.
 _ENGAGE = """

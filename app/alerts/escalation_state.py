@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from app import engine_pass
+from app.platform import engine_pass
 
 
 def force_sql(alert_ids: str) -> str:

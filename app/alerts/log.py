@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from app import engine_pass
+from app.platform import engine_pass
 
 # An entry's id taken in advance, by a statement that must know it before inserting the entry.
 NEXT_ID = "nextval(pg_get_serial_sequence('alert_logs', 'id'))"

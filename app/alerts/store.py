@@ -1,7 +1,7 @@
 """Alerts in Postgres (`alerts`, its only writer): raise with DB-enforced dedup, move forward
 through their states; each change is logged (app.alerts.log) in the statement that makes it.
 
-Every function takes a connection inside a transaction (app.database.Database.transaction) and
+Every function takes a connection inside a transaction (app.platform.pool.Database.transaction) and
 sends `NOTIFY klaxon_events` for each change, which Postgres delivers on commit — so the engine
 wakes for exactly the changes that happened.
 """
@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from app.alerts import escalation_state
 from app.alerts import log as alert_logs
-from app.sql_fragments import EVENTS_CHANNEL
+from app.platform.sql_fragments import EVENTS_CHANNEL
 
 MAX_SUMMARY = 1024  # characters
 MAX_DETAILS = 6 * 1024  # bytes (UTF-8)
@@ -340,3 +340,29 @@ def list_alerts(conn: psycopg.Connection[Any], f: AlertFilter) -> list[dict[str,
         params,
     ).fetchall()
     return [dict(r) for r in rows]
+
+
+def alert_status(conn: psycopg.Connection[Any], alert_id: int, *, lock: bool = False) -> str | None:
+    """The alert's status, or None when there is no such alert. With `lock`, the row stays
+    locked until commit, so a decision taken on the status cannot go stale."""
+    sql = "SELECT status FROM alerts WHERE id = %s" + (" FOR UPDATE" if lock else "")
+    row = conn.execute(sql, (alert_id,)).fetchone()
+    return None if row is None else str(row["status"])
+
+
+def alert_card(conn: psycopg.Connection[Any], alert_id: int) -> dict[str, Any] | None:
+    """What a person acting on an alert from a link or a reply is shown: id, summary, status
+    and the service's name."""
+    return conn.execute(
+        "SELECT a.id, a.summary, a.status, s.name AS service "
+        "FROM alerts a JOIN services s ON s.id = a.service_id WHERE a.id = %s",
+        (alert_id,),
+    ).fetchone()
+
+
+# For /metrics: one row per (source, status), tagged 'alert' so it can share a round trip with
+# the other tables' counts (UNION ALL); a full scan, bounded by the caller's statement timeout.
+COUNT_BY_SOURCE_AND_STATUS = (
+    "SELECT 'alert', source, status, count(*), coalesce(sum(duplicate_count), 0) "
+    "FROM alerts GROUP BY source, status"
+)

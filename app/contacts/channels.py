@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from app.sql_fragments import keyset_page, update_row
+from app.platform.sql_fragments import keyset_page, update_row
 
 CHANNEL_COLUMNS = "id::text AS id, name, type, address, status_updates, created_at, updated_at"
 

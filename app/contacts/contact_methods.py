@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from app.sql_fragments import keyset_page, update_row
+from app.platform.sql_fragments import keyset_page, update_row
 
 CM_COLUMNS = (
     "id::text AS id, user_id::text AS user_id, name, type, address, "

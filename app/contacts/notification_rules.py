@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 
 from app.alerts import engagements
-from app.sql_fragments import EVENTS_CHANNEL, keyset_page
+from app.platform.sql_fragments import EVENTS_CHANNEL, keyset_page
 
 RULE_COLUMNS = (
     "id::text AS id, user_id::text AS user_id, contact_method_id::text AS contact_method_id, "

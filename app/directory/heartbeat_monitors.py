@@ -6,12 +6,12 @@ from typing import Any
 
 import psycopg
 
-from app import tokens
-from app.sql_fragments import keyset_page, update_row
+from app.platform import tokens
+from app.platform.sql_fragments import keyset_page, update_row
 
 # ---- listing, reading, updating and deleting (the REST API) -----------------------------------
 #
-# Lists are keyset pages (app.sql_fragments).
+# Lists are keyset pages (app.platform.sql_fragments).
 
 HEARTBEAT_COLUMNS = (
     "id::text AS id, service_id::text AS service_id, name, timeout_seconds, state, "

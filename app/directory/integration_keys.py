@@ -8,8 +8,8 @@ from typing import Any
 
 import psycopg
 
-from app import tokens
-from app.sql_fragments import keyset_page
+from app.platform import tokens
+from app.platform.sql_fragments import keyset_page
 
 INTEGRATION_TYPES = ("generic", "grafana", "prometheusAlertmanager", "email")
 

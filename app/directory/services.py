@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 
 from app.directory import integration_keys
-from app.sql_fragments import keyset_page, update_row
+from app.platform.sql_fragments import keyset_page, update_row
 
 SERVICE_COLUMNS = (
     "id::text AS id, name, description, escalation_policy_id::text AS escalation_policy_id, "

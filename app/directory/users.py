@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from app.sql_fragments import keyset_page, update_row
+from app.platform.sql_fragments import keyset_page, update_row
 
 USER_COLUMNS = "id::text AS id, name, email, role, time_zone, created_at, updated_at"
 

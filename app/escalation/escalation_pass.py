@@ -33,12 +33,18 @@ from psycopg.types.json import Jsonb
 
 from app.alerts import engagements, escalation_state
 from app.alerts import log as alert_logs
-from app.engine_pass import EngineModule, ModuleContext, columns, run_batches, seconds_until
 from app.escalation.policy_snapshot import load_policies
 from app.escalation.steps import FIRE, HOLD, NO_POLICY, Decision, Due, decide
 from app.escalation.targets import Resolver
 from app.messages.create import provider_sql
 from app.messages.store import insert_and_notify_sql
+from app.platform.engine_pass import (
+    EngineModule,
+    ModuleContext,
+    columns,
+    run_batches,
+    seconds_until,
+)
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

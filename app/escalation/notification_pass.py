@@ -26,9 +26,15 @@ import structlog
 from app.alerts import engagements
 from app.alerts import log as alert_logs
 from app.contacts.notification_plan import UserRule, plan
-from app.engine_pass import EngineModule, ModuleContext, columns, run_batches, seconds_until
 from app.messages.create import provider_sql
 from app.messages.store import insert_and_notify_sql
+from app.platform.engine_pass import (
+    EngineModule,
+    ModuleContext,
+    columns,
+    run_batches,
+    seconds_until,
+)
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

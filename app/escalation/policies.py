@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from app.alerts import escalation_state
-from app.sql_fragments import EVENTS_CHANNEL, keyset_page, update_row
+from app.platform.sql_fragments import EVENTS_CHANNEL, keyset_page, update_row
 
 POLICY_COLUMNS = "id::text AS id, name, description, repeat_count, created_at, updated_at"
 # target type -> (its column in escalation_step_targets, the table its id lives in)

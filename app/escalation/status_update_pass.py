@@ -25,9 +25,9 @@ import psycopg
 import structlog
 
 from app.alerts import escalation_state
-from app.engine_pass import EngineModule, ModuleContext, columns, run_batches
 from app.messages.create import provider_sql
 from app.messages.store import NOTIFY_MADE, insert_sql
+from app.platform.engine_pass import EngineModule, ModuleContext, columns, run_batches
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

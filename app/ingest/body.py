@@ -3,8 +3,8 @@
 The body is read here, never through `request.data`/`request.form`: Werkzeug silently
 truncates a chunked body that exceeds MAX_CONTENT_LENGTH, so the cap is counted on the bytes
 actually read, for Content-Length and chunked bodies alike, and exceeding it is a 413 — never a
-truncated payload parsed as if it were whole: app.body_limits holds every route, ingest included,
-to its limit on the bytes read. JSON nesting is capped (app.json_input).
+truncated payload parsed as if it were whole: app.platform.body_limits holds every route, ingest
+included, to its limit on the bytes read. JSON nesting is capped (app.platform.json_input).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.wsgi import get_input_stream
 
-from app import json_input
-from app.body_limits import LIMITS
 from app.ingest.errors import BadRequest, UnsupportedMediaType
+from app.platform import json_input
+from app.platform.body_limits import LIMITS
 
 MAX_BODY = LIMITS["ingest"]  # bytes; GoAlert's default max-request-body-bytes
 MAX_FORM_PARTS = 200  # fields in a form body; a real sender uses a handful
@@ -63,10 +63,10 @@ def is_form(request: Request) -> bool:
 
 
 def read_body(request: Request) -> Body:
-    """The whole body. app.body_limits has already refused a declared length over ingest's
+    """The whole body. app.platform.body_limits has already refused a declared length over ingest's
     limit, and its counting stream raises the 413 at the first byte past it, however framed."""
     # Content-Length bodies end at their length; chunked ones at the server's framing
-    # (gunicorn sets wsgi.input_terminated), both under app.body_limits' count.
+    # (gunicorn sets wsgi.input_terminated), both under app.platform.body_limits' count.
     stream = get_input_stream(request.environ, max_content_length=None)
     return Body(stream.read(), request.mimetype, dict(request.mimetype_params))
 

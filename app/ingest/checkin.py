@@ -18,11 +18,11 @@ from typing import Any
 
 import psycopg
 
-from app import tokens
 from app.alerts import log as alert_logs
 from app.alerts import store
 from app.directory import heartbeat_monitors
-from app.sql_fragments import EVENTS_CHANNEL
+from app.platform import tokens
+from app.platform.sql_fragments import EVENTS_CHANNEL
 
 _CLOSED_LOG = alert_logs.insert_sql(
     "alert_id, event, actor_type, actor_id, message",

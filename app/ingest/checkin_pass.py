@@ -17,7 +17,7 @@ import structlog
 
 from app.alerts.store import Actor, raise_alert
 from app.directory import heartbeat_monitors
-from app.engine_pass import EngineModule, ModuleContext, run_batches, seconds_until
+from app.platform.engine_pass import EngineModule, ModuleContext, run_batches, seconds_until
 
 log = structlog.get_logger(__name__)
 

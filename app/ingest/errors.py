@@ -3,7 +3,7 @@ ingest blueprint can tell a sender's mistake from anything else."""
 
 from __future__ import annotations
 
-from app import errors
+from app.platform import errors
 
 
 class IngestError(errors.ApiError):

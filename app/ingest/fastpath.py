@@ -25,12 +25,12 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from app import tokens
 from app.alerts import log as alert_logs
 from app.alerts import store
 from app.directory import integration_keys
 from app.ingest.events import Event
-from app.sql_fragments import EVENTS_CHANNEL
+from app.platform import tokens
+from app.platform.sql_fragments import EVENTS_CHANNEL
 
 # The alert the key's service raises, when the key is of the route's type.
 _KEYS_ALERT = """SELECT service_id, %(summary)s, %(details)s, %(dedup_key)s, type

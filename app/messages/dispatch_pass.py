@@ -33,9 +33,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
-from app.engine_pass import EngineModule, ModuleContext
 from app.messages import store
-from app.queues import DELIVERY_JOB, MAX_THREADS, NOTIFY_QUEUE
+from app.platform.engine_pass import EngineModule, ModuleContext
+from app.platform.queues import DELIVERY_JOB, MAX_THREADS, NOTIFY_QUEUE
 from config.settings import DeliverySettings
 
 log = structlog.get_logger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from app.links import ActionLink, action_url
+from app.messages.links import ActionLink, action_url
 from app.providers.base import AlertView, Delivery, Links
 from config.settings import Settings
 

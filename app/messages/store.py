@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from app.alerts import log as alert_logs
-from app.sql_fragments import EVENTS_CHANNEL
+from app.platform.sql_fragments import EVENTS_CHANNEL
 
 TAKEN_BACK_ERROR = "worker stopped mid-send (its claim expired); sending again"
 TAKE_BACK_LIMIT = 500  # rows per engine cycle; the rest are taken back next cycle
@@ -390,3 +390,60 @@ def provider_failed(
         _PROVIDER_FAILED, {"provider": provider, "sid": sid, "error": error}
     ).fetchall()
     return [_col(row, "id", 0) for row in rows]
+
+
+# -- the message log (read only) ------------------------------------------------------------
+
+MESSAGE_COLUMNS = """
+    id, kind, status, dest_type, provider, contact_method_id::text AS contact_method_id,
+    channel_id::text AS channel_id, user_id::text AS user_id, alert_id,
+    schedule_id::text AS schedule_id, attempts, max_attempts, provider_message_id, last_error,
+    not_before, created_at, updated_at, sent_at, delivered_at, failed_at
+"""
+# filter name -> its condition (values are bound parameters, never SQL text)
+MESSAGE_FILTERS = {
+    "status": "status = %(status)s",
+    "kind": "kind = %(kind)s",
+    "alert_id": "alert_id = %(alert_id)s",
+    "user_id": "user_id = %(user_id)s",
+    "contact_method_id": "contact_method_id = %(contact_method_id)s",
+    "channel_id": "channel_id = %(channel_id)s",
+    "since": "created_at >= %(since)s",
+    "until": "created_at < %(until)s",
+    "before_id": "id < %(before_id)s",
+}
+
+
+def list_messages(
+    conn: psycopg.Connection[Any], filters: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """At most `limit` messages, newest first, matching every filter that is not None."""
+    clauses = ["TRUE"] + [
+        MESSAGE_FILTERS[key] for key, value in filters.items() if value is not None
+    ]
+    return conn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM outgoing_messages WHERE {' AND '.join(clauses)} "
+        "ORDER BY id DESC LIMIT %(limit)s",
+        {**filters, "limit": limit},
+    ).fetchall()
+
+
+def get_message(conn: psycopg.Connection[Any], message_id: int) -> dict[str, Any] | None:
+    """One message with every status it passed through (`history`, oldest first), or None."""
+    row = conn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM outgoing_messages WHERE id = %s", (message_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    history = conn.execute(
+        "SELECT status, attempt, error, provider_message_id, at FROM message_events "
+        "WHERE message_id = %s ORDER BY id",
+        (message_id,),
+    ).fetchall()
+    return {**row, "history": history}
+
+
+# For /metrics, beside app.alerts.store.COUNT_BY_SOURCE_AND_STATUS (same columns, one round trip).
+COUNT_BY_PROVIDER_AND_STATUS = """
+SELECT 'message', provider, status, count(*), 0 FROM outgoing_messages GROUP BY provider, status
+"""

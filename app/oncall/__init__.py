@@ -1,1 +1,2 @@
-"""On-call: rotations, schedules, overrides, and who is on call when (issue 5)."""
+"""On-call: rotations, schedules, overrides and temporary schedules; who is on call when
+(computed, DST-correct); calendar feeds; and the notices sent when the on-call set changes."""

@@ -25,9 +25,9 @@ from typing import Any
 import psycopg
 import structlog
 
-from app.engine_pass import EngineModule, ModuleContext
 from app.messages import create
 from app.oncall import compute, notices, store
+from app.platform.engine_pass import EngineModule, ModuleContext
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

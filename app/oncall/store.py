@@ -15,9 +15,9 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from app import tokens
 from app.oncall.model import Override, Rotation, Rule, Schedule, Shift, TemporarySchedule
-from app.sql_fragments import keyset_page, update_row
+from app.platform import tokens
+from app.platform.sql_fragments import keyset_page, update_row
 
 CALENDAR_PREFIX = "klc"  # calendar subscription tokens: klc_<id hex>_<secret>
 

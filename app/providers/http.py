@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 import structlog
 import urllib3
 
-from app.outbound.policy import Policy, Refused
-from app.outbound.target import Resolver, Target, Unresolvable, system_resolver, vet_url
+from app.platform.outbound.policy import Policy, Refused
+from app.platform.outbound.target import Resolver, Target, Unresolvable, system_resolver, vet_url
 from app.providers.base import DeliveryError
 
 log = structlog.get_logger(__name__)

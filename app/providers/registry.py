@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.outbound.policy import Policy
+from app.platform.outbound.policy import Policy
 from app.providers.base import Provider
 from app.providers.http import Guard
 from app.providers.webhook import WebhookProvider

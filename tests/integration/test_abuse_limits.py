@@ -11,9 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from app import links
 from app.directory import heartbeat_monitors, users
-from app.links import ActionLink
+from app.messages import links
+from app.messages.links import ActionLink
 from config.settings import Settings
 from tests.conftest import SECRET_KEY
 from tests.support.api import Api

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import structlog
 
-from app.ratelimit import COOL_OFF_SECONDS
+from app.platform.ratelimit import COOL_OFF_SECONDS
 from config.settings import Settings
 from tests.support.net import BlackholeProxy, Tarpit
 from tests.support.wait import wait_until

@@ -7,10 +7,10 @@ import time
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from app import links
 from app.alerts import store
 from app.alerts.store import Actor
-from app.links import ActionLink
+from app.messages import links
+from app.messages.links import ActionLink
 from config.gunicorn_logging import redact_path
 from tests.conftest import SECRET_KEY
 from tests.support.inbound import alert_state, make_alert, make_user

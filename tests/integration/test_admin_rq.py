@@ -8,7 +8,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from app.queues import ALL_QUEUES, NOTIFY_QUEUE
+from app.platform.queues import ALL_QUEUES, NOTIFY_QUEUE
 from workers.worker import announce_queues
 
 # Every kind of thing rq-dashboard serves: pages, JSON, static files, actions, and paths that
@@ -278,7 +278,7 @@ def assert_framing(response) -> str:
 
 
 def test_admin_pages_send_the_action_pages_framing_and_csp(client, make_api_key):
-    from app.page_headers import PAGE_HEADERS
+    from app.http.page_headers import PAGE_HEADERS
 
     key = make_api_key("admin")
     for response in (

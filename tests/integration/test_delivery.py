@@ -17,12 +17,12 @@ from redis import Redis
 from rq import Queue
 
 from app.alerts.store import raise_alert
-from app.database import Database
-from app.engine_pass import ModuleContext
 from app.messages import create
 from app.messages.dispatch_pass import Dispatcher
+from app.platform.engine_pass import ModuleContext
+from app.platform.pool import Database
+from app.platform.queues import NOTIFY_QUEUE
 from app.providers.registry import build_providers
-from app.queues import NOTIFY_QUEUE
 from config.settings import Settings
 from tests.support.fakes.webhook import Behaviour, Received
 from tests.support.wait import wait_until
@@ -456,8 +456,8 @@ def test_a_channel_message_is_delivered(db_conn, rig_for, webhook_receiver, serv
 def test_an_sms_alert_carries_its_reply_code_and_links_signed_for_its_recipient(
     db_conn, settings_for, service_id
 ):
-    from app.links import read_token
     from app.messages import reply_codes, store
+    from app.messages.links import read_token
     from app.messages.render import render
 
     settings = settings_for(**FAST)

@@ -10,10 +10,10 @@ import threading
 
 import psycopg
 
-from app.embedded import free_port
-from app.engine_pass import ModuleContext
 from app.messages.dispatch_pass import Dispatcher
-from app.redis_client import make_redis
+from app.platform.embedded import free_port
+from app.platform.engine_pass import ModuleContext
+from app.platform.redis_client import make_redis
 from config.settings import RedisTls
 from tests.integration import test_delivery as shared
 from tests.integration.test_delivery import history, make_method, message, message_ids, row

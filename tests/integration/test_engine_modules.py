@@ -6,7 +6,7 @@ import threading
 
 import structlog
 
-from app.engine_pass import EngineModule
+from app.platform.engine_pass import EngineModule
 from tests.support.wait import wait_until
 from workers.engine import Engine
 

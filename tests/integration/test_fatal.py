@@ -6,7 +6,7 @@ import json
 
 from redis import Redis
 
-from app.fatal import clear_fatal, fatal_key, list_fatal, report_fatal
+from app.platform.fatal import clear_fatal, fatal_key, list_fatal, report_fatal
 from config.settings import RedisTls
 from tests.support.net import closed_port
 

@@ -17,10 +17,10 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from app.body_limits import limit_for
-from app.http_slack import slack_signature
-from app.twilio_signature import HEADER as TWILIO_HEADER
-from app.twilio_signature import signature as twilio_signature
+from app.http.slack import slack_signature
+from app.http.twilio_signature import HEADER as TWILIO_HEADER
+from app.http.twilio_signature import signature as twilio_signature
+from app.platform.body_limits import limit_for
 from tests.fixtures.ingest import new_key
 from tests.support.hostile import FORM, JSON, SHAPES, Shape
 

@@ -6,7 +6,7 @@ import threading
 
 import psycopg
 
-from app.listener import Listener
+from app.platform.listener import Listener
 from tests.support.net import closed_port
 from tests.support.wait import wait_until
 

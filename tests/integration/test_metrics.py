@@ -14,10 +14,10 @@ from rq import Queue, Worker
 
 from app.alerts import store
 from app.alerts.store import Actor
-from app.engine_heartbeat import Heartbeat, write_heartbeat
-from app.fatal import report_fatal
 from app.messages import create
-from app.queues import DEFAULT_QUEUE, NOTIFY_QUEUE
+from app.platform.engine_heartbeat import Heartbeat, write_heartbeat
+from app.platform.fatal import report_fatal
+from app.platform.queues import DEFAULT_QUEUE, NOTIFY_QUEUE
 from config.settings import RedisTls
 from tests.support.inbound import make_contact_method, make_user
 from tests.support.net import Tarpit

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from app import db, migrate
+from app.platform import migrate, postgres
 
 
 def test_concurrent_upgrades_all_succeed_and_apply_once(empty_database_url):
@@ -26,7 +26,7 @@ def test_a_database_newer_than_the_code_is_refused(database_url):
 
 
 def test_schema_state_reports_an_unmigrated_database(empty_database_url):
-    conn = db.connect(empty_database_url, 5)
+    conn = postgres.connect(empty_database_url, 5)
     try:
         state = migrate.schema_state(conn, 5)
     finally:

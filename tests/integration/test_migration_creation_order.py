@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
-from app import migrate
+from app.platform import migrate
 
 REVISION = "0005_oncall_order"
 

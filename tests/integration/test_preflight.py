@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from app.preflight import run_preflight
+from app.platform.preflight import run_preflight
 from tests.support.net import Tarpit, closed_port
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.outbound.policy import Policy
+from app.platform.outbound.policy import Policy
 from app.providers import http
 from app.providers.base import AlertView, Delivery, DeliveryError, Links, Sent
 from app.providers.registry import build_providers

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from app import links
 from app.alerts import store
 from app.alerts.store import Actor
-from app.links import ActionLink
+from app.messages import links
+from app.messages.links import ActionLink
 from tests.conftest import SECRET_KEY
 from tests.support.inbound import alert_state, make_alert, make_user
 
@@ -44,7 +44,7 @@ def world(db_conn, make_service):
 
 
 def sign(body: bytes, timestamp: str, secret: str = SIGNING_SECRET) -> str:
-    """Slack's documented scheme, written here independently of app.http_slack."""
+    """Slack's documented scheme, written here independently of app.http.slack."""
     base = f"v0:{timestamp}:".encode() + body
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
@@ -196,7 +196,7 @@ DOC_SIGNATURE = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69
 
 
 def test_both_signers_match_slacks_documented_example():
-    from app.http_slack import slack_signature
+    from app.http.slack import slack_signature
 
     assert slack_signature(DOC_SECRET, DOC_TIMESTAMP, DOC_BODY) == DOC_SIGNATURE
     assert sign(DOC_BODY, DOC_TIMESTAMP, DOC_SECRET) == DOC_SIGNATURE

@@ -25,7 +25,7 @@ import psycopg
 import pytest
 
 from app.directory import users
-from app.outbound.policy import Policy
+from app.platform.outbound.policy import Policy
 from app.providers import http
 from app.providers.base import Delivery, DeliveryError
 from app.providers.registry import build_providers
@@ -80,7 +80,7 @@ class Answering:
 def app_for(settings_for: Callable[..., Settings]) -> Iterator[Callable[..., Any]]:
     """app_for(resolver=None, **env) -> a test client of an app on this test's servers."""
     from app import create_app
-    from app.outbound.target import system_resolver
+    from app.platform.outbound.target import system_resolver
 
     apps: list[Any] = []
 

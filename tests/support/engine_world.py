@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from app.alerts import store
-from app.database import Database
-from app.engine_pass import ModuleContext
-from app.redis_client import make_redis
+from app.platform.engine_pass import ModuleContext
+from app.platform.pool import Database
+from app.platform.redis_client import make_redis
 
 Conn = psycopg.Connection[Any]
 

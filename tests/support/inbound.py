@@ -45,7 +45,7 @@ def alert_state(conn: psycopg.Connection[Any], alert_id: int) -> tuple[str, list
 
 
 def twilio_sign(auth_token: str, url: str, params: dict[str, str]) -> str:
-    """Twilio's request signature, written independently of app.twilio_signature so the two
+    """Twilio's request signature, written independently of app.http.twilio_signature so the two
     cannot share a mistake (tests/unit/test_twilio_signature.py checks both against Twilio's
     documented example)."""
     import base64

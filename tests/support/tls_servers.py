@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.embedded import free_port
+from app.platform.embedded import free_port
 from tests.support.wait import wait_until
 
 START_TIMEOUT = 20.0  # seconds for a fresh server to accept connections

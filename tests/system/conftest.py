@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from app.embedded import free_port
+from app.platform.embedded import free_port
 from tests.support.http import get
 from tests.support.procs import KlaxonProcess, klaxon_bin
 from tests.support.wait import wait_until

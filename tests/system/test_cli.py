@@ -305,6 +305,6 @@ def test_an_unreachable_database_exits_1_within_the_check_timeout(klaxon_env, fa
 
 
 def _head() -> str:
-    from app.migrate import head_revision
+    from app.platform.migrate import head_revision
 
     return head_revision()

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from redis import Redis
 
-from app.health import CACHE_SECONDS
+from app.platform.health import CACHE_SECONDS
 from tests.support.http import get
 from tests.support.net import closed_port
 from tests.support.procs import klaxon_bin

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app.body_limits import limit_for
+from app.platform.body_limits import limit_for
 from config.gunicorn_worker import CLIENT_READ_TIMEOUT
 from tests.support.hostile import SHAPES, chunked
 from tests.system.test_ingest_gunicorn import json_body_of, raw_exchange, status_of

@@ -16,10 +16,9 @@ from urllib.parse import urlencode
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import links
 from app.alerts import store
-from app.links import ActionLink
-from app.messages import reply_codes
+from app.messages import links, reply_codes
+from app.messages.links import ActionLink
 from tests.conftest import SECRET_KEY
 from tests.support.inbound import make_alert, make_contact_method, make_user, twilio_sign
 from tests.support.procs import KlaxonProcess

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 import pytest
 
-from app.embedded import free_port
+from app.platform.embedded import free_port
 from tests.conftest import tcp_target
 from tests.support.http import get
 from tests.support.net import BlackholeProxy

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.embedded import free_port
+from app.platform.embedded import free_port
 from tests.support.e2e import Http, raise_alert
 from tests.support.fakes.recording import Request
 from tests.support.fakes.slack import BOT_TOKEN, MEMBER, FakeSlack

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.embedded import free_port
+from app.platform.embedded import free_port
 from tests.support.http import get
 from tests.support.procs import klaxon_bin
 from tests.support.wait import wait_until

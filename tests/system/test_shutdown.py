@@ -10,7 +10,7 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from app.embedded import free_port
+from app.platform.embedded import free_port
 from tests.support.http import get
 from tests.support.procs import klaxon_bin, session_processes
 from tests.support.wait import wait_until

@@ -21,8 +21,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.embedded import free_port
-from app.migrate import head_revision
+from app.platform.embedded import free_port
+from app.platform.migrate import head_revision
 from tests.conftest import SECRET_KEY
 from tests.support.e2e import Http
 from tests.support.fakes.webhook import WebhookReceiver
@@ -66,9 +66,9 @@ def slug(tmp_path_factory: pytest.TempPathFactory) -> Slug:
 def test_the_wheel_holds_what_klaxon_runs_and_nothing_of_the_checkout(slug: Slug) -> None:
     names = set(zipfile.ZipFile(slug.wheel).namelist())
     required = {
-        "app/templates/actions/base.html",
-        "app/templates/actions/confirm.html",
-        "app/templates/actions/message.html",
+        "app/http/templates/actions/base.html",
+        "app/http/templates/actions/confirm.html",
+        "app/http/templates/actions/message.html",
         "config/gunicorn.conf.py",
         "migrations/env.py",
         "migrations/script.py.mako",
@@ -224,5 +224,5 @@ def _assert_runs_from_the_slug(web: KlaxonProcess, venv: Path) -> None:
     ]
     assert all(str(REPO) not in line for line in files), files
     site = next((venv / "lib").glob("python3*/site-packages"))
-    assert (site / "app" / "templates" / "actions" / "confirm.html").is_file()
+    assert (site / "app" / "http" / "templates" / "actions" / "confirm.html").is_file()
     assert not list(site.glob("__editable__*")) and not list(site.glob("*.egg-link"))

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 from redis import Redis
 
-from app.embedded import free_port
+from app.platform.embedded import free_port
 from tests.conftest import with_database
 from tests.support.net import Tarpit, closed_port, port_is_open
 from tests.support.procs import BIN, KlaxonProcess

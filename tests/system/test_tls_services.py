@@ -16,7 +16,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from app.embedded import free_port
+from app.platform.embedded import free_port
 from tests.support.e2e import Http
 from tests.support.fakes.webhook import WebhookReceiver
 from tests.support.first_alert import page_and_acknowledge

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.embedded import free_port
+from app.platform.embedded import free_port
 from tests.support.net import port_is_open
 from tests.support.procs import klaxon_bin
 

@@ -10,7 +10,7 @@ from app.alerts.store import (
     fold_summary,
     user_dedup_key,
 )
-from app.tokens import API_KEY_PREFIX, digest, new_token, parse_token, secret_matches
+from app.platform.tokens import API_KEY_PREFIX, digest, new_token, parse_token, secret_matches
 
 
 def test_summary_newlines_fold_to_single_spaces():

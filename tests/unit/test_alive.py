@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app import alive
+from app.platform import alive
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""app.api.validation: pydantic's errors become one error per field, under the client's names."""
+"""app.http.api.validation: pydantic's errors become one error per field, under the client's
+names."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from app.api.schemas import Time
-from app.api.validation import FieldProblem, validation_failed
+from app.http.api.schemas import Time
+from app.http.api.validation import FieldProblem, validation_failed
 
 
 class Item(BaseModel):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.bounded import DeadlineExceeded, SingleFlight, run_bounded
+from app.platform.bounded import DeadlineExceeded, SingleFlight, run_bounded
 from tests.support.wait import wait_until
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.health import HealthChecks
-from app.listener import ListenerStatus
-from app.ratelimit import StoreStatus
+from app.platform.health import HealthChecks
+from app.platform.listener import ListenerStatus
+from app.platform.ratelimit import StoreStatus
 from config.settings import load_settings
 
 DB = "postgresql://klaxon:Pg-s3cret@db.internal:6432/klaxon?sslmode=require"

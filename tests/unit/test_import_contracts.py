@@ -55,41 +55,63 @@ def test_the_code_keeps_every_contract(tree: Path) -> None:
 
 
 def test_app_importing_workers_breaks_the_layers(tree: Path) -> None:
-    (tree / "app" / "sneaky.py").write_text("from workers.engine import run_engine\n")
+    (tree / "app" / "alerts" / "sneaky.py").write_text("from workers.engine import run_engine\n")
     result = lint_imports(tree)
     assert result.returncode == 1
-    assert broken_contracts(result) == [
-        "workers -> app -> config: app never imports workers, config imports neither"
-    ]
-    assert "app.sneaky -> workers.engine" in result.stdout
+    # (workers.engine reaches app.commands, so the domain also reaches above its layer)
+    assert "workers -> app -> config: app never imports workers, config imports neither" in (
+        broken_contracts(result)
+    )
+    assert "app.alerts.sneaky -> workers.engine" in result.stdout
+
+
+LAYERS = "app layers: commands -> http -> domains -> platform"
 
 
 def test_a_domain_importing_the_http_layer_is_refused(tree: Path) -> None:
     (tree / "app" / "alerts" / "sneaky.py").write_text(
-        "from app.http_actions import actions_blueprint\n"
+        "from app.http.actions import actions_blueprint\n"
     )
     result = lint_imports(tree)
     assert result.returncode == 1
-    # (app.http_actions imports app.alerts, so it also closes a cycle)
-    assert "Domains never import the HTTP layer (Flask blueprints and their views)" in (
-        broken_contracts(result)
-    )
-    assert "app.alerts.sneaky -> app.http_actions" in result.stdout
+    # (app.http.actions imports app.alerts, so it also closes a cycle)
+    assert LAYERS in broken_contracts(result)
+    assert "app.alerts.sneaky -> app.http.actions" in result.stdout
 
 
 def test_the_platform_importing_a_domain_is_refused(tree: Path) -> None:
-    with (tree / "app" / "listener.py").open("a") as listener:
+    with (tree / "app" / "platform" / "listener.py").open("a") as listener:
         listener.write("\nfrom app.alerts import store  # noqa\n")
     result = lint_imports(tree)
     assert result.returncode == 1
-    assert "The platform imports no domain and no HTTP module" in broken_contracts(result)
-    assert "app.listener -> app.alerts.store" in result.stdout
+    assert LAYERS in broken_contracts(result)
+    assert "app.platform.listener -> app.alerts.store" in result.stdout
+
+
+def test_the_http_layer_importing_the_command_line_is_refused(tree: Path) -> None:
+    with (tree / "app" / "http" / "health.py").open("a") as health:
+        health.write("\nfrom app.commands import main  # noqa\n")
+    result = lint_imports(tree)
+    assert result.returncode == 1
+    assert broken_contracts(result) == [LAYERS]
+    assert "app.http.health -> app.commands.main" in result.stdout
+
+
+def test_a_package_outside_every_layer_is_refused(tree: Path) -> None:
+    (tree / "app" / "misc").mkdir()
+    (tree / "app" / "misc" / "__init__.py").write_text("")
+    result = lint_imports(tree)
+    assert result.returncode == 1
+    assert broken_contracts(result) == [LAYERS]
+    assert "app.misc" in result.stdout
 
 
 def test_an_import_cycle_is_refused(tree: Path) -> None:
     # app.oncall is imported by app.escalation (targets resolve schedules); importing back closes
     # a cycle between the two packages.
-    (tree / "app" / "oncall" / "sneaky.py").write_text("from app.escalation import policy\n")
+    (tree / "app" / "oncall" / "sneaky.py").write_text(
+        "from app.escalation import policy_snapshot\n"
+    )
     result = lint_imports(tree)
     assert result.returncode == 1
     assert broken_contracts(result) == [

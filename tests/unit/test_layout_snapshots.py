@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from app import cli
+from app.commands import main
 
 CLI_HELP = Path(__file__).parents[1] / "fixtures" / "snapshots" / "cli_help.txt"
 # argparse wraps to the terminal's width; the snapshot is taken at a fixed one.
@@ -25,7 +25,7 @@ COLUMNS = "100"
 
 
 def subcommands() -> list[str]:
-    parser = cli._parser()
+    parser = main._parser()
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return list(action.choices)
@@ -35,7 +35,7 @@ def subcommands() -> list[str]:
 def help_text(argv: list[str]) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
-        cli.main([*argv, "--help"])
+        main.main([*argv, "--help"])
     return out.getvalue()
 
 

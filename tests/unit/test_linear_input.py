@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app import json_input
 from app.alerts.store import MAX_SUMMARY, clip_details, fold_summary
-from app.api.delivery_schemas import check_address
-from app.body_limits import LimitedInput, RequestTimeout
-from app.errors import ApiError, PayloadTooLarge, ValidationFailed
+from app.http.api.delivery_schemas import check_address
 from app.ingest import text
 from app.ingest.body import MAX_FORM_PARTS, Body, decode_form
 from app.ingest.errors import BadRequest
+from app.platform import json_input
+from app.platform.body_limits import LimitedInput, RequestTimeout
+from app.platform.errors import ApiError, PayloadTooLarge, ValidationFailed
 
 # A budget, not a benchmark: one transform of 256 KiB takes some 10-60 ms of CPU here and the
 # quadratic patterns it replaced took minutes (14 s for 32,000 blanks), so 1 s separates the two

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from app.outbound.policy import Policy, Refused, parse_address, rule_breaking
-from app.outbound.target import Unresolvable, resolve, vet_url
+from app.platform.outbound.policy import Policy, Refused, parse_address, rule_breaking
+from app.platform.outbound.target import Unresolvable, resolve, vet_url
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
@@ -172,7 +172,7 @@ def test_names_that_do_not_resolve_say_so(answer, message):
 
 
 def test_the_system_resolver_finds_localhost_on_loopback():
-    from app.outbound.target import system_resolver
+    from app.platform.outbound.target import system_resolver
 
     with pytest.raises(Refused) as caught:
         vet_url("http://localhost:8080/hook", Policy(), system_resolver, 3)

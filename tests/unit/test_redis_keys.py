@@ -14,12 +14,12 @@ import pytest
 from redis import Redis
 from rq import Queue, Worker
 
-from app import engine_heartbeat as heartbeat
-from app import fatal
-from app.health import HealthChecks
-from app.listener import ListenerStatus
-from app.queues import ALL_QUEUES, DEFAULT_QUEUE, NOTIFY_QUEUE
-from app.ratelimit import KEY_PREFIX, Limiter, RateLimited
+from app.platform import engine_heartbeat as heartbeat
+from app.platform import fatal
+from app.platform.health import HealthChecks
+from app.platform.listener import ListenerStatus
+from app.platform.queues import ALL_QUEUES, DEFAULT_QUEUE, NOTIFY_QUEUE
+from app.platform.ratelimit import KEY_PREFIX, Limiter, RateLimited
 from config.settings import RedisTls, Settings, load_settings
 
 ENV = {

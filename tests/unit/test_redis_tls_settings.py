@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.redis_client import make_redis, tls_kwargs
+from app.platform.redis_client import make_redis, tls_kwargs
 from config.settings import ConfigError, RedisTls, load_settings, redis_tls_for_reports
 
 BASE = {

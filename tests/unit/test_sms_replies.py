@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.sms_replies import Command, done, parse, twiml_message
+from app.messages.sms_replies import Command, done, parse, twiml_message
 
 
 @pytest.mark.parametrize(

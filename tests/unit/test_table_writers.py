@@ -4,7 +4,7 @@ compose the SQL fragments it exports into one statement.
 
 The tables are those the migrations create; the writers are found by reading the SQL in every
 module of app/ and workers/ (plain strings and the literal parts of f-strings, docstrings
-excepted), and the tables given by name to `app.sql_fragments.update_row`.
+excepted), and the tables given by name to `app.platform.sql_fragments.update_row`.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def sql_texts(tree: ast.Module) -> list[str]:
 
 
 def update_row_tables(tree: ast.Module) -> set[str]:
-    """Tables named (as a literal) by calls of app.sql_fragments.update_row."""
+    """Tables named (as a literal) by calls of app.platform.sql_fragments.update_row."""
     tables: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or len(node.args) < 2:
@@ -136,7 +136,7 @@ def test_the_exceptions_are_written_only_by_the_migrations() -> None:
 def test_the_scanner_sees_writes_in_every_form(tmp_path: Path) -> None:
     module = tmp_path / "sample.py"
     module.write_text(
-        "from app.sql_fragments import update_row\n"
+        "from app.platform.sql_fragments import update_row\n"
         "A = 'SELECT 1 FROM alerts FOR UPDATE'\n"
         "B = 'INSERT INTO alert_logs (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET id = 1'\n"
         "C = f'INSERT INTO outgoing_messages ({A})'\n"

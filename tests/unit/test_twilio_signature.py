@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.twilio_signature import is_valid, signature
+from app.http.twilio_signature import is_valid, signature
 
 # https://www.twilio.com/docs/usage/security#validating-requests
 DOC_TOKEN = "12345"

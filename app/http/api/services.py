@@ -1,0 +1,137 @@
+"""/api/v1/services: what alerts are raised against, and bulk actions on their alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import structlog
+
+from app.alerts import store
+from app.directory import services
+from app.escalation import policies
+from app.http.api import pagination
+from app.http.api.routing import NotFound, actor, endpoint, transaction
+from app.http.api.schemas import (
+    BulkResult,
+    PageQuery,
+    Service,
+    ServiceCreate,
+    ServicePage,
+    ServicePatch,
+)
+from app.platform.errors import invalid
+
+TAG = "services"
+log = structlog.get_logger(__name__)
+ALERTS = "/services/<uuid:service_id>/alerts"  # bulk actions on a service's open alerts
+
+
+def require_service(conn: psycopg.Connection[Any], service_id: UUID) -> dict[str, Any]:
+    """The service, or a 404 naming the id."""
+    row = services.get_service(conn, str(service_id))
+    if row is None:
+        raise NotFound(f"no service with id {service_id}")
+    return row
+
+
+def _apply_policy(
+    conn: psycopg.Connection[Any], service_id: str, old: str | None, new: UUID | None
+) -> None:
+    """Check a new escalation policy exists (422 naming the field); when the service gets one
+    or changes it, its never-escalated triggered alerts become due at once."""
+    if new is None:
+        return
+    if not policies.lock_policy(conn, str(new)):
+        raise invalid("escalation_policy_id", f"no escalation policy with id {new}")
+    if str(new) != old:
+        restarted = policies.restart_waiting_alerts(conn, service_id)
+        log.info("service_escalation_policy_set", service_id=service_id,
+                 escalation_policy_id=str(new), alerts_made_due=restarted)  # fmt: skip
+
+
+@endpoint("/services", "GET", "read", TAG, HTTP_200=ServicePage)
+def list_services(query: PageQuery) -> ServicePage:
+    """List services, oldest first."""
+    after = pagination.decode_time_cursor(query.cursor)
+    with transaction() as conn:
+        rows = services.list_services(conn, after, query.limit + 1)
+    items, next_cursor = pagination.page(
+        rows, query.limit, pagination.time_cursor, Service.model_validate
+    )
+    return ServicePage(items=items, next_cursor=next_cursor)
+
+
+@endpoint("/services", "POST", "write", TAG, HTTP_201=Service)
+def create_service(json: ServiceCreate) -> tuple[Service, int]:
+    """Create a service; its name must be unique (case-insensitively)."""
+    with transaction() as conn:
+        row = services.create_service(conn, json.name, json.description)
+        _apply_policy(conn, row["id"], None, json.escalation_policy_id)
+        changes = json.model_dump(include={"maintenance_until", "escalation_policy_id"})
+        changes = {key: value for key, value in changes.items() if value is not None}
+        if changes:
+            row = services.update_service(conn, row["id"], changes) or row
+    return Service.model_validate(row), 201
+
+
+@endpoint("/services/<uuid:service_id>", "GET", "read", TAG, HTTP_200=Service)
+def get_service(service_id: UUID) -> Service:
+    """Get one service."""
+    with transaction() as conn:
+        return Service.model_validate(require_service(conn, service_id))
+
+
+@endpoint("/services/<uuid:service_id>", "PATCH", "write", TAG, HTTP_200=Service)
+def update_service(service_id: UUID, json: ServicePatch) -> Service:
+    """Change a service's name, description, maintenance window (null ends it) or escalation
+    policy (null: none). Setting or changing the policy makes its triggered alerts that never
+    fired a step due at once; changing the window makes the alerts it holds due at once (the
+    engine holds them again if the window is still open)."""
+    changes = json.changes()
+    with transaction() as conn:
+        if "escalation_policy_id" in changes:
+            current = services.get_service(conn, str(service_id), lock=True)
+            if current is None:
+                raise NotFound(f"no service with id {service_id}")
+            new = changes["escalation_policy_id"]
+            _apply_policy(conn, str(service_id), current["escalation_policy_id"], new)
+        row = services.update_service(conn, str(service_id), changes)
+        if row is not None and "maintenance_until" in changes:
+            released = policies.release_held_alerts(conn, str(service_id))
+            log.info("service_maintenance_changed", service_id=str(service_id),
+                     maintenance_until=row["maintenance_until"], held_alerts=released)  # fmt: skip
+    if row is None:
+        raise NotFound(f"no service with id {service_id}")
+    return Service.model_validate(row)
+
+
+@endpoint("/services/<uuid:service_id>", "DELETE", "write", TAG, HTTP_204=None)
+def delete_service(service_id: UUID) -> tuple[str, int]:
+    """Delete a service with its integration keys, heartbeat monitors and alerts."""
+    with transaction() as conn:
+        if not services.delete_service(conn, str(service_id)):
+            raise NotFound(f"no service with id {service_id}")
+    return "", 204
+
+
+def _bulk(service_id: UUID, to: str) -> BulkResult:
+    with transaction() as conn:
+        require_service(conn, service_id)
+        changed = store.set_status_for_service(conn, str(service_id), to, actor())
+    return BulkResult.model_validate(
+        {"service_id": str(service_id), "status": to, "alert_ids": changed}
+    )
+
+
+@endpoint(ALERTS + "/acknowledge", "POST", "write", TAG, HTTP_200=BulkResult)
+def acknowledge_service_alerts(service_id: UUID) -> BulkResult:
+    """Acknowledge every triggered alert of the service."""
+    return _bulk(service_id, "acknowledged")
+
+
+@endpoint(ALERTS + "/close", "POST", "write", TAG, HTTP_200=BulkResult)
+def close_service_alerts(service_id: UUID) -> BulkResult:
+    """Close every open (triggered or acknowledged) alert of the service."""
+    return _bulk(service_id, "closed")

@@ -1,0 +1,62 @@
+"""/api/v1/users: the people Klaxon pages."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from app.directory import users
+from app.http.api import pagination
+from app.http.api.routing import NotFound, endpoint, transaction
+from app.http.api.schemas import PageQuery, User, UserCreate, UserPage, UserPatch
+
+TAG = "users"
+
+
+def _user_or_404(row: dict[str, object] | None, user_id: UUID) -> User:
+    if row is None:
+        raise NotFound(f"no user with id {user_id}")
+    return User.model_validate(row)
+
+
+@endpoint("/users", "GET", "read", TAG, HTTP_200=UserPage)
+def list_users(query: PageQuery) -> UserPage:
+    """List users, oldest first."""
+    after = pagination.decode_time_cursor(query.cursor)
+    with transaction() as conn:
+        rows = users.list_users(conn, after, query.limit + 1)
+    items, next_cursor = pagination.page(
+        rows, query.limit, pagination.time_cursor, User.model_validate
+    )
+    return UserPage(items=items, next_cursor=next_cursor)
+
+
+@endpoint("/users", "POST", "write", TAG, HTTP_201=User)
+def create_user(json: UserCreate) -> tuple[User, int]:
+    """Create a user; the email must be unique (case-insensitively)."""
+    with transaction() as conn:
+        row = users.create_user(conn, json.name, json.email, json.role, json.time_zone)
+    return User.model_validate(row), 201
+
+
+@endpoint("/users/<uuid:user_id>", "GET", "read", TAG, HTTP_200=User)
+def get_user(user_id: UUID) -> User:
+    """Get one user."""
+    with transaction() as conn:
+        return _user_or_404(users.get_user(conn, str(user_id)), user_id)
+
+
+@endpoint("/users/<uuid:user_id>", "PATCH", "write", TAG, HTTP_200=User)
+def update_user(user_id: UUID, json: UserPatch) -> User:
+    """Change a user's name, email, role or time zone."""
+    with transaction() as conn:
+        row = users.update_user(conn, str(user_id), json.changes())
+    return _user_or_404(row, user_id)
+
+
+@endpoint("/users/<uuid:user_id>", "DELETE", "write", TAG, HTTP_204=None)
+def delete_user(user_id: UUID) -> tuple[str, int]:
+    """Delete a user."""
+    with transaction() as conn:
+        if not users.delete_user(conn, str(user_id)):
+            raise NotFound(f"no user with id {user_id}")
+    return "", 204
