@@ -22,9 +22,8 @@ import psycopg
 import structlog
 from redis.exceptions import RedisError
 
-from app.alerts import status_update_pass
 from app.commands.process_checks import checks_for
-from app.escalation import escalation_pass, notification_pass
+from app.escalation import escalation_pass, notification_pass, status_update_pass
 from app.ingest import checkin_pass
 from app.messages import dispatch_pass
 from app.oncall import notice_pass

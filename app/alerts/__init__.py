@@ -1,2 +1,5 @@
-"""Alerts: raising (deduplicated per service), acknowledging and closing them, their log, and
-the status update pass that tells those already paged when an alert changes."""
+"""Alerts and the state each one carries: `store` (the alert: raise, dedup, status), `log` (what
+happened to it), `escalation_state` (where it is in its policy), `engagements` (who is paged).
+Each module owns its table (docs/architecture.md, Domain map); the passes that act on this
+state live with their domains and call these modules or compose their SQL fragments.
+"""

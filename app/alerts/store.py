@@ -1,4 +1,5 @@
-"""Alerts in Postgres: raise with DB-enforced dedup, move forward through their states, log.
+"""Alerts in Postgres (`alerts`, its only writer): raise with DB-enforced dedup, move forward
+through their states; each change is logged (app.alerts.log) in the statement that makes it.
 
 Every function takes a connection inside a transaction (app.platform.pool.Database.transaction) and
 sends `NOTIFY klaxon_events` for each change, which Postgres delivers on commit — so the engine
@@ -16,6 +17,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from app.alerts import escalation_state
+from app.alerts import log as alert_logs
 from app.platform.sql_fragments import EVENTS_CHANNEL
 
 MAX_SUMMARY = 1024  # characters
@@ -91,8 +94,7 @@ _WINDOW_OPEN = (
     f"alerts.duplicate_window_at > now() - interval '{DUPLICATE_WINDOW}' "
     "AND alerts.duplicate_log_id IS NOT NULL"
 )
-_NEXT_LOG_ID = "nextval(pg_get_serial_sequence('alert_logs', 'id'))"
-DUPLICATE_UPDATE = f"""
+_DUPLICATE_UPDATE = f"""
     DO UPDATE SET duplicate_count = alerts.duplicate_count + 1,
                   last_seen_at = now(), updated_at = now(),
                   duplicate_window_at = CASE WHEN {_WINDOW_OPEN}
@@ -100,64 +102,35 @@ DUPLICATE_UPDATE = f"""
                   duplicate_window_count = CASE WHEN {_WINDOW_OPEN}
                       THEN alerts.duplicate_window_count + 1 ELSE 1 END,
                   duplicate_log_id = CASE WHEN {_WINDOW_OPEN}
-                      THEN alerts.duplicate_log_id ELSE {_NEXT_LOG_ID} END
+                      THEN alerts.duplicate_log_id ELSE {alert_logs.NEXT_ID} END
     RETURNING id, service_id, (xmax = 0) AS is_new, duplicate_log_id, duplicate_window_count
 """
 
 
-def raise_logs(actor_type: str, actor_id: str, meta: str) -> str:
-    """The CTEs `logged` and `counted` that log what the `upsert` CTE did (SQL expressions for
-    the actor and the created entry's meta): `created`, or the window's duplicate entry."""
-    return f"""
-logged AS (
-    INSERT INTO alert_logs (id, alert_id, event, actor_type, actor_id, meta)
-    OVERRIDING SYSTEM VALUE
-    SELECT CASE WHEN is_new THEN {_NEXT_LOG_ID} ELSE duplicate_log_id END, id,
-           CASE WHEN is_new THEN 'created' ELSE 'duplicate_suppressed' END,
-           {actor_type}, {actor_id},
-           CASE WHEN is_new THEN {meta}::jsonb ELSE '{{"count": 1}}'::jsonb END
-    FROM upsert WHERE is_new OR duplicate_window_count = 1
-), counted AS ({_COUNT_SQL.format(n="u.duplicate_window_count")}
-    FROM upsert u
-    WHERE NOT u.is_new AND u.duplicate_window_count > 1 AND l.id = u.duplicate_log_id
-    RETURNING l.id
-)"""
+def upsert_sql(rows: str) -> str:
+    """The body of the `upsert` CTE a raise is built around: insert the alert the SELECT or
+    VALUES `rows` yields (service_id, summary, details, dedup_key, source), or count a duplicate
+    of the open one; the CTEs of `alert_logs.raise_logs` log either."""
+    return (
+        "INSERT INTO alerts (service_id, summary, details, dedup_key, source)\n"
+        f"{rows}\nON CONFLICT (service_id, dedup_key) WHERE status <> 'closed'\n{_DUPLICATE_UPDATE}"
+    )
 
 
-# The final SELECT's columns that say whether the window's count still needs writing (see
-# `recount`).
-RECOUNT_COLUMNS = """
-       NOT upsert.is_new AND upsert.duplicate_window_count > 1
-           AND NOT EXISTS (SELECT 1 FROM counted) AS recount,
-       upsert.duplicate_log_id, upsert.duplicate_window_count"""
-# Counts only grow: concurrent writers of one window's row may land in any order.
-_COUNT_SQL = """
-    UPDATE alert_logs l SET meta = jsonb_build_object(
-        'count', greatest(coalesce((l.meta->>'count')::int, 0), {n}))"""
-
-
-def recount(conn: psycopg.Connection[Any], row: Mapping[str, Any]) -> None:
-    """Write the window's count when the raise statement could not.
-
-    The statement's snapshot is taken before it waits for the alert's row lock, so a window
-    opened by a concurrent raise that committed meanwhile has a log row this statement cannot
-    see; a new statement can.
-    """
-    if row["recount"]:
-        conn.execute(
-            _COUNT_SQL.format(n="%(n)s") + " WHERE l.id = %(id)s",
-            {"n": row["duplicate_window_count"], "id": row["duplicate_log_id"]},
-        )
+def close_sql(where: str) -> str:
+    """An UPDATE closing the open alerts `where` holds for, returning their ids: the body of a
+    CTE in a statement that closes alerts as part of another change (a heartbeat check-in)."""
+    return (
+        "UPDATE alerts SET status = 'closed', closed_at = now(), updated_at = now()\n"
+        f"WHERE {where} AND status <> 'closed'\nRETURNING id"
+    )
 
 
 _RAISE = f"""
 WITH upsert AS (
-    INSERT INTO alerts (service_id, summary, details, dedup_key, source)
-    VALUES (%(service_id)s, %(summary)s, %(details)s, %(dedup_key)s, %(source)s)
-    ON CONFLICT (service_id, dedup_key) WHERE status <> 'closed'
-    {DUPLICATE_UPDATE}
-), {raise_logs("%(actor_type)s", "%(actor_id)s", "%(meta)s")}
-SELECT id, service_id::text AS service_id, is_new, {RECOUNT_COLUMNS},
+{upsert_sql("VALUES (%(service_id)s, %(summary)s, %(details)s, %(dedup_key)s, %(source)s)")}
+), {alert_logs.raise_logs("%(actor_type)s", "%(actor_id)s", "%(meta)s")}
+SELECT id, service_id::text AS service_id, is_new, {alert_logs.RECOUNT_COLUMNS},
        pg_notify('{EVENTS_CHANNEL}', json_build_object(
            'alert_id', id, 'event', CASE WHEN is_new THEN 'created' ELSE 'duplicate' END)::text)
 FROM upsert
@@ -196,20 +169,21 @@ def raise_alert(
         },
     ).fetchone()
     assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
-    recount(conn, row)
+    alert_logs.recount(conn, row)
     return Raised(int(row["id"]), row["service_id"], bool(row["is_new"]))
 
 
+_TRANSITION_LOG = alert_logs.insert_sql(
+    "alert_id, event, actor_type, actor_id, message, meta",
+    "SELECT id, %(to)s, %(actor_type)s, %(actor_id)s, %(message)s, %(meta)s FROM changed",
+)
 _TRANSITION = f"""
 WITH changed AS (
     UPDATE alerts SET status = %(to)s, updated_at = now(),
                       closed_at = CASE WHEN %(to)s = 'closed' THEN now() ELSE closed_at END
     WHERE {{where}} AND status = ANY(%(from)s)
     RETURNING id
-), logged AS (
-    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, message, meta)
-    SELECT id, %(to)s, %(actor_type)s, %(actor_id)s, %(message)s, %(meta)s FROM changed
-)
+), logged AS ({_TRANSITION_LOG})
 SELECT id, pg_notify('{EVENTS_CHANNEL}',
                      json_build_object('alert_id', id, 'event', %(to)s)::text)
 FROM changed
@@ -277,20 +251,19 @@ def set_status_for_service(
     return _transition(conn, "service_id = %(service_id)s", {"service_id": service_id}, to, actor)
 
 
+_REQUESTED_LOG = alert_logs.insert_sql(
+    "alert_id, event, actor_type, actor_id",
+    "SELECT id, 'escalation_requested', %(actor_type)s, %(actor_id)s FROM target",
+)
+
+
 def request_escalation(conn: psycopg.Connection[Any], alert_id: int, actor: Actor) -> bool:
     """Record a request to escalate an open alert now (the engine acts on it)."""
     row = conn.execute(
         f"""
         WITH target AS (SELECT id FROM alerts WHERE id = %(id)s AND status <> 'closed'),
-        forced AS (
-            -- the escalation module fires the next step now, even on an acknowledged alert
-            UPDATE alert_escalations SET next_step_at = now(), forced = true, held = false
-            WHERE alert_id IN (SELECT id FROM target)
-        ),
-        logged AS (
-            INSERT INTO alert_logs (alert_id, event, actor_type, actor_id)
-            SELECT id, 'escalation_requested', %(actor_type)s, %(actor_id)s FROM target
-        )
+        forced AS ({escalation_state.force_sql("SELECT id FROM target")}),
+        logged AS ({_REQUESTED_LOG})
         SELECT id, pg_notify('{EVENTS_CHANNEL}',
             json_build_object('alert_id', id, 'event', 'escalation_requested')::text)
         FROM target

@@ -84,6 +84,14 @@ def delete_contact_method(conn: psycopg.Connection[Any], user_id: str, cm_id: st
     )
 
 
+def mark_verified(conn: psycopg.Connection[Any], cm_id: str) -> None:
+    """The method's owner proved they receive on it (app.contacts.verification)."""
+    conn.execute(
+        "UPDATE contact_methods SET verified_at = now(), updated_at = now() WHERE id = %s",
+        (cm_id,),
+    )
+
+
 # STOP/START (an SMS reply) apply to the number, so to its voice method too (carriers opt out a
 # number, not a method).
 _STOP_NUMBER = """

@@ -6,6 +6,7 @@ from typing import Any
 
 import psycopg
 
+from app.alerts import engagements
 from app.platform.sql_fragments import EVENTS_CHANNEL, keyset_page
 
 RULE_COLUMNS = (
@@ -33,10 +34,7 @@ def create_rule(
 def _recheck_engagements(conn: psycopg.Connection[Any], user_id: str) -> None:
     """The user's active engagements are looked at again (the engine is woken on commit), so a
     rule added while they are engaged fires at its moment even when no other rule was pending."""
-    rechecked = conn.execute(
-        "UPDATE alert_engagements SET next_rule_at = now() WHERE user_id = %s AND active",
-        (user_id,),
-    ).rowcount
+    rechecked = engagements.recheck_user(conn, user_id)
     if rechecked:
         conn.execute(
             f"SELECT pg_notify('{EVENTS_CHANNEL}', json_build_object("

@@ -12,6 +12,7 @@ from uuid import uuid4
 
 import psycopg
 
+from app.contacts import contact_methods
 from app.messages import create
 
 CODE_TTL = timedelta(minutes=15)  # real minutes: a person types the code, not the engine
@@ -93,8 +94,5 @@ def check_code(conn: psycopg.Connection[Any], secret_key: str, cm_id: str, code:
         )
         return Verdict("wrong", MAX_CODE_ATTEMPTS - row["attempts"] - 1)
     conn.execute("DELETE FROM contact_method_verifications WHERE contact_method_id = %s", (cm_id,))
-    conn.execute(
-        "UPDATE contact_methods SET verified_at = now(), updated_at = now() WHERE id = %s",
-        (cm_id,),
-    )
+    contact_methods.mark_verified(conn, cm_id)
     return Verdict("verified")

@@ -47,6 +47,28 @@ def rotate_heartbeat_secret(
     return {**row, "checkin_secret": secret} if row else None
 
 
+# ---- check-ins and expiry (app.ingest.checkin, app.ingest.checkin_pass) ----------------------
+
+
+def checked_in_sql(locked: str) -> str:
+    """An UPDATE marking the monitors of the CTE `locked` (their id and alert_id, locked)
+    checked in now: healthy, their alert forgotten. It returns each one's id, state, check-in
+    time and the alert_id it had. The body of a CTE in the check-in's statement."""
+    return f"""UPDATE heartbeat_monitors m
+    SET last_checkin_at = now(), state = 'healthy', alert_id = NULL
+    FROM {locked} WHERE m.id = {locked}.id
+    RETURNING m.id, m.state, m.last_checkin_at, {locked}.alert_id"""
+
+
+def mark_unhealthy(conn: psycopg.Connection[Any], monitor_id: str, alert_id: int) -> None:
+    """The monitor missed its check-in and raised `alert_id`, which its next check-in closes."""
+    conn.execute(
+        "UPDATE heartbeat_monitors SET state = 'unhealthy', alert_id = %(alert_id)s "
+        "WHERE id = %(id)s",
+        {"alert_id": alert_id, "id": monitor_id},
+    )
+
+
 def list_heartbeat_monitors(
     conn: psycopg.Connection[Any],
     service_id: str,

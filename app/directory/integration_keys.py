@@ -63,6 +63,16 @@ def verify_integration_key(conn: psycopg.Connection[Any], token: str) -> Integra
     return IntegrationKey(row["id"], row["service_id"], row["type"])
 
 
+def mark_used_sql(key_id: str) -> str:
+    """An UPDATE noting the use of the key the SQL `key_id` names (at most once per
+    LAST_USED_RESOLUTION seconds): the body of a CTE in the ingest fast path's statement."""
+    return (
+        f"UPDATE integration_keys SET last_used_at = now() WHERE id = ({key_id})\n"
+        "  AND (last_used_at IS NULL\n"
+        f"       OR last_used_at < now() - interval '{tokens.LAST_USED_RESOLUTION} s')"
+    )
+
+
 def integration_key_is_live(conn: psycopg.Connection[Any], token: str, key_type: str) -> bool:
     """Whether `token` proves a live integration key of `key_type`; reads, writes nothing."""
     row = _proven_integration_key(conn, token)

@@ -31,10 +31,13 @@ import psycopg
 import structlog
 from psycopg.types.json import Jsonb
 
+from app.alerts import engagements, escalation_state
+from app.alerts import log as alert_logs
 from app.escalation.policy_snapshot import load_policies
 from app.escalation.steps import FIRE, HOLD, NO_POLICY, Decision, Due, decide
 from app.escalation.targets import Resolver
-from app.messages.create import insert_and_notify_sql, provider_sql
+from app.messages.create import provider_sql
+from app.messages.store import insert_and_notify_sql
 from app.platform.engine_pass import (
     EngineModule,
     ModuleContext,
@@ -62,27 +65,6 @@ LIMIT %(limit)s
 FOR UPDATE OF e SKIP LOCKED
 """
 
-_ADVANCE = """
-UPDATE alert_escalations e
-SET step_index = v.step_index, repeats_done = v.repeats_done, next_step_at = v.next_step_at,
-    held = v.held, forced = false,
-    last_step_at = CASE WHEN v.fired THEN now() ELSE e.last_step_at END
-FROM unnest(%(alert_ids)s::bigint[], %(step_index)s::int[], %(repeats_done)s::int[],
-            %(next_step_at)s::timestamptz[], %(held)s::bool[], %(fired)s::bool[])
-     AS v(alert_id, step_index, repeats_done, next_step_at, held, fired)
-WHERE e.alert_id = v.alert_id
-"""
-
-# Users deleted since the policy was read are skipped by the join, not a failed batch.
-_ENGAGE = """
-INSERT INTO alert_engagements AS g (alert_id, user_id, seq, engaged_at, active, next_rule_at)
-SELECT v.alert_id, u.id, 1, now(), true, now()
-FROM unnest(%(alert_ids)s::bigint[], %(user_ids)s::uuid[]) AS v(alert_id, user_id)
-JOIN users u ON u.id = v.user_id
-ON CONFLICT (alert_id, user_id) DO UPDATE
-SET seq = g.seq + 1, engaged_at = now(), active = true, next_rule_at = now()
-"""
-
 _CHANNEL_MESSAGES = insert_and_notify_sql(
     "kind, channel_id, dest_type, provider, alert_id, payload, dedup_key, max_attempts",
     f"""SELECT 'alert', ch.id, ch.type, {provider_sql("ch.type")}, v.alert_id, v.payload,
@@ -92,16 +74,6 @@ _CHANNEL_MESSAGES = insert_and_notify_sql(
     JOIN notification_channels ch ON ch.id = v.channel_id""",
 )
 
-# `once` entries are skipped when the alert already has a log entry of that event.
-_LOG = """
-INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, message, meta)
-SELECT v.alert_id, v.event, 'engine', %(actor)s, v.message, v.meta
-FROM unnest(%(alert_ids)s::bigint[], %(events)s::text[], %(messages)s::text[],
-            %(metas)s::jsonb[], %(once)s::bool[]) AS v(alert_id, event, message, meta, once)
-WHERE NOT v.once OR NOT EXISTS (
-    SELECT 1 FROM alert_logs l WHERE l.alert_id = v.alert_id AND l.event = v.event)
-"""
-
 _DUE_IN = (
     "SELECT min(next_step_at) - now() AS due_in FROM alert_escalations "
     "WHERE next_step_at IS NOT NULL"
@@ -110,10 +82,10 @@ _DUE_IN = (
 
 @dataclass
 class _Writes:
-    """Everything one batch decided, as the columns of the set-based statements above."""
+    """Everything one batch decided, as the rows of its set-based statements."""
 
     now: datetime
-    state: list[tuple[int, int, int, datetime | None, bool, bool]] = field(default_factory=list)
+    state: list[escalation_state.Advance] = field(default_factory=list)
     engagements: list[tuple[int, str]] = field(default_factory=list)
     channels: list[tuple[int, str, Jsonb, str]] = field(default_factory=list)
     logs: list[tuple[int, str, str, Jsonb, bool]] = field(default_factory=list)
@@ -169,19 +141,15 @@ class _Writes:
         self.logs.append((alert_id, event, message, Jsonb(meta), once))
 
     def apply(self, conn: psycopg.Connection[Any], settings: Settings) -> None:
-        conn.execute(_ADVANCE, columns(self.state, _ADVANCE_NAMES))
+        escalation_state.advance(conn, self.state)
         if self.engagements:
-            conn.execute(_ENGAGE, columns(self.engagements, ("alert_ids", "user_ids")))
+            engagements.engage(conn, self.engagements)
         if self.channels:
             params = columns(self.channels, ("alert_ids", "channel_ids", "payloads", "dedup_keys"))
             params["max_attempts"] = settings.delivery.max_attempts
             conn.execute(_CHANNEL_MESSAGES, params).fetchall()
         if self.logs:
-            params = columns(self.logs, ("alert_ids", "events", "messages", "metas", "once"))
-            conn.execute(_LOG, {**params, "actor": settings.instance})
-
-
-_ADVANCE_NAMES = ("alert_ids", "step_index", "repeats_done", "next_step_at", "held", "fired")
+            alert_logs.add_engine_entries(conn, settings.instance, self.logs)
 
 
 def one_batch(conn: psycopg.Connection[Any], settings: Settings, batch: int = BATCH) -> int:

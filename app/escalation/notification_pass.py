@@ -23,8 +23,11 @@ from typing import Any
 import psycopg
 import structlog
 
+from app.alerts import engagements
+from app.alerts import log as alert_logs
 from app.contacts.notification_plan import UserRule, plan
-from app.messages.create import insert_and_notify_sql, provider_sql
+from app.messages.create import provider_sql
+from app.messages.store import insert_and_notify_sql
 from app.platform.engine_pass import (
     EngineModule,
     ModuleContext,
@@ -73,25 +76,6 @@ _MESSAGES = insert_and_notify_sql(
     JOIN contact_methods cm ON cm.id = r.contact_method_id""",
 )
 
-_RESCHEDULE = """
-UPDATE alert_engagements g SET next_rule_at = v.next_rule_at, active = v.active
-FROM unnest(%(alert_ids)s::bigint[], %(user_ids)s::uuid[], %(next)s::timestamptz[],
-            %(active)s::bool[]) AS v(alert_id, user_id, next_rule_at, active)
-WHERE g.alert_id = v.alert_id AND g.user_id = v.user_id
-"""
-
-_FAILED = """
-INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, message, meta)
-SELECT v.alert_id, 'notification_failed', 'engine', %(actor)s, v.message,
-       jsonb_build_object('user_id', v.user_id, 'seq', v.seq)
-FROM unnest(%(alert_ids)s::bigint[], %(user_ids)s::text[], %(seqs)s::int[], %(messages)s::text[])
-     AS v(alert_id, user_id, seq, message)
-WHERE NOT EXISTS (
-    SELECT 1 FROM alert_logs l
-    WHERE l.alert_id = v.alert_id AND l.event = 'notification_failed'
-      AND l.meta @> jsonb_build_object('user_id', v.user_id, 'seq', v.seq))
-"""
-
 _DUE_IN = (
     "SELECT min(next_rule_at) - now() AS due_in FROM alert_engagements "
     "WHERE active AND next_rule_at IS NOT NULL"
@@ -126,7 +110,7 @@ def one_batch(conn: psycopg.Connection[Any], settings: Settings, batch: int = BA
     now: datetime = rows[0]["now"]
     rules = load_rules(conn, {row["user_id"] for row in rows})
     messages: list[tuple[int, str, int]] = []
-    schedule: list[tuple[int, str, datetime | None, bool]] = []
+    schedule: list[engagements.Schedule] = []
     failures: list[tuple[int, str, int, str]] = []
     for row in rows:
         alert_id, user_id, seq = row["alert_id"], row["user_id"], row["seq"]
@@ -147,16 +131,15 @@ def _write(
     conn: psycopg.Connection[Any],
     settings: Settings,
     messages: list[tuple[int, str, int]],
-    schedule: list[tuple[int, str, datetime | None, bool]],
+    schedule: list[engagements.Schedule],
     failures: list[tuple[int, str, int, str]],
 ) -> None:
     if messages:
         params: dict[str, Any] = columns(messages, ("alert_ids", "rule_ids", "seqs"))
         conn.execute(_MESSAGES, {**params, "max_attempts": settings.delivery.max_attempts})
-    conn.execute(_RESCHEDULE, columns(schedule, ("alert_ids", "user_ids", "next", "active")))
+    engagements.reschedule(conn, schedule)
     if failures:
-        params = columns(failures, ("alert_ids", "user_ids", "seqs", "messages"))
-        conn.execute(_FAILED, {**params, "actor": settings.instance})
+        alert_logs.add_unreachable(conn, settings.instance, failures)
 
 
 def run(ctx: ModuleContext) -> float | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from app.alerts import escalation_state
 from app.platform.sql_fragments import EVENTS_CHANNEL, keyset_page, update_row
 
 POLICY_COLUMNS = "id::text AS id, name, description, repeat_count, created_at, updated_at"
@@ -176,15 +177,7 @@ def restart_waiting_alerts(conn: psycopg.Connection[Any], service_id: str) -> in
     """Alerts of the service that are triggered and never fired a step become due now (an alert
     raised while the service had no policy is paged as soon as it gets one); the engine is
     woken on commit. How many alerts were made due."""
-    due = conn.execute(
-        """
-        UPDATE alert_escalations e SET next_step_at = now()
-          FROM alerts a
-         WHERE a.id = e.alert_id AND e.service_id = %s
-           AND a.status = 'triggered' AND e.last_step_at IS NULL AND NOT e.held
-        """,
-        (service_id,),
-    ).rowcount
+    due = escalation_state.restart_waiting(conn, service_id)
     if due:
         conn.execute(
             f"SELECT pg_notify('{EVENTS_CHANNEL}', json_build_object("
@@ -198,10 +191,7 @@ def release_held_alerts(conn: psycopg.Connection[Any], service_id: str) -> int:
     """Alerts of the service held by its maintenance window become due now, and the engine is
     woken on commit: a window that ended (or moved into the past) releases them at once, and one
     moved to a new future end holds them again until that end, not the old one. How many."""
-    released = conn.execute(
-        "UPDATE alert_escalations SET next_step_at = now() WHERE service_id = %s AND held",
-        (service_id,),
-    ).rowcount
+    released = escalation_state.release_held(conn, service_id)
     if released:
         conn.execute(
             f"SELECT pg_notify('{EVENTS_CHANNEL}', json_build_object("

@@ -26,7 +26,7 @@ from app.alerts.store import Actor
 from app.contacts import contact_methods
 from app.http.runtime import WebRuntime
 from app.http.twilio_signature import HEADER, is_valid
-from app.messages import reply_codes, sms_replies
+from app.messages import inbound, reply_codes, sms_replies
 from app.messages import store as messages_store
 from app.messages.sms_replies import XML_DECLARATION, Command
 from app.platform.errors import Forbidden, NotFound
@@ -79,44 +79,24 @@ SELECT id::text AS id, user_id::text AS user_id FROM contact_methods
 WHERE type = 'sms' AND lower(address) = lower(%s)
 """
 
-
-# Twilio retries a webhook it got no answer to, and a captured request replays verbatim (its
-# signature stays valid): each MessageSid is acted on once. Rows older than SEEN_DAYS are pruned
-# a few at a time by later messages.
-SEEN_DAYS = 3
-_FIRST_SEEN = """
-INSERT INTO twilio_inbound_messages (message_sid) VALUES (%s)
-ON CONFLICT (message_sid) DO NOTHING RETURNING message_sid
-"""
-_PRUNE_SEEN = f"""
-DELETE FROM twilio_inbound_messages WHERE message_sid IN (
-    SELECT message_sid FROM twilio_inbound_messages
-    WHERE received_at < now() - interval '{SEEN_DAYS} days'
-    ORDER BY received_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-"""
 MAX_SID = 64  # Twilio's SIDs are 34 characters
 
 
 @twilio_blueprint.post(SMS_PATH)
 def sms() -> Response:
     """An SMS someone sent to our Twilio number; the TwiML answer is our reply to them. A
-    MessageSid seen before is answered with nothing and changes nothing."""
+    MessageSid seen before (a retry, a replay: app.messages.inbound) is answered with nothing and
+    changes nothing."""
     runtime = _verify()
     sender = request.form.get("From", "")
     sid = request.form.get("MessageSid", "")[:MAX_SID]
     command = sms_replies.parse(request.form.get("Body", ""))
     with runtime.db.transaction() as conn:
-        if sid and not _first_seen(conn, sid):
+        if sid and not inbound.first_seen(conn, sid):
             log.info("sms_replay_ignored", command=command.kind)
             return _twiml(sms_replies.twiml_message(None))
         reply = _answer(conn, sender, command)
     return _twiml(sms_replies.twiml_message(reply))
-
-
-def _first_seen(conn: psycopg.Connection[Any], sid: str) -> bool:
-    """Record `sid`; False when it was recorded before (a concurrent copy waits for ours)."""
-    conn.execute(_PRUNE_SEEN)
-    return conn.execute(_FIRST_SEEN, (sid,)).fetchone() is not None
 
 
 def _answer(conn: psycopg.Connection[Any], sender: str, command: Command) -> str | None:

@@ -18,8 +18,17 @@ from typing import Any
 
 import psycopg
 
+from app.alerts import log as alert_logs
+from app.alerts import store
+from app.directory import heartbeat_monitors
 from app.platform import tokens
 from app.platform.sql_fragments import EVENTS_CHANNEL
+
+_CLOSED_LOG = alert_logs.insert_sql(
+    "alert_id, event, actor_type, actor_id, message",
+    "SELECT closed.id, 'closed', 'heartbeat', monitor.id::text, 'heartbeat monitor checked in'\n"
+    "    FROM closed, monitor",
+)
 
 # `old` locks the monitor first: a concurrent expiry (the engine) is either seen whole (its
 # alert is closed here) or waits for this check-in (and then finds the monitor healthy again).
@@ -27,18 +36,11 @@ _CHECKIN = f"""
 WITH old AS (
     SELECT id, alert_id FROM heartbeat_monitors WHERE checkin_secret_hash = %(hash)s FOR UPDATE
 ), monitor AS (
-    UPDATE heartbeat_monitors m
-    SET last_checkin_at = now(), state = 'healthy', alert_id = NULL
-    FROM old WHERE m.id = old.id
-    RETURNING m.id, m.state, m.last_checkin_at, old.alert_id
+    {heartbeat_monitors.checked_in_sql("old")}
 ), closed AS (
-    UPDATE alerts SET status = 'closed', closed_at = now(), updated_at = now()
-    WHERE id = (SELECT alert_id FROM monitor) AND status <> 'closed'
-    RETURNING id
+    {store.close_sql("id = (SELECT alert_id FROM monitor)")}
 ), logged AS (
-    INSERT INTO alert_logs (alert_id, event, actor_type, actor_id, message)
-    SELECT closed.id, 'closed', 'heartbeat', monitor.id::text, 'heartbeat monitor checked in'
-    FROM closed, monitor
+    {_CLOSED_LOG}
 ), closed_notice AS (
     SELECT pg_notify('{EVENTS_CHANNEL}',
                      json_build_object('alert_id', id, 'event', 'closed')::text)

@@ -16,6 +16,7 @@ import psycopg
 import structlog
 
 from app.alerts.store import Actor, raise_alert
+from app.directory import heartbeat_monitors
 from app.platform.engine_pass import EngineModule, ModuleContext, run_batches, seconds_until
 
 log = structlog.get_logger(__name__)
@@ -35,10 +36,6 @@ LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED
 """
 
-_MARK = (
-    "UPDATE heartbeat_monitors SET state = 'unhealthy', alert_id = %(alert_id)s WHERE id = %(id)s"
-)
-
 _DUE_IN = f"SELECT min({_EXPIRY}) - now() AS due_in FROM heartbeat_monitors WHERE state = 'healthy'"
 
 
@@ -56,7 +53,7 @@ def one_batch(conn: psycopg.Connection[Any], batch: int = BATCH) -> int:
             source="heartbeat",
             actor=Actor("heartbeat", row["id"]),
         )
-        conn.execute(_MARK, {"alert_id": raised.alert_id, "id": row["id"]})
+        heartbeat_monitors.mark_unhealthy(conn, row["id"], raised.alert_id)
         log.info("heartbeat_expired", monitor_id=row["id"], alert_id=raised.alert_id)
     return len(rows)
 

@@ -3,8 +3,9 @@
 The general path (`events.apply` inside `Database.transaction`) costs four round trips: BEGIN,
 the key lookup, the upsert, COMMIT. A generic-API trigger — by far the most common request —
 needs none of that ceremony: this statement verifies the key, upserts the alert, logs, sends
-NOTIFY and commits, all in one autocommit statement. It writes exactly what
-`keys.verify_integration_key` followed by `store.raise_alert` would (tested side by side).
+NOTIFY and commits, all in one autocommit statement, composed of the fragments the tables'
+owners export. It writes exactly what `integration_keys.verify_integration_key` followed by
+`store.raise_alert` would (tested side by side).
 
 Two choices, on purpose:
 - The secret is compared as a SHA-256 digest inside Postgres, not with hmac.compare_digest: a
@@ -24,29 +25,28 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from app.alerts import log as alert_logs
 from app.alerts import store
+from app.directory import integration_keys
 from app.ingest.events import Event
 from app.platform import tokens
 from app.platform.sql_fragments import EVENTS_CHANNEL
-from app.platform.tokens import LAST_USED_RESOLUTION
+
+# The alert the key's service raises, when the key is of the route's type.
+_KEYS_ALERT = """SELECT service_id, %(summary)s, %(details)s, %(dedup_key)s, type
+    FROM key WHERE type = %(key_type)s"""
 
 _RAISE_WITH_KEY = f"""
 WITH key AS (
     SELECT id, service_id, type, last_used_at FROM integration_keys
     WHERE id = %(key_id)s AND revoked_at IS NULL AND secret_hash = %(secret_hash)s
 ), used AS (
-    UPDATE integration_keys SET last_used_at = now()
-    WHERE id = (SELECT id FROM key WHERE type = %(key_type)s)
-      AND (last_used_at IS NULL OR last_used_at < now() - interval '{LAST_USED_RESOLUTION} s')
+    {integration_keys.mark_used_sql("SELECT id FROM key WHERE type = %(key_type)s")}
 ), upsert AS (
-    INSERT INTO alerts (service_id, summary, details, dedup_key, source)
-    SELECT service_id, %(summary)s, %(details)s, %(dedup_key)s, type
-    FROM key WHERE type = %(key_type)s
-    ON CONFLICT (service_id, dedup_key) WHERE status <> 'closed'
-    {store.DUPLICATE_UPDATE}
-), {store.raise_logs("'integration_key'", "%(key_id)s::text", "%(meta)s")}
+{store.upsert_sql(_KEYS_ALERT)}
+), {alert_logs.raise_logs("'integration_key'", "%(key_id)s::text", "%(meta)s")}
 SELECT upsert.id AS alert_id, k.service_id::text AS service_id, upsert.is_new,
-       {store.RECOUNT_COLUMNS},
+       {alert_logs.RECOUNT_COLUMNS},
        pg_notify('{EVENTS_CHANNEL}', json_build_object(
            'alert_id', upsert.id,
            'event', CASE WHEN upsert.is_new THEN 'created' ELSE 'duplicate' END)::text),
@@ -88,5 +88,5 @@ def raise_with_key(
     ).fetchone()
     if row is None:
         return None
-    store.recount(conn, row)
+    alert_logs.recount(conn, row)
     return Raised(int(row["alert_id"]), row["service_id"], bool(row["is_new"]))

@@ -1,4 +1,6 @@
-"""Writing outgoing-message rows: the one way anything asks for a notification to be sent.
+"""Asking for a notification: a message row for one contact method or channel, and the
+provider each destination type is sent through. The rows themselves are written by
+app.messages.store, the table's owner (the engine's passes give it their rows the same way).
 
 A row is written (and committed) before any RQ job exists for it; the engine's dispatch module
 queues it, so a Redis flush or a dead worker delays a message but never loses it. Every row has
@@ -14,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from app.platform.sql_fragments import EVENTS_CHANNEL
+from app.messages.store import insert_and_notify_sql
 from config.settings import PROVIDER_FOR
 
 
@@ -22,28 +24,6 @@ def provider_sql(column: str) -> str:
     """A SQL expression naming the provider for the destination type in `column`."""
     cases = " ".join(f"WHEN '{dest}' THEN '{name}'" for dest, name in PROVIDER_FOR.items())
     return f"CASE {column} {cases} END"
-
-
-# The engine's passes write many rows in one statement: they give the columns and a SELECT of
-# the rows, and these build the INSERT (and the NOTIFY of each new row) around them.
-NOTIFY_MADE = (
-    f"SELECT id, pg_notify('{EVENTS_CHANNEL}', json_build_object('message_id', id)::text) FROM made"
-)
-
-
-def insert_sql(columns: str, rows: str) -> str:
-    """An INSERT of the outgoing messages the SELECT `rows` yields (as `columns`); a row whose
-    dedup_key exists already is skipped; it returns the new rows' ids."""
-    return (
-        f"INSERT INTO outgoing_messages ({columns})\n{rows}\n"
-        "ON CONFLICT (dedup_key) DO NOTHING\nRETURNING id"
-    )
-
-
-def insert_and_notify_sql(columns: str, rows: str) -> str:
-    """insert_sql, then a NOTIFY that wakes the engine for each new row (on commit); one row, the
-    id, per new message."""
-    return f"WITH made AS (\n{insert_sql(columns, rows)}\n)\n{NOTIFY_MADE}"
 
 
 _FOR_CONTACT_METHOD = insert_and_notify_sql(

@@ -1,10 +1,13 @@
-"""The outgoing-message state machine's SQL: claim, record, retry, take back, dispatch.
+"""The outgoing-message table's SQL, its only writer: new rows, claim, record, retry, take back,
+dispatch.
 
-Every transition is one conditional statement. A worker claims a row with
-`UPDATE … WHERE status = 'pending'` (no row back: someone else has it, so a message queued
-twice is sent once) and records the outcome only while the claim is still its own
-(`claimed_by` and `attempts` match), so a send the engine already took back cannot overwrite
-the retry's result. The schema's trigger refuses any backward move and writes the history.
+New rows come from producers (app.messages.create for one destination, the engine's passes for
+many): they give the rows, the INSERT here writes them. Every transition is one conditional
+statement. A worker claims a row with `UPDATE … WHERE status = 'pending'` (no row back: someone
+else has it, so a message queued twice is sent once) and records the outcome only while the
+claim is still its own (`claimed_by` and `attempts` match), so a send the engine already took
+back cannot overwrite the retry's result. The schema's trigger refuses any backward move and
+writes the history. An alert message's outcome is logged on its alert in the same statement.
 """
 
 from __future__ import annotations
@@ -16,10 +19,37 @@ from typing import Any
 
 import psycopg
 
+from app.alerts import log as alert_logs
 from app.platform.sql_fragments import EVENTS_CHANNEL
 
 TAKEN_BACK_ERROR = "worker stopped mid-send (its claim expired); sending again"
 TAKE_BACK_LIMIT = 500  # rows per engine cycle; the rest are taken back next cycle
+
+# ---- new messages ------------------------------------------------------------------------------
+#
+# Producers write many rows in one statement: they give the columns and a SELECT of the rows,
+# and these build the INSERT (and the NOTIFY of each new row) around them.
+NOTIFY_MADE = (
+    f"SELECT id, pg_notify('{EVENTS_CHANNEL}', json_build_object('message_id', id)::text) FROM made"
+)
+
+
+def insert_sql(columns: str, rows: str) -> str:
+    """An INSERT of the outgoing messages the SELECT `rows` yields (as `columns`); a row whose
+    dedup_key exists already is skipped; it returns the new rows' ids."""
+    return (
+        f"INSERT INTO outgoing_messages ({columns})\n{rows}\n"
+        "ON CONFLICT (dedup_key) DO NOTHING\nRETURNING id"
+    )
+
+
+def insert_and_notify_sql(columns: str, rows: str) -> str:
+    """insert_sql, then a NOTIFY that wakes the engine for each new row (on commit); one row, the
+    id, per new message."""
+    return f"WITH made AS (\n{insert_sql(columns, rows)}\n)\n{NOTIFY_MADE}"
+
+
+# ---- a send: claim and outcome -----------------------------------------------------------------
 
 _CLAIM = """
 WITH claimed AS (
@@ -51,9 +81,27 @@ ORDER BY c.id
 
 _OWN = "id = %(id)s AND status = 'sending' AND claimed_by = %(worker)s AND attempts = %(attempt)s"
 
+# An alert message's outcome is logged on its alert by the statement that records it: these are
+# its `logged` CTE, reading the recorded rows from its `done` CTE.
+_LOG_COLUMNS = "alert_id, event, actor_type, message, meta"
+_SENT_LOG = alert_logs.insert_sql(
+    _LOG_COLUMNS,
+    """SELECT alert_id, 'notification_sent', 'system', log_message,
+           jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id)
+    FROM done WHERE kind = 'alert' AND alert_id IS NOT NULL""",
+)
+_FAILED_LOG = alert_logs.insert_sql(
+    _LOG_COLUMNS,
+    """SELECT alert_id, 'notification_failed', 'system', last_error,
+           jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id,
+                              'error', last_error)
+    FROM done WHERE status = 'failed' AND kind = 'alert' AND alert_id IS NOT NULL""",
+)
+
+
 # Sends accepted, recorded together (one commit for all the sends of a batch that finished at
 # once). The verification code is scrubbed once sent: only its hash is needed to confirm it.
-_SENT = """
+_SENT = f"""
 WITH input AS (
     SELECT * FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(delivered)s::bool[],
                          %(provider_ids)s::text[], %(log_messages)s::text[])
@@ -69,21 +117,8 @@ WITH input AS (
      WHERE m.id = i.id AND m.status = 'sending' AND m.claimed_by = %(worker)s
        AND m.attempts = i.attempt
     RETURNING m.id, m.kind, m.alert_id, m.dest_type, m.user_id, i.log_message
-), logged AS (
-    INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
-    SELECT alert_id, 'notification_sent', 'system', log_message,
-           jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id)
-    FROM done WHERE kind = 'alert' AND alert_id IS NOT NULL
-)
+), logged AS ({_SENT_LOG})
 SELECT id FROM done
-"""
-
-_FAILED_LOG = """
-    INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
-    SELECT alert_id, 'notification_failed', 'system', last_error,
-           jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id,
-                              'error', last_error)
-    FROM done WHERE status = 'failed' AND kind = 'alert' AND alert_id IS NOT NULL
 """
 
 # A failed send: back to pending after `delay` seconds, or failed for good when it was
@@ -329,19 +364,13 @@ UPDATE outgoing_messages SET status = 'delivered', delivered_at = now(), updated
 WHERE provider = %(provider)s AND provider_message_id = %(sid)s AND status = 'sent'
 RETURNING id
 """
-_PROVIDER_FAILED = """
+_PROVIDER_FAILED = f"""
 WITH done AS (
     UPDATE outgoing_messages
        SET status = 'failed', failed_at = now(), last_error = %(error)s, updated_at = now()
      WHERE provider = %(provider)s AND provider_message_id = %(sid)s AND status = 'sent'
-    RETURNING id, kind, alert_id, dest_type, user_id, last_error
-), logged AS (
-    INSERT INTO alert_logs (alert_id, event, actor_type, message, meta)
-    SELECT alert_id, 'notification_failed', 'system', last_error,
-           jsonb_build_object('message_id', id::text, 'dest_type', dest_type, 'user_id', user_id,
-                              'error', last_error)
-    FROM done WHERE kind = 'alert' AND alert_id IS NOT NULL
-)
+    RETURNING id, status, kind, alert_id, dest_type, user_id, last_error
+), logged AS ({_FAILED_LOG})
 SELECT id FROM done
 """
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.alerts import status_update_pass as status_updates
 from app.alerts.store import Actor, set_status
 from app.escalation import escalation_pass as escalation
 from app.escalation import notification_pass as notification_rules
+from app.escalation import status_update_pass as status_updates
 from tests.support import engine_world as w
 from tests.support.engine_world import _make_ctx  # noqa: F401 - the make_ctx fixture
 

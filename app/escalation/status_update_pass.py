@@ -24,7 +24,9 @@ from typing import Any
 import psycopg
 import structlog
 
-from app.messages.create import NOTIFY_MADE, insert_sql, provider_sql
+from app.alerts import escalation_state
+from app.messages.create import provider_sql
+from app.messages.store import NOTIFY_MADE, insert_sql
 from app.platform.engine_pass import EngineModule, ModuleContext, columns, run_batches
 from config.settings import Settings
 
@@ -92,12 +94,6 @@ WITH v AS (
 {NOTIFY_MADE}
 """
 
-_ANNOUNCED = """
-UPDATE alert_escalations e SET notified_status = v.status, status_changed = false
-FROM unnest(%(alert_ids)s::bigint[], %(statuses)s::text[]) AS v(alert_id, status)
-WHERE e.alert_id = v.alert_id
-"""
-
 
 def one_batch(conn: psycopg.Connection[Any], settings: Settings, batch: int = BATCH) -> int:
     """Queue the notices owed for up to `batch` changed alerts; how many alerts."""
@@ -112,7 +108,7 @@ def one_batch(conn: psycopg.Connection[Any], settings: Settings, batch: int = BA
         ).fetchall()
         log.debug("status_updates_batch", alerts=len(changed), messages=len(made))
     everything = [(r["alert_id"], r["status"]) for r in rows]
-    conn.execute(_ANNOUNCED, columns(everything, ("alert_ids", "statuses")))
+    escalation_state.mark_announced(conn, everything)
     return len(rows)
 
 
