@@ -114,3 +114,12 @@ def stop_number(conn: psycopg.Connection[Any], number: str) -> int:
 def restart_number(conn: psycopg.Connection[Any], number: str) -> int:
     """Send to a stopped `number` again; how many methods started again now."""
     return len(conn.execute(_RESTART_NUMBER, (number,)).fetchall())
+
+
+def sms_method_for_number(conn: psycopg.Connection[Any], number: str) -> dict[str, Any] | None:
+    """The SMS contact method (id, user_id) whose address is `number`, whoever replies from it."""
+    return conn.execute(
+        "SELECT id::text AS id, user_id::text AS user_id FROM contact_methods "
+        "WHERE type = 'sms' AND lower(address) = lower(%s)",
+        (number,),
+    ).fetchone()

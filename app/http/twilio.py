@@ -74,11 +74,6 @@ def _twiml(body: str) -> Response:
 
 # ------------------------------------------------------------------------------ inbound SMS
 
-_SMS_METHOD = """
-SELECT id::text AS id, user_id::text AS user_id FROM contact_methods
-WHERE type = 'sms' AND lower(address) = lower(%s)
-"""
-
 MAX_SID = 64  # Twilio's SIDs are 34 characters
 
 
@@ -106,7 +101,7 @@ def _answer(conn: psycopg.Connection[Any], sender: str, command: Command) -> str
         stopped = contact_methods.stop_number(conn, sender)
         log.info("sms_stop_received", contact_methods=stopped)
         return None  # Twilio confirms STOP itself and blocks any reply of ours
-    method = conn.execute(_SMS_METHOD, (sender,)).fetchone()
+    method = contact_methods.sms_method_for_number(conn, sender)
     if method is None:
         log.info("sms_from_unknown_number", command=command.kind)
         return sms_replies.UNKNOWN_NUMBER
@@ -130,7 +125,7 @@ def _act_on_code(conn: psycopg.Connection[Any], method: dict[str, Any], command:
     actor = Actor("user", method["user_id"])
     meta = {"via": "sms", "contact_method_id": method["id"]}
     changed = store.set_status(conn, alert_id, _STATUS[command.action], actor, meta)
-    alert = conn.execute("SELECT status, summary FROM alerts WHERE id = %s", (alert_id,)).fetchone()
+    alert = store.alert_card(conn, alert_id)
     assert alert is not None  # a reply code row goes with its alert (ON DELETE CASCADE)
     log.info("sms_reply_acted", alert_id=alert_id, action=command.action, changed=changed)
     if changed:
@@ -178,13 +173,6 @@ def status_callback() -> Response:
 VOICE_DIGITS = {"4": "acknowledge", "6": "close"}
 PROMPT = "Press 4 to acknowledge, or 6 to close this alert."
 
-_VOICE_MESSAGE = """
-SELECT m.id, m.alert_id, m.user_id::text AS user_id, m.contact_method_id::text AS cm_id,
-       a.summary, a.status
-FROM outgoing_messages m JOIN alerts a ON a.id = m.alert_id
-WHERE m.id = %s AND m.provider = 'twilio'
-"""
-
 
 @twilio_blueprint.post(VOICE_PATH)
 def voice() -> Response:
@@ -197,7 +185,7 @@ def voice() -> Response:
     digits = request.form.get("Digits", "")
     action = VOICE_DIGITS.get(digits)
     with runtime.db.transaction() as conn:
-        message = conn.execute(_VOICE_MESSAGE, (message_id,)).fetchone()
+        message = messages_store.twilio_alert_message(conn, message_id)
         if message is None:
             return _twiml(_say("Sorry, this alert no longer exists. Goodbye."))
         if action is None:
@@ -209,10 +197,9 @@ def voice() -> Response:
             "message_id": str(message_id),
         }
         changed = store.set_status(conn, message["alert_id"], _STATUS[action], actor, meta)
-        now = conn.execute("SELECT status FROM alerts WHERE id = %s", (message["alert_id"],))
-        current = now.fetchone()
+        current = store.alert_status(conn, message["alert_id"])
     log.info("voice_keypad_acted", alert_id=message["alert_id"], action=action, changed=changed)
-    status = current["status"] if current else "gone"
+    status = current or "gone"
     if changed:
         return _twiml(_say(f"Alert {message['alert_id']} {_STATUS[action]}. Goodbye."))
     return _twiml(_say(f"Alert {message['alert_id']} is already {status}. Goodbye."))

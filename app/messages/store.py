@@ -447,3 +447,14 @@ def get_message(conn: psycopg.Connection[Any], message_id: int) -> dict[str, Any
 COUNT_BY_PROVIDER_AND_STATUS = """
 SELECT 'message', provider, status, count(*), 0 FROM outgoing_messages GROUP BY provider, status
 """
+
+
+def twilio_alert_message(conn: psycopg.Connection[Any], message_id: int) -> dict[str, Any] | None:
+    """A Twilio message about an alert that still exists (id, alert_id, user_id, cm_id): what a
+    keypad press during its call acts on."""
+    return conn.execute(
+        "SELECT m.id, m.alert_id, m.user_id::text AS user_id, m.contact_method_id::text AS cm_id "
+        "FROM outgoing_messages m JOIN alerts a ON a.id = m.alert_id "
+        "WHERE m.id = %s AND m.provider = 'twilio'",
+        (message_id,),
+    ).fetchone()
