@@ -9,7 +9,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from app.directory import api_keys
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import NotFound, endpoint, transaction
 from app.http.api.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from app.http.api.schemas.base import PageQuery
@@ -20,13 +20,7 @@ TAG = "api-keys"
 @endpoint("/api-keys", "GET", "admin", TAG, HTTP_200=ApiKeyPage)
 def list_api_keys(query: PageQuery) -> ApiKeyPage:
     """List API keys (revoked ones too), oldest first; never the keys themselves."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        rows = api_keys.list_api_keys(conn, after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, ApiKey.model_validate
-    )
-    return ApiKeyPage(items=items, next_cursor=next_cursor)
+    return listing.oldest_first(query, api_keys.list_api_keys, ApiKey.model_validate, ApiKeyPage)
 
 
 @endpoint("/api-keys", "POST", "admin", TAG, HTTP_201=ApiKeyCreated)

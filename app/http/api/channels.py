@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 import psycopg
 
 from app.contacts import channels
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.http.api.schemas.addresses import check_address
 from app.http.api.schemas.base import PageQuery
@@ -55,13 +55,7 @@ def require_channel(
 @endpoint("/notification-channels", "GET", "read", TAG, HTTP_200=ChannelPage)
 def list_notification_channels(query: PageQuery) -> ChannelPage:
     """List notification channels, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        rows = channels.list_channels(conn, after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, Channel.model_validate
-    )
-    return ChannelPage(items=items, next_cursor=next_cursor)
+    return listing.oldest_first(query, channels.list_channels, Channel.model_validate, ChannelPage)
 
 
 @endpoint("/notification-channels", "POST", "write", TAG, HTTP_201=ChannelCreated)

@@ -18,7 +18,7 @@ import structlog
 
 from app.contacts import contact_methods, verification
 from app.directory import users
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.http.api.schemas.addresses import check_address
 from app.http.api.schemas.base import ErrorBody, PageQuery, dump
@@ -93,14 +93,15 @@ def _send_code(conn: psycopg.Connection[Any], user_id: UUID, method: dict[str, A
 @endpoint(MANY, "GET", "read", TAG, HTTP_200=ContactMethodPage)
 def list_contact_methods(user_id: UUID, query: PageQuery) -> ContactMethodPage:
     """List the user's contact methods, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        require_user(conn, user_id)
-        rows = contact_methods.list_contact_methods(conn, str(user_id), after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, ContactMethod.model_validate
+    return listing.oldest_first(
+        query,
+        lambda conn, after, limit: contact_methods.list_contact_methods(
+            conn, str(user_id), after, limit
+        ),
+        ContactMethod.model_validate,
+        ContactMethodPage,
+        parent=lambda conn: require_user(conn, user_id),
     )
-    return ContactMethodPage(items=items, next_cursor=next_cursor)
 
 
 @endpoint(MANY, "POST", "write", TAG, HTTP_201=ContactMethodCreated, HTTP_429=ErrorBody)

@@ -18,7 +18,7 @@ import psycopg
 
 from app.directory import users as directory_users
 from app.escalation import policies
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
 from app.http.api.schemas.base import AtQuery, ErrorBody, PageQuery
 from app.http.api.schemas.escalation_policies import Policy, PolicyCreate, PolicyPage, PolicyPatch
@@ -48,13 +48,7 @@ def _not_found(policy_id: UUID) -> NotFound:
 @endpoint("/escalation-policies", "GET", "read", TAG, HTTP_200=PolicyPage)
 def list_escalation_policies(query: PageQuery) -> PolicyPage:
     """List escalation policies with their steps, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        rows = policies.list_policies(conn, after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, Policy.model_validate
-    )
-    return PolicyPage(items=items, next_cursor=next_cursor)
+    return listing.oldest_first(query, policies.list_policies, Policy.model_validate, PolicyPage)
 
 
 @endpoint("/escalation-policies", "POST", "write", TAG, HTTP_201=Policy)

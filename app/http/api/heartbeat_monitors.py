@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from app.directory import heartbeat_monitors
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import NotFound, endpoint, settings, transaction
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.heartbeat_monitors import (
@@ -49,14 +49,15 @@ def _missing(service_id: UUID, monitor_id: UUID) -> NotFound:
 @endpoint(COLLECTION, "GET", "read", TAG, HTTP_200=HeartbeatMonitorPage)
 def list_heartbeat_monitors(service_id: UUID, query: PageQuery) -> HeartbeatMonitorPage:
     """List a service's heartbeat monitors, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        require_service(conn, service_id)
-        rows = heartbeat_monitors.list_heartbeat_monitors(
-            conn, str(service_id), after, query.limit + 1
-        )
-    items, next_cursor = pagination.page(rows, query.limit, pagination.time_cursor, _monitor)
-    return HeartbeatMonitorPage(items=items, next_cursor=next_cursor)
+    return listing.oldest_first(
+        query,
+        lambda conn, after, limit: heartbeat_monitors.list_heartbeat_monitors(
+            conn, str(service_id), after, limit
+        ),
+        _monitor,
+        HeartbeatMonitorPage,
+        parent=lambda conn: require_service(conn, service_id),
+    )
 
 
 @endpoint(COLLECTION, "POST", "write", TAG, HTTP_201=HeartbeatMonitorCreated)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from app.directory import integration_keys
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import NotFound, endpoint, settings, transaction
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.integration_keys import (
@@ -28,14 +28,15 @@ ITEM = COLLECTION + "/<uuid:key_id>"
 @endpoint(COLLECTION, "GET", "read", TAG, HTTP_200=IntegrationKeyPage)
 def list_integration_keys(service_id: UUID, query: PageQuery) -> IntegrationKeyPage:
     """List a service's integration keys (revoked ones too), oldest first; never their tokens."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        require_service(conn, service_id)
-        rows = integration_keys.list_integration_keys(conn, str(service_id), after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, IntegrationKey.model_validate
+    return listing.oldest_first(
+        query,
+        lambda conn, after, limit: integration_keys.list_integration_keys(
+            conn, str(service_id), after, limit
+        ),
+        IntegrationKey.model_validate,
+        IntegrationKeyPage,
+        parent=lambda conn: require_service(conn, service_id),
     )
-    return IntegrationKeyPage(items=items, next_cursor=next_cursor)
 
 
 @endpoint(COLLECTION, "POST", "write", TAG, HTTP_201=IntegrationKeyCreated)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from app.contacts import contact_methods, notification_rules
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.contact_methods import require_user
 from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
 from app.http.api.schemas.base import PageQuery
@@ -28,14 +28,13 @@ CONSTRAINT_FIELDS["notification_rules_contact_method_id_delay_minutes_key"] = "d
 @endpoint(MANY, "GET", "read", TAG, HTTP_200=NotificationRulePage)
 def list_notification_rules(user_id: UUID, query: PageQuery) -> NotificationRulePage:
     """List the user's notification rules, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        require_user(conn, user_id)
-        rows = notification_rules.list_rules(conn, str(user_id), after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, NotificationRule.model_validate
+    return listing.oldest_first(
+        query,
+        lambda conn, after, limit: notification_rules.list_rules(conn, str(user_id), after, limit),
+        NotificationRule.model_validate,
+        NotificationRulePage,
+        parent=lambda conn: require_user(conn, user_id),
     )
-    return NotificationRulePage(items=items, next_cursor=next_cursor)
 
 
 @endpoint(MANY, "POST", "write", TAG, HTTP_201=NotificationRule)

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import psycopg
 
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import NotFound, endpoint, transaction
 from app.http.api.schemas.base import AtQuery, ErrorBody, PageQuery
 from app.http.api.schemas.rotations import (
@@ -49,13 +49,9 @@ def _ids(users: list[UUID]) -> list[str]:
 @endpoint("/rotations", "GET", "read", TAG, HTTP_200=RotationPage)
 def list_rotations(query: PageQuery) -> RotationPage:
     """List rotations, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        rows = stored_rotations.list_rotations(conn, after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, Rotation.model_validate
+    return listing.oldest_first(
+        query, stored_rotations.list_rotations, Rotation.model_validate, RotationPage
     )
-    return RotationPage(items=items, next_cursor=next_cursor)
 
 
 @endpoint("/rotations", "POST", "write", TAG, HTTP_201=Rotation, HTTP_404=ErrorBody)

@@ -11,7 +11,7 @@ import structlog
 from app.alerts import store
 from app.directory import services
 from app.escalation import policies
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import NotFound, actor, endpoint, transaction
 from app.http.api.schemas.alerts import BulkResult
 from app.http.api.schemas.base import PageQuery
@@ -49,13 +49,7 @@ def _apply_policy(
 @endpoint("/services", "GET", "read", TAG, HTTP_200=ServicePage)
 def list_services(query: PageQuery) -> ServicePage:
     """List services, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        rows = services.list_services(conn, after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, Service.model_validate
-    )
-    return ServicePage(items=items, next_cursor=next_cursor)
+    return listing.oldest_first(query, services.list_services, Service.model_validate, ServicePage)
 
 
 @endpoint("/services", "POST", "write", TAG, HTTP_201=Service)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from app.directory import users
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import NotFound, endpoint, transaction
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.users import User, UserCreate, UserPage, UserPatch
@@ -22,13 +22,7 @@ def _user_or_404(row: dict[str, object] | None, user_id: UUID) -> User:
 @endpoint("/users", "GET", "read", TAG, HTTP_200=UserPage)
 def list_users(query: PageQuery) -> UserPage:
     """List users, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        rows = users.list_users(conn, after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, User.model_validate
-    )
-    return UserPage(items=items, next_cursor=next_cursor)
+    return listing.oldest_first(query, users.list_users, User.model_validate, UserPage)
 
 
 @endpoint("/users", "POST", "write", TAG, HTTP_201=User)

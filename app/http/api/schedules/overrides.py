@@ -9,7 +9,7 @@ from uuid import UUID
 
 import psycopg
 
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import endpoint, transaction
 from app.http.api.schedules.shared import ONE, TAG, check_users, not_found, require_schedule
 from app.http.api.schemas.base import PageQuery
@@ -51,14 +51,15 @@ def _override_fields(fields: dict[str, Any]) -> dict[str, Any]:
 @endpoint(OVERRIDES, "GET", "read", TAG, HTTP_200=OverridePage)
 def list_overrides(schedule_id: UUID, query: PageQuery) -> OverridePage:
     """List a schedule's overrides, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        require_schedule(conn, schedule_id)
-        rows = stored_overrides.list_overrides(conn, str(schedule_id), after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, Override.model_validate
+    return listing.oldest_first(
+        query,
+        lambda conn, after, limit: stored_overrides.list_overrides(
+            conn, str(schedule_id), after, limit
+        ),
+        Override.model_validate,
+        OverridePage,
+        parent=lambda conn: require_schedule(conn, schedule_id),
     )
-    return OverridePage(items=items, next_cursor=next_cursor)
 
 
 @endpoint(OVERRIDES, "POST", "write", TAG, HTTP_201=Override)

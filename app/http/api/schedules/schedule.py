@@ -8,7 +8,7 @@ from uuid import UUID
 import psycopg
 
 from app.contacts import channels as contacts_channels
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import NotFound, endpoint, transaction
 from app.http.api.schedules.shared import ONE, TAG, require_schedule, with_notice_channels
 from app.http.api.schemas.base import PageQuery
@@ -31,15 +31,14 @@ def _set_notice_channel(
 @endpoint("/schedules", "GET", "read", TAG, HTTP_200=SchedulePage)
 def list_schedules(query: PageQuery) -> SchedulePage:
     """List schedules, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        rows = with_notice_channels(
-            conn, stored_schedules.list_schedules(conn, after, query.limit + 1)
-        )
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, Schedule.model_validate
+    return listing.oldest_first(
+        query,
+        lambda conn, after, limit: with_notice_channels(
+            conn, stored_schedules.list_schedules(conn, after, limit)
+        ),
+        Schedule.model_validate,
+        SchedulePage,
     )
-    return SchedulePage(items=items, next_cursor=next_cursor)
 
 
 @endpoint("/schedules", "POST", "write", TAG, HTTP_201=Schedule)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import endpoint, transaction
 from app.http.api.schedules.shared import ONE, TAG, not_found, require_schedule
 from app.http.api.schemas.base import PageQuery
@@ -26,14 +26,15 @@ def _rule_fields(fields: dict[str, Any]) -> dict[str, Any]:
 @endpoint(RULES, "GET", "read", TAG, HTTP_200=RulePage)
 def list_rules(schedule_id: UUID, query: PageQuery) -> RulePage:
     """List a schedule's rules, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        require_schedule(conn, schedule_id)
-        rows = stored_rules.list_schedule_rules(conn, str(schedule_id), after, query.limit + 1)
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, Rule.model_validate
+    return listing.oldest_first(
+        query,
+        lambda conn, after, limit: stored_rules.list_schedule_rules(
+            conn, str(schedule_id), after, limit
+        ),
+        Rule.model_validate,
+        RulePage,
+        parent=lambda conn: require_schedule(conn, schedule_id),
     )
-    return RulePage(items=items, next_cursor=next_cursor)
 
 
 @endpoint(RULES, "POST", "write", TAG, HTTP_201=Rule)

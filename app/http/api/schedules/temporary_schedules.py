@@ -9,7 +9,7 @@ from uuid import UUID
 
 import psycopg
 
-from app.http.api import pagination
+from app.http.api import listing
 from app.http.api.routing import endpoint, transaction
 from app.http.api.schedules.shared import ONE, TAG, check_users, not_found, require_schedule
 from app.http.api.schemas.base import PageQuery
@@ -59,16 +59,15 @@ def _shift_rows(shifts: list[ShiftIn]) -> list[dict[str, Any]]:
 @endpoint(TEMPORARIES, "GET", "read", TAG, HTTP_200=TemporarySchedulePage)
 def list_temporary_schedules(schedule_id: UUID, query: PageQuery) -> TemporarySchedulePage:
     """List a schedule's temporary schedules, oldest first."""
-    after = pagination.decode_time_cursor(query.cursor)
-    with transaction() as conn:
-        require_schedule(conn, schedule_id)
-        rows = stored_temporaries.list_temporary_schedules(
-            conn, str(schedule_id), after, query.limit + 1
-        )
-    items, next_cursor = pagination.page(
-        rows, query.limit, pagination.time_cursor, TemporarySchedule.model_validate
+    return listing.oldest_first(
+        query,
+        lambda conn, after, limit: stored_temporaries.list_temporary_schedules(
+            conn, str(schedule_id), after, limit
+        ),
+        TemporarySchedule.model_validate,
+        TemporarySchedulePage,
+        parent=lambda conn: require_schedule(conn, schedule_id),
     )
-    return TemporarySchedulePage(items=items, next_cursor=next_cursor)
 
 
 @endpoint(TEMPORARIES, "POST", "write", TAG, HTTP_201=TemporarySchedule)
