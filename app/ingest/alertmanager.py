@@ -16,10 +16,9 @@ from typing import Any
 
 from app.ingest import details, fields, text
 from app.ingest.errors import BadRequest
-from app.ingest.events import Action, Event
-from app.ingest.grafana import label_fingerprint
+from app.ingest.events import Event
+from app.ingest.prometheus_alerts import read_alert
 
-STATUS: dict[str, Action] = {"firing": "trigger", "resolved": "close"}
 DEDUP_PREFIX = "am:"
 NEVER = "0001-01-01T00:00:00Z"  # Go's zero time: how Alertmanager writes "no end yet"
 
@@ -46,17 +45,8 @@ class _Group:
 
 
 def _event(alert: dict[str, Any], path: str, group: _Group) -> Event:
-    status = fields.string(alert, "status", path)
-    action = STATUS.get(status)
-    if action is None:
-        raise BadRequest.field(
-            f"{path}.status", f"must be firing or resolved, not {text.quoted(status)}"
-        )
-    labels = fields.strings(alert, "labels", path)
-    annotations = fields.strings(alert, "annotations", path)
-    fingerprint = text.sanitize(fields.string(alert, "fingerprint", path)) or label_fingerprint(
-        labels
-    )
+    shared = read_alert(alert, path)
+    labels, annotations, fingerprint = shared.labels, shared.annotations, shared.fingerprint
     summary_from, summary = _summary(labels, annotations, fingerprint)
     body = details.compose(
         "" if summary_from == "description" else text.sanitize(annotations.get("description", "")),
@@ -71,7 +61,7 @@ def _event(alert: dict[str, Any], path: str, group: _Group) -> Event:
         details.key_values("Annotations", annotations, skip=("summary", "description")),
         f"Receiver: {group.receiver}" if group.receiver else "",
     )
-    return Event(action, summary, body, dedup=DEDUP_PREFIX + fingerprint)
+    return Event(shared.action, summary, body, dedup=DEDUP_PREFIX + fingerprint)
 
 
 def _summary(

@@ -11,15 +11,13 @@ or by a `dedup` query field, as GoAlert honours. `alerting` opens, `ok` closes; 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from app.ingest import details, fields, text
 from app.ingest.errors import BadRequest
 from app.ingest.events import Action, Event
+from app.ingest.prometheus_alerts import read_alert
 
-UNIFIED_STATUS: dict[str, Action] = {"firing": "trigger", "resolved": "close"}
 LEGACY_STATE: dict[str, Action | None] = {
     "alerting": "trigger",
     "ok": "close",
@@ -52,24 +50,15 @@ def _alerts(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _unified_alert(alert: dict[str, Any], path: str) -> Event:
-    status = fields.string(alert, "status", path)
-    action = UNIFIED_STATUS.get(status)
-    if action is None:
-        raise BadRequest.field(
-            f"{path}.status", f"must be firing or resolved, not {text.quoted(status)}"
-        )
-    labels = fields.strings(alert, "labels", path)
-    annotations = fields.strings(alert, "annotations", path)
-    fingerprint = text.sanitize(fields.string(alert, "fingerprint", path)) or label_fingerprint(
-        labels
-    )
+    shared = read_alert(alert, path)
+    labels, annotations, fingerprint = shared.labels, shared.annotations, shared.fingerprint
     summary = (
         text.sanitize(annotations.get("summary", ""))
         or text.sanitize(labels.get("alertname", ""))
         or f"Grafana alert {fingerprint}"
     )
     return Event(
-        action,
+        shared.action,
         summary,
         _unified_details(alert, path, labels, annotations),
         dedup=DEDUP_PREFIX + fingerprint,
@@ -109,12 +98,6 @@ def _number(value: Any) -> str:
     if value is None:
         return "-"
     return f"{value:g}" if isinstance(value, float) else text.clean(str(value))
-
-
-def label_fingerprint(labels: dict[str, str]) -> str:
-    """A stable stand-in for a missing fingerprint: a hash of the sorted label set."""
-    canonical = json.dumps(sorted(labels.items()), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def _legacy(payload: dict[str, Any], dedup_override: str) -> list[Event]:

@@ -69,29 +69,30 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection inside a transaction, committed when the block succeeds."""
-        try:
-            with self._get_pool().connection() as conn, conn.transaction():
-                yield conn
-        except PoolTimeout as exc:
-            raise Unavailable(
-                f"database: no connection within {self._settings.check_timeout:g}s"
-            ) from exc
-        except psycopg.OperationalError as exc:
-            log.warning("database_unavailable", error=describe_error(exc))
-            raise Unavailable(f"database: {describe_error(exc)}") from exc
+        with (
+            self._unavailable_on_failure(),
+            self._get_pool().connection() as conn,
+            conn.transaction(),
+        ):
+            yield conn
 
     @contextmanager
     def autocommit(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection in autocommit mode, for work that is one statement: it is its own
         transaction, committed before execute() returns, in one round trip (no BEGIN/COMMIT)."""
+        with self._unavailable_on_failure(), self._get_pool().connection() as conn:
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                with suppress(psycopg.Error):  # a broken connection is discarded anyway
+                    conn.autocommit = False
+
+    @contextmanager
+    def _unavailable_on_failure(self) -> Iterator[None]:
+        """No pooled connection in time, or one that broke: Unavailable (a 503 to the client)."""
         try:
-            with self._get_pool().connection() as conn:
-                conn.autocommit = True
-                try:
-                    yield conn
-                finally:
-                    with suppress(psycopg.Error):  # a broken connection is discarded anyway
-                        conn.autocommit = False
+            yield
         except PoolTimeout as exc:
             raise Unavailable(
                 f"database: no connection within {self._settings.check_timeout:g}s"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.ingest.grafana import label_fingerprint
+from app.ingest.prometheus_alerts import label_fingerprint
 from tests.fixtures.ingest import alerts, error_of, load, new_key, raw, row_counts
 
 URL = "/api/v2/grafana/incoming"
