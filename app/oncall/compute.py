@@ -49,8 +49,8 @@ from app.oncall.model import (
     TARGET_TYPES,
     Override,
     Rotation,
-    Rule,
     Schedule,
+    ScheduleRule,
     Shift,
     TemporarySchedule,
 )
@@ -146,7 +146,7 @@ def check_temporary_schedule(temporary: TemporarySchedule) -> None:
         _utc(shift.end, "temporary schedule shift end")
 
 
-def check_rule(rule: Rule, rotations: Mapping[str, Rotation]) -> None:
+def check_rule(rule: ScheduleRule, rotations: Mapping[str, Rotation]) -> None:
     """ValueError when the rule's target type is unknown or its rotation is missing."""
     if rule.target_type not in TARGET_TYPES:
         raise ValueError(f"rule target type {rule.target_type!r} is not one of {TARGET_TYPES}")
@@ -293,7 +293,9 @@ def rotation_shifts(rotation: Rotation, start: datetime, end: datetime) -> list[
 # ---------------------------------------------------------------------------- rule windows
 
 
-def _rule_windows(rule: Rule, tz: ZoneInfo, start: datetime, end: datetime) -> list[Interval]:
+def _rule_windows(
+    rule: ScheduleRule, tz: ZoneInfo, start: datetime, end: datetime
+) -> list[Interval]:
     """The rule's active windows overlapping [start, end), merged, as UTC instants."""
     wraps = rule.end_time <= rule.start_time
     first = _local(start, tz).date() - _DAY
@@ -313,7 +315,7 @@ def _rule_windows(rule: Rule, tz: ZoneInfo, start: datetime, end: datetime) -> l
     return windows
 
 
-def _rule_active_at(rule: Rule, tz: ZoneInfo, instant: datetime) -> bool:
+def _rule_active_at(rule: ScheduleRule, tz: ZoneInfo, instant: datetime) -> bool:
     today = _local(instant, tz).date()
     wraps = rule.end_time <= rule.start_time
     for day in (today - _DAY, today):

@@ -36,7 +36,7 @@ class Rotation:
 
 
 @dataclass(frozen=True)
-class Rule:
+class ScheduleRule:
     """On the given local weekdays, between local start and end times, `target` is on call.
 
     end < start wraps past midnight; end == start means all day.
@@ -74,6 +74,6 @@ class TemporarySchedule:
 class Schedule:
     id: str
     time_zone: str
-    rules: tuple[Rule, ...] = ()
+    rules: tuple[ScheduleRule, ...] = ()
     overrides: tuple[Override, ...] = ()
     temporary_schedules: tuple[TemporarySchedule, ...] = field(default_factory=tuple)

@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg import sql
 
-from app.oncall.model import Rule
+from app.oncall.model import ScheduleRule
 from app.oncall.rows import After, Conn, Row, one
 from app.platform.sql_fragments import keyset_page
 
@@ -110,7 +110,7 @@ def delete_schedule_rule(conn: Conn, schedule_id: str, rule_id: str) -> bool:
     )
 
 
-def schedule_rule_values(conn: Conn, schedule_id: str) -> tuple[Rule, ...]:
+def schedule_rule_values(conn: Conn, schedule_id: str) -> tuple[ScheduleRule, ...]:
     """All the schedule's rules as model values, in the order they were made."""
     rows = conn.execute(
         f"SELECT {SCHEDULE_RULE_COLUMNS} FROM schedule_rules WHERE schedule_id = %s "
@@ -120,10 +120,10 @@ def schedule_rule_values(conn: Conn, schedule_id: str) -> tuple[Rule, ...]:
     return tuple(_value(row) for row in rows)
 
 
-def _value(row: Row) -> Rule:
+def _value(row: Row) -> ScheduleRule:
     start_time: time = row["start_time"]
     end_time: time = row["end_time"]
-    return Rule(
+    return ScheduleRule(
         target_type=row["target_type"],
         target_id=row["target_id"],
         weekdays=frozenset(weekdays_list(row["weekdays"])),

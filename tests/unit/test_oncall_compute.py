@@ -19,7 +19,7 @@ from app.oncall.compute import (
     rotation_shifts,
     schedule_shifts,
 )
-from app.oncall.model import Override, Rotation, Rule, Schedule, Shift, TemporarySchedule
+from app.oncall.model import Override, Rotation, Schedule, ScheduleRule, Shift, TemporarySchedule
 
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -195,7 +195,7 @@ def test_a_rotation_covers_nothing_before_its_start() -> None:
 @pytest.mark.parametrize("tz", [NY, LONDON, SYDNEY, ADELAIDE])
 def test_single_rule_rotation_schedule_has_no_gaps_and_no_double_cover(tz: ZoneInfo) -> None:
     rotation = make_rotation(tz, datetime(2026, 1, 1, 2, 30), participants=("a", "b"))
-    schedule = Schedule("s", tz.key, (Rule("rotation", "r"),))
+    schedule = Schedule("s", tz.key, (ScheduleRule("rotation", "r"),))
     start, end = datetime(2026, 1, 2, tzinfo=tz), datetime(2026, 12, 30, tzinfo=tz)
     shifts = schedule_shifts(schedule, {"r": rotation}, start, end)
     assert shifts[0].start == start and shifts[-1].end == end
@@ -204,7 +204,7 @@ def test_single_rule_rotation_schedule_has_no_gaps_and_no_double_cover(tz: ZoneI
 
 
 def test_night_rule_on_friday_runs_into_saturday_morning() -> None:
-    rule = Rule("user", "night", frozenset({4}), time(22), time(6))
+    rule = ScheduleRule("user", "night", frozenset({4}), time(22), time(6))
     schedule = Schedule("s", "Europe/London", (rule,))
     shifts = schedule_shifts(
         schedule, {}, datetime(2026, 10, 19, tzinfo=LONDON), datetime(2026, 10, 26, tzinfo=LONDON)
@@ -219,7 +219,7 @@ def test_night_rule_on_friday_runs_into_saturday_morning() -> None:
 
 
 def test_all_day_rule_on_the_fall_back_night_lasts_25_hours() -> None:
-    rule = Rule("user", "u", frozenset({6}), time(0), time(0))
+    rule = ScheduleRule("user", "u", frozenset({6}), time(0), time(0))
     schedule = Schedule("s", "America/New_York", (rule,))
     shifts = schedule_shifts(
         schedule, {}, datetime(2026, 10, 30, tzinfo=NY), datetime(2026, 11, 4, tzinfo=NY)
@@ -229,7 +229,7 @@ def test_all_day_rule_on_the_fall_back_night_lasts_25_hours() -> None:
 
 def test_business_hours_rule_clips_a_weekly_rotation() -> None:
     rotation = make_rotation(NY, datetime(2026, 3, 2, 9), type="weekly", participants=("a", "b"))
-    rule = Rule("rotation", "r", frozenset(range(5)), time(9), time(17))
+    rule = ScheduleRule("rotation", "r", frozenset(range(5)), time(9), time(17))
     schedule = Schedule("s", "America/New_York", (rule,))
     shifts = schedule_shifts(
         schedule, {"r": rotation}, datetime(2026, 3, 2, tzinfo=NY), datetime(2026, 3, 16, tzinfo=NY)
@@ -245,7 +245,7 @@ def test_temporary_schedule_replaces_everything_in_its_span() -> None:
     temporary = TemporarySchedule(
         day + 10 * H, day + 14 * H, (Shift(day + 9 * H, day + 12 * H, "t"),)
     )
-    schedule = Schedule("s", "Europe/London", (Rule("user", "u"),), (), (temporary,))
+    schedule = Schedule("s", "Europe/London", (ScheduleRule("user", "u"),), (), (temporary,))
     shifts = schedule_shifts(schedule, {}, day, day + 24 * H)
     assert [(s.start - day, s.end - day, s.user_id) for s in shifts] == [
         (0 * H, 10 * H, "u"),
@@ -262,7 +262,7 @@ def test_overrides_add_remove_and_replace_in_order_of_start() -> None:
         Override("add", day + 6 * H, day + 10 * H, add_user_id="extra"),
         Override("remove", day + 20 * H, day + 22 * H, remove_user_id="nobody"),
     )
-    schedule = Schedule("s", "America/New_York", (Rule("user", "u"),), overrides)
+    schedule = Schedule("s", "America/New_York", (ScheduleRule("user", "u"),), overrides)
     shifts = schedule_shifts(schedule, {}, day, day + 24 * H)
     assert [(s.start - day, s.end - day, s.user_id) for s in shifts] == [
         (0 * H, 1 * H, "u"),
@@ -292,7 +292,7 @@ def test_tied_temporary_schedules_apply_in_the_given_order_so_the_last_wins(
     day = datetime(2026, 5, 4, tzinfo=LONDON)
     span = (day + 10 * H, day + 14 * H)
     temporaries = tuple(TemporarySchedule(*span, (Shift(*span, user),)) for user in order)
-    schedule = Schedule("s", "Europe/London", (Rule("user", "u"),), (), temporaries)
+    schedule = Schedule("s", "Europe/London", (ScheduleRule("user", "u"),), (), temporaries)
     shifts = schedule_shifts(schedule, {}, day, day + 24 * H)
     assert [(s.start - day, s.end - day, s.user_id) for s in shifts] == [
         (0 * H, 10 * H, "u"),
@@ -308,7 +308,7 @@ def test_tied_overrides_act_in_the_given_order() -> None:
     a_to_b = Override("replace", *span, add_user_id="b", remove_user_id="a")
     b_to_c = Override("replace", *span, add_user_id="c", remove_user_id="b")
     for overrides, expected in (((a_to_b, b_to_c), "c"), ((b_to_c, a_to_b), "b")):
-        schedule = Schedule("s", "America/New_York", (Rule("user", "a"),), overrides)
+        schedule = Schedule("s", "America/New_York", (ScheduleRule("user", "a"),), overrides)
         shifts = schedule_shifts(schedule, {}, day, day + 24 * H)
         assert Shift(*span, expected) in shifts
         assert on_call_now(schedule, {}, day + 3 * H) == {expected}
@@ -316,8 +316,8 @@ def test_tied_overrides_act_in_the_given_order() -> None:
 
 def test_shifts_of_one_user_from_two_rules_are_merged() -> None:
     rules = (
-        Rule("user", "u", frozenset(range(7)), time(8), time(12)),
-        Rule("user", "u", frozenset(range(7)), time(12), time(18)),
+        ScheduleRule("user", "u", frozenset(range(7)), time(8), time(12)),
+        ScheduleRule("user", "u", frozenset(range(7)), time(12), time(18)),
     )
     day = datetime(2026, 5, 4, tzinfo=NY)
     shifts = schedule_shifts(Schedule("s", "America/New_York", rules), {}, day, day + 24 * H)
@@ -366,19 +366,19 @@ def test_rotation_without_participants_is_refused() -> None:
     rotation = Rotation("r", "daily", 1, DAY, "UTC", ())
     with pytest.raises(ValueError, match="rotation r has no participants"):
         rotation_shifts(rotation, DAY, DAY + H)
-    schedule = Schedule("s", "UTC", (Rule("rotation", "r"),))
+    schedule = Schedule("s", "UTC", (ScheduleRule("rotation", "r"),))
     with pytest.raises(ValueError, match="no participants"):
         on_call_now(schedule, {"r": rotation}, DAY)
 
 
 def test_rule_naming_a_missing_rotation_is_refused() -> None:
-    schedule = Schedule("s", "UTC", (Rule("rotation", "gone"),))
+    schedule = Schedule("s", "UTC", (ScheduleRule("rotation", "gone"),))
     with pytest.raises(ValueError, match="rotation 'gone', which was not given"):
         schedule_shifts(schedule, {}, DAY, DAY + H)
 
 
 def test_a_hundred_year_query_is_refused_naming_the_cap() -> None:
-    schedule = Schedule("s", "UTC", (Rule("user", "u"),))
+    schedule = Schedule("s", "UTC", (ScheduleRule("user", "u"),))
     with pytest.raises(ValueError, match=f"maximum of {MAX_RANGE.days} days"):
         schedule_shifts(schedule, {}, DAY, DAY.replace(year=2126))
 

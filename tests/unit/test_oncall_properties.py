@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.oncall.compute import on_call_at, on_call_now, schedule_shifts
-from app.oncall.model import Override, Rotation, Rule, Schedule, Shift, TemporarySchedule
+from app.oncall.model import Override, Rotation, Schedule, ScheduleRule, Shift, TemporarySchedule
 
 ZONES = (
     "America/New_York",
@@ -67,13 +67,13 @@ def rotations(draw: st.DrawFn, rotation_id: str = "r") -> Rotation:
 
 
 @st.composite
-def rules(draw: st.DrawFn, rotation_ids: tuple[str, ...]) -> Rule:
+def rules(draw: st.DrawFn, rotation_ids: tuple[str, ...]) -> ScheduleRule:
     if draw(st.booleans()):
         target = ("rotation", draw(st.sampled_from(rotation_ids)))
     else:
         target = ("user", draw(st.sampled_from(USERS)))
     weekdays = frozenset(draw(st.lists(st.integers(0, 6), min_size=1, max_size=7)))
-    return Rule(*target, weekdays, draw(minutes), draw(minutes))
+    return ScheduleRule(*target, weekdays, draw(minutes), draw(minutes))
 
 
 @st.composite
@@ -146,7 +146,7 @@ def test_single_all_day_rotation_rule_tiles_the_range(
     start = max(span[0], rotation.start)  # a rotation covers nothing before its start
     end = start + (span[2] - span[0])
     schedule = Schedule(
-        "s", zone, (Rule("rotation", "r", start_time=rule_time, end_time=rule_time),)
+        "s", zone, (ScheduleRule("rotation", "r", start_time=rule_time, end_time=rule_time),)
     )
     shifts = schedule_shifts(schedule, {"r": rotation}, start, end)
     assert shifts[0].start == start
