@@ -22,7 +22,6 @@ import psycopg
 import structlog
 from redis.exceptions import RedisError
 
-from app.commands.process_checks import checks_for
 from app.escalation import escalation_pass, notification_pass, status_update_pass
 from app.ingest import checkin_pass
 from app.messages import dispatch_pass
@@ -36,6 +35,7 @@ from app.platform.pool import Database
 from app.platform.redis_client import make_redis
 from app.platform.sql_fragments import EVENTS_CHANNEL
 from app.platform.startup import load_or_exit, preflight_or_exit
+from app.providers.preflight_checks import checks_for
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)

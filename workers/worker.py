@@ -19,12 +19,12 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.worker import WorkerStatus
 
-from app.commands.process_checks import checks_for
 from app.platform import alive
 from app.platform.queues import ALL_QUEUES, NOTIFY_QUEUE
 from app.platform.redis_client import make_redis
 from app.platform.startup import load_or_exit, preflight_or_exit
 from app.providers import registry  # noqa: F401 - likewise: providers and their libraries
+from app.providers.preflight_checks import checks_for
 from workers import delivery  # noqa: F401 - loaded once here, so each forked job starts warm
 from workers.commands import CommandListener, listen_for_commands, stop_listening
 

@@ -1,4 +1,3 @@
 """The `klaxon` command line: `main` parses it and starts each process (web through gunicorn,
 `klaxon worker` and `klaxon engine` through the loops in `workers/`), `create` holds the
-create-* commands, `dev` and `dev_demo` run the whole system on one machine, and
-`process_checks` adds each process's own preflight checks (docs/architecture.md, Startup)."""
+create-* commands, and `dev` and `dev_demo` run the whole system on one machine."""

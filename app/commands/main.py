@@ -74,8 +74,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
-    from app.commands.process_checks import checks_for
     from app.platform.preflight import CheckResult, Report, run_preflight
+    from app.providers.preflight_checks import checks_for
     from config.logging import configure_logging
     from config.settings import ConfigError, load_settings
 
