@@ -1,5 +1,5 @@
 """The `schedule_rules` table: which user or rotation a schedule puts on call on which local
-weekdays and times. (Not a user's notification rules: those are app.people's.)
+weekdays and times. (Not a user's notification rules: those are app.contacts'.)
 
 Weekdays are a list of 0 (Monday) … 6 (Sunday) in the API and a bitmask in the database.
 """
