@@ -39,6 +39,11 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+def rehash(password: str) -> str:
+    """A fresh hash of a password already accepted once (its length is not checked again)."""
+    return _hasher().hash(password)
+
+
 def verify(stored_hash: str | None, password: str) -> bool:
     """Whether `password` matches `stored_hash`. With no hash (an unknown email, a user
     without a password) a dummy hash is checked, so the answer takes as long as a real one and
