@@ -95,8 +95,9 @@ def klaxon_with_stdin(env: dict[str, str], stdin: str, *args: str) -> Any:
     )
 
 
-def test_create_user_admin_with_a_password_from_stdin_can_sign_in(env, db_conn):
+def test_create_user_admin_with_a_password_from_stdin_can_sign_in(env, db_conn, client):
     from app.directory import passwords
+    from tests.support.signin import admin_sign_in
 
     result = klaxon_with_stdin(
         env, "correct horse battery\nsecond line ignored\n",
@@ -109,6 +110,10 @@ def test_create_user_admin_with_a_password_from_stdin_can_sign_in(env, db_conn):
     assert row["password_hash"].startswith("$argon2id$")
     assert passwords.verify(row["password_hash"], "correct horse battery")
     assert "correct horse" not in result.stdout + result.stderr
+    # The first admin of a new install signs in to the admin pages, no database access needed.
+    signed_in = admin_sign_in(client, "root@example.com", "correct horse battery")
+    assert signed_in.status_code == 303
+    assert client.get("/admin/rq/0/data/queues.json").status_code == 200
 
 
 def test_create_user_prints_where_to_sign_in_when_a_password_is_set(env):

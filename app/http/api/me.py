@@ -64,11 +64,11 @@ class Me(Output):
 
 
 class PasswordChange(Input):
-    current_password: Password
+    current_password: Password = Field(examples=["correct horse battery staple"])
     new_password: Annotated[
         str,
         StringConstraints(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH),
-    ]
+    ] = Field(examples=["a new passphrase, 8 characters or more"])
 
 
 def describe(who: Identity) -> Me:
