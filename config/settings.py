@@ -53,6 +53,13 @@ DEFAULT_LIMIT_VERIFY_PER_ADDRESS = "5/hour"  # codes to one address, whoever ask
 DEFAULT_LIMIT_VERIFY_PER_USER = "10/hour"  # codes for one user's methods, whatever address
 DEFAULT_LIMIT_FAILED_AUTH = "30/minute"  # refused credentials from one client address
 DEFAULT_LIMIT_TEST_SENDS = "5/hour"  # test messages to one address (SMS and voice cost money)
+# Sign-in attempts, right or wrong: a person retyping a password stays far below these.
+DEFAULT_LIMIT_SIGNIN_PER_ADDRESS = "20/minute"  # from one client address, whichever account
+DEFAULT_LIMIT_SIGNIN_PER_ACCOUNT = "10/15 minutes"  # for one email address, from anywhere
+# Sessions (seconds): idle expiry moves forward with use; the absolute one never does.
+DEFAULT_SESSION_IDLE = 12 * 3600  # a night away from the keyboard ends a session
+DEFAULT_SESSION_MAX = 7 * 86400  # a week, however busy: then sign in again
+MAX_SESSION_SECONDS = 90 * 86400
 DEFAULT_PROXY_HOPS = 0  # reverse proxies in front of gunicorn whose X-Forwarded-For we trust
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 DEFAULT_SLACK_API_URL = "https://slack.com/api"
@@ -151,7 +158,17 @@ class LimitSettings:
     verify_per_user: str = DEFAULT_LIMIT_VERIFY_PER_USER
     failed_auth: str = DEFAULT_LIMIT_FAILED_AUTH
     test_sends: str = DEFAULT_LIMIT_TEST_SENDS
+    signin_per_address: str = DEFAULT_LIMIT_SIGNIN_PER_ADDRESS
+    signin_per_account: str = DEFAULT_LIMIT_SIGNIN_PER_ACCOUNT
     proxy_hops: int = DEFAULT_PROXY_HOPS
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """How long a sign-in lasts, in seconds (KLAXON_SESSION_IDLE, KLAXON_SESSION_MAX)."""
+
+    idle: int = DEFAULT_SESSION_IDLE
+    max: int = DEFAULT_SESSION_MAX
 
 
 class ConfigError(ValueError):
@@ -190,6 +207,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     redis_tls: RedisTls = field(default_factory=RedisTls)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    sessions: SessionSettings = field(default_factory=SessionSettings)
 
     def redacted(self) -> dict[str, object]:
         """The settings with credentials removed, safe to log."""
@@ -275,7 +293,20 @@ def _load_settings(env: Mapping[str, str], dev: bool) -> Settings:
         delivery=_delivery(reader),
         redis_tls=_redis_tls(reader),
         limits=_limits(reader),
+        sessions=_sessions(reader),
     )
+
+
+def _sessions(reader: _Reader) -> SessionSettings:
+    idle = reader.integer("KLAXON_SESSION_IDLE", DEFAULT_SESSION_IDLE, 1, MAX_SESSION_SECONDS)
+    longest = reader.integer("KLAXON_SESSION_MAX", DEFAULT_SESSION_MAX, 1, MAX_SESSION_SECONDS)
+    if idle > longest:
+        raise ConfigError(
+            "KLAXON_SESSION_IDLE",
+            f"{idle} s is longer than KLAXON_SESSION_MAX ({longest} s)",
+            "an idle expiry no longer than the absolute one",
+        )
+    return SessionSettings(idle=idle, max=longest)
 
 
 def _limits(reader: _Reader) -> LimitSettings:
@@ -288,6 +319,12 @@ def _limits(reader: _Reader) -> LimitSettings:
         ),
         failed_auth=reader.rate_limit("KLAXON_LIMIT_FAILED_AUTH", DEFAULT_LIMIT_FAILED_AUTH),
         test_sends=reader.rate_limit("KLAXON_LIMIT_TEST_SENDS", DEFAULT_LIMIT_TEST_SENDS),
+        signin_per_address=reader.rate_limit(
+            "KLAXON_LIMIT_SIGNIN_PER_ADDRESS", DEFAULT_LIMIT_SIGNIN_PER_ADDRESS
+        ),
+        signin_per_account=reader.rate_limit(
+            "KLAXON_LIMIT_SIGNIN_PER_ACCOUNT", DEFAULT_LIMIT_SIGNIN_PER_ACCOUNT
+        ),
         proxy_hops=reader.integer("KLAXON_PROXY_HOPS", DEFAULT_PROXY_HOPS, 0, 5),
     )
 

@@ -68,13 +68,22 @@ def add_admin_commands(sub: Any) -> None:
     p = sub.add_parser("create-user", help="create a user (a person who can be notified)")
     p.add_argument("--name", required=True, type=_name, metavar="N", help="display name")
     p.add_argument("--email", required=True, type=_email, metavar="E", help="e-mail address")
-    p.add_argument("--role", choices=ROLES, default="user", help="admin or user (default: user)")
+    role = p.add_mutually_exclusive_group()
+    role.add_argument("--role", choices=ROLES, default="user", help="admin or user (default: user)")
+    role.add_argument(
+        "--admin", action="store_const", const="admin", dest="role", help="same as --role admin"
+    )
     p.add_argument(
         "--time-zone",
         type=_time_zone,
         default="UTC",
         metavar="TZ",
         help="IANA time zone, e.g. Europe/Berlin (default: UTC)",
+    )
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the user's sign-in password from the first line of standard input",
     )
     _json_flag(p)
     p.set_defaults(func=cmd_create_user)
@@ -160,11 +169,23 @@ def _service_id(value: str) -> str:
 def cmd_create_user(args: argparse.Namespace) -> int:
     from app.directory import users
 
+    password_hash = _password_from_stdin("create-user") if args.password_stdin else None
+    if password_hash == "":
+        return EXIT_USAGE
+
     def create(conn: psycopg.Connection[Any], settings: Settings) -> dict[str, Any]:
         row = users.create_user(conn, args.name, args.email, args.role, args.time_zone)
+        if password_hash:
+            users.set_password_hash(conn, row["id"], password_hash)
         return _pick(row, "id", "name", "email", "role", "time_zone", "created_at")
 
-    return _run(args, "create-user", create, _describe_user)
+    def describe(user: dict[str, Any], public_url: str) -> str:
+        text = _describe_user(user, public_url)
+        if not password_hash:
+            return text
+        return f"{text}\n  password:  set; sign in at {public_url}/admin/login"
+
+    return _run(args, "create-user", create, describe)
 
 
 def cmd_create_api_key(args: argparse.Namespace) -> int:
@@ -208,6 +229,20 @@ def cmd_create_integration_key(args: argparse.Namespace) -> int:
         return _integration_key(row)
 
     return _run(args, "create-integration-key", create, _describe_integration_key)
+
+
+def _password_from_stdin(command: str) -> str:
+    """The Argon2id hash of the password on stdin's first line, or "" after printing why it
+    cannot be used (a usage error: nothing was written). Hashed before any database I/O, so the
+    password never travels further than this process."""
+    from app.directory import passwords
+
+    line = sys.stdin.readline().rstrip("\r\n")
+    try:
+        return passwords.hash_password(line)
+    except passwords.WeakPassword as exc:
+        print(f"klaxon {command}: error: the password on standard input {exc}", file=sys.stderr)
+        return ""
 
 
 def _integration_key(row: dict[str, Any]) -> dict[str, Any]:

@@ -94,7 +94,8 @@ class Demo:
                 "List alerts:",
                 f"  {self.list_alerts_command()}",
                 f"Queues and workers: {self.public_url}/admin/rq/ "
-                f"(sign in at {self.public_url}/admin/login with the admin API key)",
+                f"(sign in at {self.public_url}/admin/login as an admin user: "
+                "klaxon create-user --admin --password-stdin)",
                 "Run `klaxon create-user`, `create-service`, … against it from another shell:",
                 f"  {self.use_env_command()}",
                 "",

@@ -3,7 +3,6 @@ verified by id + hash, scoped read < write < admin."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,12 +84,3 @@ def revoke_api_key(conn: psycopg.Connection[Any], key_id: str) -> bool:
         ).rowcount
         > 0
     )
-
-
-def live_api_key(conn: psycopg.Connection[Any], key_id: uuid.UUID) -> ApiKey | None:
-    """The unrevoked key with this id (the admin pages' session names one), or None."""
-    row = conn.execute(
-        "SELECT id::text AS id, name, scope FROM api_keys WHERE id = %s AND revoked_at IS NULL",
-        (key_id,),
-    ).fetchone()
-    return ApiKey(row["id"], row["name"], row["scope"]) if row else None

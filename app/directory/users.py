@@ -1,4 +1,5 @@
-"""Users: the people Klaxon pages (name, email, role, time zone)."""
+"""Users: the people Klaxon pages (name, email, role, time zone) and their sign-in password
+hashes."""
 
 from __future__ import annotations
 
@@ -72,3 +73,32 @@ def user_names(conn: psycopg.Connection[Any], user_ids: Iterable[str]) -> dict[s
         (sorted(set(user_ids)),),
     ).fetchall()
     return {row["id"]: row["name"] for row in rows}
+
+
+# ---- sign-in: the password hash is never part of USER_COLUMNS, so no listing can leak it ------
+
+
+def credentials_by_email(conn: psycopg.Connection[Any], email: str) -> dict[str, Any] | None:
+    """The user with this email (any case) and their password hash, or None."""
+    row = conn.execute(
+        f"SELECT {USER_COLUMNS}, password_hash, disabled_at FROM users "
+        "WHERE lower(email) = lower(%s)",
+        (email,),
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def password_hash(conn: psycopg.Connection[Any], user_id: str) -> str | None:
+    row = conn.execute("SELECT password_hash FROM users WHERE id = %s", (user_id,)).fetchone()
+    return row["password_hash"] if row else None
+
+
+def set_password_hash(conn: psycopg.Connection[Any], user_id: str, new_hash: str) -> bool:
+    """Store a user's new password hash; False when there is no such user."""
+    return (
+        conn.execute(
+            "UPDATE users SET password_hash = %s, updated_at = now() WHERE id = %s",
+            (new_hash, user_id),
+        ).rowcount
+        > 0
+    )

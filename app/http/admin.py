@@ -1,64 +1,55 @@
-"""Admin pages: stock rq-dashboard at /admin/rq, for admin API keys only.
+"""Admin pages: stock rq-dashboard at /admin/rq, for admins only.
 
-Two ways in, both proving an admin API key:
+Two ways in:
 
-- `Authorization: Bearer <admin key>` on every request (scripts, curl);
-- a browser session: the key is POSTed once to /admin/login (a form, never a URL, so it stays
-  out of access logs and browser history) and exchanged for a signed cookie (KLAXON_SECRET_KEY)
-  that is HttpOnly, SameSite=Strict, limited to /admin, Secure when KLAXON_PUBLIC_URL is https,
-  and valid for SESSION_LIFETIME from sign-in. The key itself is never stored: the cookie holds
-  its id, and every request checks that the key is still live and still admin, so revoking the
-  key ends the session.
+- `Authorization: Bearer <admin API key>` on every request (scripts, curl);
+- a browser session of an admin user: /admin/login takes an email and password (a form, so they
+  stay out of URLs, logs and history) and starts a sign-in session like `POST /auth/login`
+  (app.http.signin, app.http.session_cookie). Every request checks that the session still lives
+  and that its user is still an admin; signing out revokes the session row, so the old cookie
+  stops working everywhere at once.
 
-SameSite=Strict rather than Lax: rq-dashboard changes state on a GET (/requeue/<queue>), which
-Lax would let another site trigger with a plain link.
+A session's requests that act (every POST, and rq-dashboard's GET /requeue/<queue>) need the
+session's CSRF token: the dashboard's pages hand it to the dashboard's own script, which sends it
+as X-CSRF-Token. A request the browser marks as started by another site (Sec-Fetch-Site) may not
+use the session at all.
 
 Everything under /admin except the login and logout pages needs one of them: a request without
-gets 401, a read/write key 403 (the JSON error envelope either way), never the dashboard, its
-static files or its JSON endpoints. The check runs before any rq-dashboard code, and the
-dashboard's Redis client is Klaxon's (REDIS_URL, socket timeouts, no retries) instead of the
-unbounded one rq-dashboard would build on every request.
+gets 401, a read/write key or a non-admin user 403 (the JSON error envelope either way), never
+the dashboard, its static files or its JSON endpoints. The check runs before any rq-dashboard
+code, and the dashboard's Redis client is Klaxon's (REDIS_URL, socket timeouts, no retries)
+instead of the unbounded one rq-dashboard would build on every request.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import structlog
 from flask import (
     Blueprint,
     Flask,
-    Request,
     Response,
     current_app,
     g,
     redirect,
     render_template_string,
     request,
-    session,
     url_for,
-)
-from flask.sessions import (
-    NullSession,
-    SecureCookieSession,
-    SecureCookieSessionInterface,
-    SessionMixin,
 )
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import NotFound
 
-from app.alerts.store import Actor
-from app.directory import api_keys
-from app.http.auth import Forbidden, Unauthorized, authenticate, bearer_token
+from app.http import session_cookie
+from app.http.auth import Forbidden, Identity, Unauthorized, authenticate, bearer_token
 from app.http.page_headers import DASHBOARD_CSP, PAGE_HEADERS
-from app.platform import ratelimit
+from app.http.signin import credentials, end_session, sign_in
+from app.platform.errors import ApiError
 from app.platform.pool import Unavailable
 from app.platform.redis_client import make_redis
 from config.settings import Settings, redact_url
@@ -68,10 +59,8 @@ log = structlog.get_logger(__name__)
 ADMIN_PREFIX = "/admin"
 DASHBOARD_PREFIX = "/admin/rq"
 DASHBOARD_BLUEPRINT = "rq_dashboard"  # the name rq-dashboard registers its blueprint under
-SESSION_COOKIE = "klaxon_admin"
-# A working day: a cookie left on a shared machine stops working by the next morning.
-SESSION_LIFETIME = timedelta(hours=8)
-SESSION_KEY_ID = "api_key_id"
+# rq-dashboard endpoints that act although a GET may reach them: a session needs its CSRF token.
+ACTING_GETS = frozenset({f"{DASHBOARD_BLUEPRINT}.requeue_all"})
 # Sec-Fetch-Site values a browser sends for requests another site started: such a request may
 # not act on an admin session (rq-dashboard changes state on GET /requeue/<queue>, for one).
 CROSS_SITE = frozenset({"cross-site", "same-site"})
@@ -84,48 +73,16 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login_form", "admin.login", "admin.logout"}
 def register_admin(app: Flask) -> None:
     """Mount the login pages and rq-dashboard on `app`, behind the admin check."""
     settings: Settings = app.extensions["klaxon"].settings
-    _configure_session(app, settings)
     app.before_request(_require_admin_for_admin_pages)
     app.after_request(_admin_page_headers)
     app.register_blueprint(admin_blueprint)
     _mount_dashboard(app, settings)
 
 
-def _configure_session(app: Flask, settings: Settings) -> None:
-    # Only the admin pages use Flask's session; its cookie never travels to /api or ingest.
-    app.config.update(
-        SESSION_COOKIE_NAME=SESSION_COOKIE,
-        SESSION_COOKIE_PATH=ADMIN_PREFIX,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
-        # The lifetime counts from sign-in: the dashboard polls every few seconds, and a cookie
-        # re-issued on each poll would never expire while a tab stays open.
-        SESSION_REFRESH_EACH_REQUEST=False,
-    )
-    app.session_interface = AdminOnlySessions()
-
-
-class AdminOnlySessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, opened only under /admin: elsewhere (ingest, /api) a
-    request gets the null session at no cost, and no session cookie is ever set."""
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if not request.path.startswith(ADMIN_PREFIX):
-            return None  # Flask substitutes its null session
-        return super().open_session(app, request)
-
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if isinstance(session, NullSession):
-            return
-        super().save_session(app, session, response)
-
-
 def _admin_page_headers(response: Response) -> Response:
     """Every answer under /admin (pages, errors, the dashboard's JSON) gets the action pages'
     framing and content-security headers; the dashboard's own pages a CSP that lets its
-    same-origin scripts and styles run."""
+    same-origin scripts and styles run, and a session's pages its CSRF token."""
     if not _under_admin(request.path):
         return response
     response.headers.update(PAGE_HEADERS)
@@ -133,7 +90,26 @@ def _admin_page_headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = DASHBOARD_CSP
         if request.endpoint == f"{DASHBOARD_BLUEPRINT}.static":
             del response.headers["Cache-Control"]  # static files may be cached
+        _hand_csrf_token_to_dashboard(response)
     return response
+
+
+# Appended to the dashboard's HTML pages for a session, after its own scripts (jQuery): every
+# request the dashboard's script makes carries the session's CSRF token.
+_CSRF_SCRIPT = (
+    '<script type="text/javascript">$(document).ajaxSend(function (e, xhr) '
+    '{ xhr.setRequestHeader("X-CSRF-Token", "%s"); });</script>'
+)
+
+
+def _hand_csrf_token_to_dashboard(response: Response) -> None:
+    identity: Identity | None = g.get("identity")
+    if identity is None or identity.session is None or response.mimetype != "text/html":
+        return
+    script = (_CSRF_SCRIPT % session_cookie.csrf_for(identity.session.id)).encode()
+    body = response.get_data()
+    if b"</body>" in body:
+        response.set_data(body.replace(b"</body>", script + b"</body>", 1))
 
 
 def _under_admin(path: str) -> bool:
@@ -154,42 +130,22 @@ def _is_admin_request() -> bool:
     return _under_admin(request.path)
 
 
-def require_admin() -> api_keys.ApiKey:
-    """The admin key behind this request (Bearer header or session); raises 401/403 otherwise."""
-    if bearer_token() is not None:
-        return authenticate("admin")
-    key_id = session.get(SESSION_KEY_ID)
-    if not isinstance(key_id, str):
+def require_admin() -> Identity:
+    """The admin key or admin user's session behind this request; raises 401/403 otherwise."""
+    if bearer_token() is None and session_cookie.cookie_token() is None:
         raise Unauthorized(
-            "an admin API key is required: send `Authorization: Bearer <key>`, "
+            "an admin API key or session is required: send `Authorization: Bearer <key>`, "
             f"or sign in at {ADMIN_PREFIX}/login"
         )
-    _refuse_cross_site()
-    api_key = _live_key(key_id)
-    if api_key is None:
-        session.clear()
-        raise Unauthorized(
-            f"the API key of this session was revoked; sign in again at {ADMIN_PREFIX}/login"
-        )
-    if api_key.scope != "admin":
-        raise Forbidden(f"this session's API key has scope {api_key.scope!r}; 'admin' is required")
-    g.api_key = api_key
-    g.actor = Actor("api_key", api_key.id)
-    return api_key
+    if bearer_token() is None:
+        _refuse_cross_site()
+    acts = session_cookie.changes_state() or request.endpoint in ACTING_GETS
+    return authenticate("admin", changes_state=acts)
 
 
 def _refuse_cross_site() -> None:
     if request.headers.get("Sec-Fetch-Site", "").lower() in CROSS_SITE:
         raise Forbidden("an admin session cannot be used from another site")
-
-
-def _live_key(key_id: str) -> api_keys.ApiKey | None:
-    try:
-        uid = uuid.UUID(key_id)
-    except ValueError:
-        return None
-    with current_app.extensions["klaxon"].db.transaction() as conn:
-        return api_keys.live_api_key(conn, uid)
 
 
 # -- login / logout ---------------------------------------------------------------------------
@@ -198,56 +154,70 @@ _LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Klaxon admin</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}
-input[type=password]{width:100%;padding:.5rem;font-family:monospace}
+input{width:100%;padding:.5rem;margin-bottom:.5rem}
 button{margin-top:1rem;padding:.5rem 1rem}.error{color:#b00020}</style></head>
 <body><h1>Klaxon admin</h1>
 {% if message %}<p class="error" role="alert">{{ message }}</p>{% endif %}
-<form method="post" action="{{ url_for('admin.login') }}">
-<label for="key">Admin API key (<code>klaxon create-api-key --scope admin</code>)</label>
-<input id="key" name="key" type="password" autocomplete="off" required autofocus>
-<button type="submit">Sign in</button></form>
-<form method="post" action="{{ url_for('admin.logout') }}"><button type="submit">Sign out</button>
-</form></body></html>
+{% if csrf_token %}<p>You are signed in. <a href="{{ dashboard }}">Open the dashboard</a>.</p>
+<form method="post" action="{{ url_for('admin.logout') }}">
+<input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+<button type="submit">Sign out</button></form>
+{% else %}<form method="post" action="{{ url_for('admin.login') }}">
+<label for="email">Email (an admin user: <code>klaxon create-user --admin --password-stdin</code>)
+</label><input id="email" name="email" type="email" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form>{% endif %}
+</body></html>
 """
 
 
 @admin_blueprint.get("/login")
 def login_form() -> Response:
-    return _login_page()
+    live = session_cookie.current_session() if session_cookie.cookie_token() else None
+    return _login_page(csrf_token=session_cookie.csrf_for(live.id) if live else "")
 
 
 @admin_blueprint.post("/login")
 def login() -> Response:
-    """Exchange an admin API key (form field `key`) for a session cookie."""
-    if request.headers.get("Sec-Fetch-Site", "").lower() in CROSS_SITE:
-        return _login_page("Sign in from this page, not from another site.", 403)
-    token = request.form.get("key", "").strip()
-    if not token:
-        return _login_page("Paste an admin API key.", 400)
-    with current_app.extensions["klaxon"].db.transaction() as conn:
-        api_key = api_keys.verify_api_key(conn, token)
-    if api_key is None:
-        limited = ratelimit.failed_credentials("admin-login")
-        if limited is not None:
-            response = _login_page(
-                f"Too many failed sign-ins; retry in {limited.retry_after} s.", 429
-            )
-            response.headers.update(limited.headers)
-            return response
-        return _login_page("That API key is invalid or revoked.", 401)
-    if api_key.scope != "admin":
-        return _login_page(f"That key has scope {api_key.scope!r}; an admin key is needed.", 403)
-    session.clear()
-    session.permanent = True
-    session[SESSION_KEY_ID] = api_key.id
-    log.info("admin_signed_in", api_key_id=api_key.id)
-    return redirect(f"{DASHBOARD_PREFIX}/", code=303)  # type: ignore[return-value]
+    """Sign an admin user in (form fields `email`, `password`) and open the dashboard."""
+    try:
+        if request.headers.get("Sec-Fetch-Site", "").lower() in CROSS_SITE:
+            raise Forbidden("Sign in from this page, not from another site.")
+        done = sign_in(*credentials(), admin_only=True)
+    except ApiError as refused:
+        if refused.status not in PAGE_REFUSALS:
+            raise  # a body too large or too slow: the JSON envelope, as everywhere
+        page = _login_page(_login_refusal(refused), refused.status)
+        page.headers.update(refused.headers)
+        return page
+    response = redirect(f"{DASHBOARD_PREFIX}/", code=303)
+    session_cookie.set_cookie(response, done.token)
+    return response  # type: ignore[return-value]
+
+
+# Refusals of a sign-in the login page explains itself (others answer the JSON envelope).
+PAGE_REFUSALS = frozenset({401, 403, 422, 429})
+
+
+def _login_refusal(refused: ApiError) -> str:
+    if refused.status == 422:
+        return "Enter an email and a password."
+    if refused.status == 401:
+        return "Wrong email or password."
+    if refused.status == 429:
+        return f"Too many sign-in attempts; retry in {refused.headers['Retry-After']} s."
+    return refused.message
 
 
 @admin_blueprint.post("/logout")
 def logout() -> Response:
-    session.clear()
-    return redirect(url_for("admin.login_form"), code=303)  # type: ignore[return-value]
+    """Sign out: the session row is revoked (needs the page's CSRF token) and the cookie
+    cleared."""
+    end_session()
+    response = redirect(url_for("admin.login_form"), code=303)
+    session_cookie.clear_cookie(response)
+    return response  # type: ignore[return-value]
 
 
 @admin_blueprint.get("/")
@@ -255,8 +225,11 @@ def index() -> Response:
     return redirect(f"{DASHBOARD_PREFIX}/", code=303)  # type: ignore[return-value]
 
 
-def _login_page(message: str = "", status: int = 200) -> Response:
-    response = Response(render_template_string(_LOGIN_PAGE, message=message), status=status)
+def _login_page(message: str = "", status: int = 200, csrf_token: str = "") -> Response:
+    page = render_template_string(
+        _LOGIN_PAGE, message=message, csrf_token=csrf_token, dashboard=f"{DASHBOARD_PREFIX}/"
+    )
+    response = Response(page, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
 

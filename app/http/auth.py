@@ -1,22 +1,37 @@
-"""API-key authentication for /api/v1 and the admin pages: `Authorization: Bearer klx_…`.
+"""Authentication for /api/v1 and the admin pages: an API key (`Authorization: Bearer klx_…`)
+or a sign-in session cookie (app.http.session_cookie).
 
-Errors never echo the presented key, and never say whether a key id exists.
+A key acts with its scope. A session acts as its user: an admin user with scope admin, any other
+user with write (permissions per team come later: README, Signing in). A request with both
+is judged by its key alone. Errors never echo the presented key, and never say whether a key id
+exists.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
 from app.alerts.store import Actor
-from app.directory import api_keys
+from app.directory import api_keys, sessions
+from app.http import session_cookie
 from app.platform import ratelimit
 from app.platform.errors import ApiError, Forbidden, Unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request acts as: an API key, or a signed-in user's session."""
+
+    scope: str
+    api_key: api_keys.ApiKey | None = None
+    session: sessions.LiveSession | None = None
 
 
 def bearer_token() -> str | None:
@@ -27,20 +42,53 @@ def bearer_token() -> str | None:
     return None
 
 
-def authenticate(scope: str) -> api_keys.ApiKey:
-    """The API key of this request, allowed `scope`; raises 401/403 otherwise."""
-    token = bearer_token()
-    if token is None:
-        raise _refused("an API key is required: send `Authorization: Bearer <key>`")
-    with current_app.extensions["klaxon"].db.transaction() as conn:
-        api_key = api_keys.verify_api_key(conn, token)
-    if api_key is None:
-        raise _refused("the API key is invalid or revoked")
+def session_scope(role: str) -> str:
+    return "admin" if role == "admin" else "write"
+
+
+def authenticate(scope: str, changes_state: bool | None = None) -> Identity:
+    """The API key or session of this request, allowed `scope`; raises 401/403 otherwise.
+    A session's state-changing request (`changes_state`, default: by its method) must carry
+    its CSRF token (403 csrf_failed)."""
+    if bearer_token() is None and session_cookie.cookie_token() is not None:
+        return _authenticate_session(scope, changes_state)
+    api_key = _authenticate_key()
     if not api_keys.scope_allows(api_key.scope, scope):
         raise Forbidden(f"this API key has scope {api_key.scope!r}; {scope!r} is required")
     g.api_key = api_key
     g.actor = Actor("api_key", api_key.id)
+    g.identity = found = Identity(api_key.scope, api_key=api_key)
+    return found
+
+
+def _authenticate_key() -> api_keys.ApiKey:
+    token = bearer_token()
+    if token is None:
+        raise _refused(
+            "an API key or a session is required: send `Authorization: Bearer <key>`, "
+            "or sign in (POST /auth/login)"
+        )
+    with current_app.extensions["klaxon"].db.transaction() as conn:
+        api_key = api_keys.verify_api_key(conn, token)
+    if api_key is None:
+        raise _refused("the API key is invalid or revoked")
     return api_key
+
+
+def _authenticate_session(scope: str, changes_state: bool | None) -> Identity:
+    session = session_cookie.current_session()
+    if session is None:
+        raise Unauthorized("the session has ended (expired or signed out); sign in again")
+    granted = session_scope(session.role)
+    if not api_keys.scope_allows(granted, scope):
+        raise Forbidden(
+            f"a signed-in {session.role} acts with scope {granted!r}; {scope!r} is required"
+        )
+    state = session_cookie.changes_state() if changes_state is None else changes_state
+    session_cookie.require_csrf(session, state)
+    g.actor = Actor("user", session.user_id)
+    g.identity = found = Identity(granted, session=session)
+    return found
 
 
 def _refused(message: str) -> ApiError:
@@ -49,8 +97,14 @@ def _refused(message: str) -> ApiError:
     return ratelimit.failed_credentials("api") or Unauthorized(message)
 
 
+def identity() -> Identity:
+    """The identity `authenticate` found for this request."""
+    found: Identity = g.identity
+    return found
+
+
 def require_scope(scope: str) -> Callable[[F], F]:
-    """Decorator: the view runs only for an API key with at least `scope`."""
+    """Decorator: the view runs only for an API key or session with at least `scope`."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)

@@ -25,6 +25,7 @@ LIMITS = {
     "KLAXON_LIMIT_VERIFY_PER_ADDRESS": "2/hour",
     "KLAXON_LIMIT_VERIFY_PER_USER": "3/hour",
     "KLAXON_LIMIT_TEST_SENDS": "2/hour",
+    "KLAXON_LIMIT_SIGNIN_PER_ADDRESS": f"{FAILS}/minute",
 }
 GENERIC = "/api/v2/generic/incoming"
 CLIENT_A = {"REMOTE_ADDR": "198.51.100.7"}
@@ -86,16 +87,20 @@ def test_failed_api_keys_are_limited_and_a_valid_key_is_served(client, make_api_
     assert good.get("/services", environ_base=CLIENT_A).status_code == 200
 
 
-def test_failed_admin_sign_ins_are_limited_and_a_valid_key_signs_in(client, make_api_key):
-    def sign_in(key: str) -> Any:
-        return client.post("/admin/login", data={"key": key}, environ_base=CLIENT_A)
+def test_admin_sign_ins_are_limited_per_client_address(client, db_conn):
+    from tests.support.signin import PASSWORD, admin_sign_in, make_user
 
-    for _ in range(FAILS):
-        assert sign_in("klx_wrong").status_code == 401
-    limited = sign_in("klx_wrong")
+    admin = make_user(db_conn, "admin")
+
+    def sign_in(email: str, password: str, client_address: dict[str, str]) -> Any:
+        return admin_sign_in(client, email, password, environ_base=client_address)
+
+    for n in range(FAILS):
+        assert sign_in(f"guess{n}@example.com", "wrong", CLIENT_A).status_code == 401
+    limited = sign_in(admin["email"], PASSWORD, CLIENT_A)  # every attempt counts, right or not
     assert_limited(limited)
-    assert "Too many failed sign-ins" in limited.get_data(as_text=True)
-    assert sign_in(make_api_key("admin")).status_code == 303
+    assert "Too many sign-in attempts" in limited.get_data(as_text=True)
+    assert sign_in(admin["email"], PASSWORD, CLIENT_B).status_code == 303
 
 
 def test_invalid_action_links_are_limited_and_a_valid_link_works(client, db_conn, make_service):

@@ -1,4 +1,4 @@
-"""rq-dashboard at /admin/rq: only for admin API keys (Bearer) or an admin session."""
+"""rq-dashboard at /admin/rq: only for admin API keys (Bearer) or an admin user's session."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import pytest
 from redis import Redis
 from rq import Queue
 
+from app.http.session_cookie import COOKIE
 from app.platform.queues import ALL_QUEUES, NOTIFY_QUEUE
+from tests.support.signin import PASSWORD, admin_sign_in, make_user, signed_in
 from workers.worker import announce_queues
 
 # Every kind of thing rq-dashboard serves: pages, JSON, static files, actions, and paths that
@@ -157,31 +159,41 @@ def test_redis_down_is_a_prompt_503(client, make_api_key, redis_server):
     assert time.monotonic() - started < 5
 
 
-# -- browser sessions -------------------------------------------------------------------------
+# -- browser sessions: admin users sign in with email and password ---------------------------
 
 
-def sign_in(client, key: str):
-    return client.post("/admin/login", data={"key": key})
+@pytest.fixture
+def admin_user(db_conn):
+    return make_user(db_conn, "admin")
 
 
-def test_login_page_is_public_and_posts_the_key_in_a_form(client):
+def sign_in(client, user, password: str = PASSWORD):
+    return admin_sign_in(client, user["email"], password)
+
+
+def csrf_of(client) -> str:
+    return client.get("/api/v1/me").get_json()["csrf_token"]
+
+
+def test_login_page_is_public_and_posts_email_and_password_in_a_form(client):
     page = client.get("/admin/login")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'method="post"' in html
-    assert 'type="password"' in html
-    assert "klaxon_admin" not in page.headers.get("Set-Cookie", "")
+    assert 'name="email"' in html and 'type="password"' in html
+    assert 'name="key"' not in html  # no pasted API keys any more
+    assert COOKIE not in page.headers.get("Set-Cookie", "")
 
 
-def test_admin_key_signs_in_to_a_strict_httponly_cookie_for_admin_pages(client, make_api_key):
-    response = sign_in(client, make_api_key("admin"))
+def test_an_admin_user_signs_in_to_a_lax_httponly_session_cookie(client, admin_user):
+    response = sign_in(client, admin_user)
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/rq/")
     cookie = response.headers["Set-Cookie"]
-    assert cookie.startswith("klaxon_admin=")
+    assert cookie.startswith(f"{COOKIE}=")
     assert "HttpOnly" in cookie
-    assert "SameSite=Strict" in cookie
-    assert "Path=/admin" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Path=/" in cookie
     assert "Secure" not in cookie  # http://localhost in tests
     assert "Expires=" in cookie
 
@@ -189,74 +201,115 @@ def test_admin_key_signs_in_to_a_strict_httponly_cookie_for_admin_pages(client, 
     assert client.get("/admin/rq/static/css/main.css").status_code == 200
     polled = client.get("/admin/rq/0/data/queues.json")
     assert polled.status_code == 200
-    assert "Set-Cookie" not in polled.headers  # expiry counts from sign-in, not from each poll
+    assert "Set-Cookie" not in polled.headers  # the cookie is set once, at sign-in
 
 
-def test_cookie_is_secure_when_the_public_url_is_https(settings_for, make_api_key):
+def test_cookie_is_secure_when_the_public_url_is_https(settings_for, admin_user):
     from app import create_app
 
     app = create_app(settings_for(KLAXON_PUBLIC_URL="https://klaxon.example.com"))
     try:
-        response = sign_in(app.test_client(), make_api_key("admin"))
+        response = sign_in(app.test_client(), admin_user)
         assert "Secure" in response.headers["Set-Cookie"]
     finally:
         app.extensions["klaxon"].stop()
 
 
-@pytest.mark.parametrize("scope", ["read", "write"])
-def test_a_read_or_write_key_cannot_sign_in(client, make_api_key, scope):
-    response = sign_in(client, make_api_key(scope))
+def test_a_plain_user_cannot_sign_in_to_the_admin_pages(client, db_conn):
+    response = sign_in(client, make_user(db_conn, "user"))
     assert response.status_code == 403
     assert "Set-Cookie" not in response.headers
     assert_envelope(client.get("/admin/rq/0/data/queues.json"), 401, "unauthorized")
 
 
+def test_a_user_signed_in_elsewhere_is_no_admin_here(client, db_conn):
+    signed_in(client, make_user(db_conn, "user"))  # POST /auth/login
+    assert_envelope(client.get("/admin/rq/0/data/queues.json"), 403, "forbidden")
+
+
+def test_a_user_who_stops_being_admin_loses_the_dashboard_at_once(client, db_conn, admin_user):
+    sign_in(client, admin_user)
+    assert client.get("/admin/rq/0/data/queues.json").status_code == 200
+    db_conn.execute("UPDATE users SET role = 'user' WHERE id = %s", (admin_user["id"],))
+    assert_envelope(client.get("/admin/rq/0/data/queues.json"), 403, "forbidden")
+
+
 @pytest.mark.parametrize(
-    ("key", "status"), [("klx_00000000000000000000000000000000_nope", 401), ("", 400)]
+    ("email", "password", "status"),
+    [("nobody@example.com", PASSWORD, 401), (None, "wrong password", 401), ("", "", 422)],
 )
-def test_a_wrong_or_missing_key_cannot_sign_in(client, key, status):
-    response = sign_in(client, key)
+def test_wrong_or_missing_credentials_cannot_sign_in(client, admin_user, email, password, status):
+    response = admin_sign_in(client, admin_user["email"] if email is None else email, password)
     assert response.status_code == status
     assert "Set-Cookie" not in response.headers
-    if key:
-        assert key not in response.get_data(as_text=True)
+    assert password not in response.get_data(as_text=True) or not password
     assert_envelope(client.get("/admin/rq/0/data/queues.json"), 401, "unauthorized")
 
 
-def test_revoking_the_key_ends_the_session(client, make_api_key, db_conn):
-    sign_in(client, make_api_key("admin"))
+def test_revoking_the_session_ends_it(client, db_conn, admin_user):
+    sign_in(client, admin_user)
     assert client.get("/admin/rq/0/data/queues.json").status_code == 200
-    db_conn.execute("UPDATE api_keys SET revoked_at = now()")
+    db_conn.execute("UPDATE sessions SET revoked_at = now()")
     assert_envelope(client.get("/admin/rq/0/data/queues.json"), 401, "unauthorized")
 
 
-def test_logout_ends_the_session(client, make_api_key):
-    sign_in(client, make_api_key("admin"))
-    response = client.post("/admin/logout")
+def test_logout_revokes_the_session_so_the_old_cookie_no_longer_works(client, admin_user):
+    sign_in(client, admin_user)
+    page = client.get("/admin/login").get_data(as_text=True)
+    assert 'name="csrf_token"' in page  # the sign-out form carries the session's token
+    token = client.get_cookie(COOKIE).value
+    csrf = csrf_of(client)
+    assert_envelope(client.post("/admin/logout"), 403, "csrf_failed")
+    response = client.post("/admin/logout", data={"csrf_token": csrf})
     assert response.status_code == 303
+    assert_envelope(client.get("/admin/rq/"), 401, "unauthorized")
+    client.set_cookie(COOKIE, token)  # the cookie kept from before sign-out
     assert_envelope(client.get("/admin/rq/"), 401, "unauthorized")
 
 
-def test_a_session_cannot_be_used_from_another_site(client, make_api_key, redis_url):
+def test_dashboard_actions_with_a_session_need_the_csrf_token(client, admin_user, redis_url):
+    queue = Queue(NOTIFY_QUEUE, connection=Redis.from_url(redis_url))
+    job = queue.enqueue("builtins.print", "page")
+    sign_in(client, admin_user)
+    page = client.get("/admin/rq/0/view/jobs")
+    csrf = csrf_of(client)
+    assert f'setRequestHeader("X-CSRF-Token", "{csrf}")' in page.get_data(as_text=True)
+    assert_envelope(client.post(f"/admin/rq/job/{job.id}/delete"), 403, "csrf_failed")
+    assert_envelope(client.get("/admin/rq/requeue/klaxon-notify"), 403, "csrf_failed")
+    assert queue.count == 1
+    response = client.post(f"/admin/rq/job/{job.id}/delete", headers={"X-CSRF-Token": csrf})
+    assert response.get_json() == {"status": "OK"}
+    assert queue.count == 0
+
+
+def test_a_session_cannot_be_used_from_another_site(client, admin_user, redis_url):
     queue = Queue(NOTIFY_QUEUE, connection=Redis.from_url(redis_url))
     queue.enqueue("builtins.print", "x")
-    sign_in(client, make_api_key("admin"))
+    sign_in(client, admin_user)
+    csrf = csrf_of(client)
     for site in ("cross-site", "same-site"):
-        response = client.get("/admin/rq/requeue/klaxon-notify", headers={"Sec-Fetch-Site": site})
+        headers = {"Sec-Fetch-Site": site, "X-CSRF-Token": csrf}
+        response = client.get("/admin/rq/requeue/klaxon-notify", headers=headers)
         assert_envelope(response, 403, "forbidden")
-        response = client.post(
-            "/admin/rq/queue/klaxon-notify/queued/empty", headers={"Sec-Fetch-Site": site}
-        )
+        response = client.post("/admin/rq/queue/klaxon-notify/queued/empty", headers=headers)
         assert_envelope(response, 403, "forbidden")
     assert queue.count == 1
     same_origin = {"Sec-Fetch-Site": "same-origin"}
     assert client.get("/admin/rq/0/data/queues.json", headers=same_origin).status_code == 200
 
 
-def test_a_tampered_session_cookie_is_401(client, make_api_key):
-    sign_in(client, make_api_key("admin"))
-    cookie = client.get_cookie("klaxon_admin", path="/admin")
-    client.set_cookie("klaxon_admin", cookie.value[:-2] + "xx", path="/admin")
+def test_sign_in_cannot_be_started_by_another_site(client, admin_user):
+    response = admin_sign_in(
+        client, admin_user["email"], PASSWORD, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert response.status_code == 403
+    assert "Set-Cookie" not in response.headers
+
+
+def test_a_tampered_session_cookie_is_401(client, admin_user):
+    sign_in(client, admin_user)
+    cookie = client.get_cookie(COOKIE)
+    client.set_cookie(COOKIE, cookie.value[:-2] + "xx")
     assert_envelope(client.get("/admin/rq/"), 401, "unauthorized")
 
 
@@ -283,7 +336,7 @@ def test_admin_pages_send_the_action_pages_framing_and_csp(client, make_api_key)
     key = make_api_key("admin")
     for response in (
         client.get("/admin/login"),
-        client.post("/admin/login", data={"key": "wrong"}),
+        client.post("/admin/login", data={"email": "a@example.com", "password": "wrong"}),
         client.get("/admin/rq/"),  # 401 envelope
         client.get("/admin/nothing-here", headers=bearer(key)),
     ):

@@ -2,7 +2,8 @@
 
 Routes are enumerated from the Flask url_map, not from a list kept by hand, so a route added
 without authentication fails here. Policy: GET needs `read`, changes need `write`, /api-keys
-needs `admin`; only /api/v1/openapi.json is public.
+and another user's sessions need `admin`; only /api/v1/openapi.json is public. Sessions are
+held to the same table in tests/integration/test_signin.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from app.directory import api_keys
 from tests.support.api import Api, offline_app
 
 PUBLIC = {("/api/v1/openapi.json", "GET")}
+# Routes only a signed-in user can use: a key of the right scope gets past authentication and is
+# then told that it has no password (403 with its own message).
+USER_ONLY = {("/api/v1/me/password", "POST")}
 BELOW = {"write": "read", "admin": "write"}
 
 
@@ -39,7 +43,9 @@ def api_rules() -> list[tuple[Rule, str]]:
 
 
 def required_scope(rule: str, method: str) -> str:
-    if rule.startswith("/api/v1/api-keys"):
+    if rule.startswith("/api/v1/api-keys") or rule.startswith(
+        "/api/v1/users/<uuid:user_id>/sessions"
+    ):
         return "admin"
     return "read" if method == "GET" else "write"
 
@@ -106,6 +112,13 @@ def test_route_refuses_missing_invalid_revoked_and_weaker_keys(
         assert weaker.status_code == 403, weaker.get_json()
         assert weaker.get_json()["code"] == "forbidden"
     allowed = send(client, method, path, f"Bearer {good}")
+    if (rule.rule, method) in USER_ONLY:
+        body = {"current_password": "x" * 8, "new_password": "y" * 8}
+        headers = {"Authorization": f"Bearer {good}"}
+        allowed = client.open(path, method=method, headers=headers, json=body)
+        assert allowed.status_code == 403
+        assert "an API key has no password" in allowed.get_json()["error"]
+        return
     assert allowed.status_code not in (401, 403), allowed.get_json()
 
 

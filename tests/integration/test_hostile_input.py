@@ -23,6 +23,7 @@ from app.http.twilio_signature import signature as twilio_signature
 from app.platform.body_limits import limit_for
 from tests.fixtures.ingest import new_key
 from tests.support.hostile import FORM, JSON, SHAPES, Shape
+from tests.support.signin import admin_sign_in, make_user
 
 # Per request: generous, as GC pauses and one-time work (the OpenAPI document) count too; the
 # quadratic patterns took minutes at these sizes. bench/hostile_mix.py measures precisely.
@@ -86,6 +87,7 @@ def world(settings_for: Any, db_conn: Any, make_service: Any, make_api_key: Any)
         "app": app,
         "service_id": service["id"],
         "admin_key": admin_key,
+        "admin_user": make_user(db_conn, "admin"),
         "keys": keys,
         "monitor_secret": monitor.get_json()["checkin_secret"],
     }
@@ -131,7 +133,7 @@ def answered_well(target: Target, status: int) -> bool:
 
 def signed_in(client: Any, world: dict) -> None:
     """An admin session cookie, for the admin pages and the RQ dashboard."""
-    response = client.post("/admin/login", data={"key": world["admin_key"]})
+    response = admin_sign_in(client, world["admin_user"]["email"])
     assert response.status_code == 303
 
 

@@ -83,6 +83,69 @@ def test_create_user_prints_the_user_as_json(env, db_conn):
     assert row == {"name": "Ada Lovelace", "role": "admin"}
 
 
+def klaxon_with_stdin(env: dict[str, str], stdin: str, *args: str) -> Any:
+    return subprocess.run(
+        [klaxon_bin("klaxon"), *args],
+        env=env,
+        cwd=REPO,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+
+
+def test_create_user_admin_with_a_password_from_stdin_can_sign_in(env, db_conn, client):
+    from app.directory import passwords
+    from tests.support.signin import admin_sign_in
+
+    result = klaxon_with_stdin(
+        env, "correct horse battery\nsecond line ignored\n",
+        "create-user", "--name", "Root", "--email", "root@example.com", "--admin", "--json",
+        "--password-stdin",
+    )  # fmt: skip
+    user = json_output(result)
+    assert user["role"] == "admin"
+    row = db_conn.execute("SELECT password_hash FROM users WHERE id = %s", (user["id"],)).fetchone()
+    assert row["password_hash"].startswith("$argon2id$")
+    assert passwords.verify(row["password_hash"], "correct horse battery")
+    assert "correct horse" not in result.stdout + result.stderr
+    # The first admin of a new install signs in to the admin pages, no database access needed.
+    signed_in = admin_sign_in(client, "root@example.com", "correct horse battery")
+    assert signed_in.status_code == 303
+    assert client.get("/admin/rq/0/data/queues.json").status_code == 200
+
+
+def test_create_user_prints_where_to_sign_in_when_a_password_is_set(env):
+    result = klaxon_with_stdin(
+        env, "correct horse battery\n",
+        "create-user", "--name", "Root", "--email", "root@example.com", "--password-stdin",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"password:  set; sign in at {PUBLIC_URL}/admin/login" in result.stdout
+
+
+@pytest.mark.parametrize("stdin", ["", "\n", "short\n"])
+def test_create_user_refuses_a_missing_or_short_password_before_any_write(env, db_conn, stdin):
+    result = klaxon_with_stdin(
+        env, stdin, "create-user", "--name", "R", "--email", "r@example.com", "--password-stdin"
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert error_lines(result) == [
+        "klaxon create-user: error: the password on standard input must be at least 8 characters"
+    ]
+    assert db_conn.execute("SELECT count(*) AS n FROM users").fetchone()["n"] == 0
+
+
+def test_create_user_admin_and_role_together_are_a_usage_error(env):
+    result = klaxon(
+        env, "create-user", "--name", "R", "--email", "r@example.com", "--admin", "--role", "user"
+    )
+    assert result.returncode == 2
+    assert "not allowed with argument" in result.stderr
+
+
 def test_create_user_defaults_to_role_user_in_utc_and_prints_lines(env):
     result = klaxon(env, "create-user", "--name", "Bob", "--email", "bob@example.com")
     assert result.returncode == 0, result.stderr

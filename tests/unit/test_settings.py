@@ -204,7 +204,13 @@ def test_abuse_limits_have_defaults_and_take_limits_notation():
 
 @pytest.mark.parametrize(
     "name",
-    ["KLAXON_LIMIT_VERIFY_PER_ADDRESS", "KLAXON_LIMIT_FAILED_AUTH", "KLAXON_LIMIT_TEST_SENDS"],
+    [
+        "KLAXON_LIMIT_VERIFY_PER_ADDRESS",
+        "KLAXON_LIMIT_FAILED_AUTH",
+        "KLAXON_LIMIT_TEST_SENDS",
+        "KLAXON_LIMIT_SIGNIN_PER_ADDRESS",
+        "KLAXON_LIMIT_SIGNIN_PER_ACCOUNT",
+    ],
 )
 @pytest.mark.parametrize("value", ["5", "five/hour", "5/fortnight", "0/hour", "5/hour;9/day"])
 def test_a_malformed_limit_names_its_variable(name, value):
@@ -218,3 +224,34 @@ def test_proxy_hops_are_bounded():
     with pytest.raises(ConfigError) as caught:
         load(KLAXON_PROXY_HOPS="9")
     assert caught.value.variable == "KLAXON_PROXY_HOPS"
+
+
+def test_sign_in_limits_have_defaults_and_take_limits_notation():
+    limits = load().limits
+    assert (limits.signin_per_address, limits.signin_per_account) == ("20/minute", "10/15 minutes")
+    limits = load(
+        KLAXON_LIMIT_SIGNIN_PER_ADDRESS="5/minute", KLAXON_LIMIT_SIGNIN_PER_ACCOUNT="3/hour"
+    ).limits
+    assert (limits.signin_per_address, limits.signin_per_account) == ("5/minute", "3/hour")
+
+
+def test_sessions_last_twelve_idle_hours_and_seven_days_by_default():
+    sessions = load().sessions
+    assert (sessions.idle, sessions.max) == (12 * 3600, 7 * 86400)
+    sessions = load(KLAXON_SESSION_IDLE="60", KLAXON_SESSION_MAX="120").sessions
+    assert (sessions.idle, sessions.max) == (60, 120)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    [
+        ({"KLAXON_SESSION_IDLE": "0"}, "KLAXON_SESSION_IDLE"),
+        ({"KLAXON_SESSION_MAX": "ten"}, "KLAXON_SESSION_MAX"),
+        ({"KLAXON_SESSION_MAX": str(91 * 86400)}, "KLAXON_SESSION_MAX"),
+        ({"KLAXON_SESSION_IDLE": "600", "KLAXON_SESSION_MAX": "60"}, "KLAXON_SESSION_IDLE"),
+    ],
+)
+def test_bad_session_lifetimes_name_their_variable(overrides, variable):
+    with pytest.raises(ConfigError) as caught:
+        load(**overrides)
+    assert caught.value.variable == variable

@@ -1,8 +1,9 @@
 """The management REST API under /api/v1 (README, REST API: `/api/v1`).
 
-Every route authenticates with an API key (`Authorization: Bearer klx_…`): a missing, malformed,
-unknown or revoked key is 401, a key whose scope is too small is 403. Scopes nest:
-read < write < admin.
+Every route authenticates with an API key (`Authorization: Bearer klx_…`) or a sign-in session
+cookie (app.http.auth): a missing, malformed, unknown or revoked key, or an ended session, is
+401, a key whose scope is too small is 403. Scopes nest: read < write < admin; a signed-in admin
+user acts with admin, any other user with write.
 
 | route                                              | method                     | scope |
 |----------------------------------------------------|----------------------------|-------|
@@ -47,6 +48,9 @@ read < write < admin.
 | /services/<id>/on-call                             | GET                        | read  |
 | /messages, /messages/<id>                          | GET                        | read  |
 | /api-keys, /api-keys/<id>                          | GET, POST, DELETE (revokes)| admin |
+| /me, /me/sessions                                  | GET                        | read  |
+| /me/sessions/<id>, /me/password                    | DELETE (revokes), POST     | write |
+| /users/<id>/sessions, …/sessions/revoke            | GET, POST                  | admin |
 
 The OpenAPI document is public: it describes shapes, holds no data, and tooling fetches it
 without a key. tests/integration/test_api_auth.py walks the url_map and holds every other
@@ -78,12 +82,14 @@ from app.http.api import (  # noqa: F401
     escalation_policies,
     heartbeat_monitors,
     integration_keys,
+    me,
     messages,
     notification_rules,
     openapi,
     rotations,
     schedules,
     services,
+    user_sessions,
     users,
 )
 from app.http.api.routing import api_blueprint

@@ -189,15 +189,18 @@ def _json_body(view: F) -> F:
 
 @api_blueprint.after_request
 def _log_request(response: FlaskResponse) -> FlaskResponse:
-    """One line per API request saying which key did what: the key's id, never the key, and
-    the path without its query string."""
+    """One line per API request saying which key or user did what: the key's id (never the
+    key) or the session's user, and the path without its query string."""
     api_key = g.get("api_key")
+    identity = g.get("identity")
+    session = identity.session if identity is not None else None
     log.info(
         "api_request",
         method=request.method,
         path=request.path,
         status=response.status_code,
         api_key_id=api_key.id if api_key else None,
+        user_id=session.user_id if session else None,
     )
     return response
 
@@ -215,7 +218,7 @@ def settings() -> Settings:
 
 
 def actor() -> Actor:
-    """Who is acting: the API key of this request (set by authentication)."""
+    """Who is acting: the API key or signed-in user of this request (set by authentication)."""
     who: Actor = g.actor
     return who
 

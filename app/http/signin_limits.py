@@ -1,0 +1,21 @@
+"""Abuse limits on password checks (sign-in, password change), per client address and per
+account (KLAXON_LIMIT_SIGNIN_PER_ADDRESS, KLAXON_LIMIT_SIGNIN_PER_ACCOUNT).
+
+Every attempt counts, right or wrong, and is counted before the password is checked: past a
+limit the answer is 429 whatever the password, so a guess past the limit learns nothing. The
+account's key is a digest of the lowercased email, whether or not such a user exists, so the
+limit does not tell which accounts exist either.
+"""
+
+from __future__ import annotations
+
+from app.platform import ratelimit
+
+
+def count_attempt(email: str) -> None:
+    """Count one password check for `email` from this client; raises RateLimited past a limit."""
+    found = ratelimit.limiter()
+    address = ratelimit.client_address()
+    account = ratelimit.destination_key("signin", email.strip().lower())
+    found.hit(found.settings.signin_per_address, "sign-in attempts from this address", address)
+    found.hit(found.settings.signin_per_account, "sign-in attempts for this account", account)
