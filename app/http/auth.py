@@ -86,9 +86,29 @@ def _authenticate_session(scope: str, changes_state: bool | None) -> Identity:
         )
     state = session_cookie.changes_state() if changes_state is None else changes_state
     session_cookie.require_csrf(session, state)
+    if state and granted != "admin":
+        _own_user_only(session)
     g.actor = Actor("user", session.user_id)
     g.identity = found = Identity(granted, session=session)
     return found
+
+
+def _own_user_only(session: sessions.LiveSession) -> None:
+    """A user who is not an admin changes only their own profile, contact methods and
+    notification rules (every route under /users/<user_id>): nobody re-points someone else's
+    pages. API keys belong to nobody yet and keep their scope (README, Signing in)."""
+    target = (request.view_args or {}).get("user_id")
+    if target is not None and str(target) != session.user_id:
+        raise Forbidden(
+            "only an admin changes another user's profile, contact methods or notification rules"
+        )
+
+
+def require_admin_to_grant(role: str | None) -> None:
+    """Making a user an admin (or changing anyone's role) gives them every permission, so it
+    takes admin scope, whatever the route's own scope."""
+    if role is not None and not api_keys.scope_allows(identity().scope, "admin"):
+        raise Forbidden("only an admin (or an admin API key) sets a user's role")
 
 
 def _refused(message: str) -> ApiError:

@@ -29,7 +29,10 @@ def field_errors(response: Any) -> set[str]:
     return {e["field"] for e in body["details"].get("errors", [])}
 
 
-def test_create_then_get_returns_the_user_with_string_id_and_utc_times(api: Api) -> None:
+def test_create_then_get_returns_the_user_with_string_id_and_utc_times(
+    client: Any, make_api_key: Callable[[str], str]
+) -> None:
+    api = Api(client, make_api_key("admin"))  # making an admin takes admin scope
     user = new_user(api, role="admin", time_zone="Europe/Berlin")
     assert user["role"] == "admin" and user["time_zone"] == "Europe/Berlin"
     assert isinstance(user["id"], str) and user["created_at"].endswith("Z")

@@ -462,3 +462,41 @@ def test_password_changes_count_against_the_account(app_with, user) -> None:
         assert wrong.status_code == 422
     again = client.post("/api/v1/me/password", json=change, headers={"X-CSRF-Token": csrf})
     assert_error(again, 429, "too_many_requests")
+
+
+# ---- what a signed-in user who is not an admin may change --------------------------------------
+
+
+def test_a_user_changes_their_own_profile_and_contact_methods_only(
+    client, db_conn, user, admin
+) -> None:
+    csrf = {"X-CSRF-Token": signed_in(client, user)}
+    mine = client.patch(f"/api/v1/users/{user['id']}", json={"name": "Me"}, headers=csrf)
+    assert mine.status_code == 200, mine.get_json()
+    theirs = f"/api/v1/users/{admin['id']}"
+    assert_error(client.patch(theirs, json={"name": "Mallory"}, headers=csrf), 403, "forbidden")
+    hook = {"name": "mine now", "type": "webhook", "address": "https://hooks.example.com/x"}
+    stolen = client.post(f"{theirs}/contact-methods", json=hook, headers=csrf)
+    assert_error(stolen, 403, "forbidden")
+    assert_error(client.delete(theirs, headers=csrf), 403, "forbidden")
+    assert client.get(f"{theirs}/contact-methods").status_code == 200  # reading is allowed
+    name = db_conn.execute("SELECT name FROM users WHERE id = %s", (admin["id"],)).fetchone()
+    assert name["name"] == admin["name"]
+
+
+def test_only_an_admin_sets_a_role(client, db_conn, user, admin, make_api_key) -> None:
+    csrf = {"X-CSRF-Token": signed_in(client, user)}
+    promote = client.patch(f"/api/v1/users/{user['id']}", json={"role": "admin"}, headers=csrf)
+    assert_error(promote, 403, "forbidden")
+    new_admin = {"name": "Eve", "email": "eve@example.com", "role": "admin"}
+    assert_error(client.post("/api/v1/users", json=new_admin, headers=csrf), 403, "forbidden")
+    role = db_conn.execute("SELECT role FROM users WHERE id = %s", (user["id"],)).fetchone()
+    assert role["role"] == "user"
+    write_key = {"Authorization": f"Bearer {make_api_key('write')}"}
+    client.delete_cookie("klaxon_session")
+    assert_error(client.post("/api/v1/users", json=new_admin, headers=write_key), 403, "forbidden")
+    admin_csrf = {"X-CSRF-Token": signed_in(client, admin)}
+    granted = client.patch(
+        f"/api/v1/users/{user['id']}", json={"role": "admin"}, headers=admin_csrf
+    )
+    assert granted.status_code == 200 and granted.get_json()["role"] == "admin"

@@ -9,6 +9,7 @@ from app.http.api import listing
 from app.http.api.routing import NotFound, endpoint, transaction
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.users import User, UserCreate, UserPage, UserPatch
+from app.http.auth import require_admin_to_grant
 
 TAG = "users"
 
@@ -28,6 +29,7 @@ def list_users(query: PageQuery) -> UserPage:
 @endpoint("/users", "POST", "write", TAG, HTTP_201=User)
 def create_user(json: UserCreate) -> tuple[User, int]:
     """Create a user; the email must be unique (case-insensitively)."""
+    require_admin_to_grant(json.role if json.role != "user" else None)
     with transaction() as conn:
         row = users.create_user(conn, json.name, json.email, json.role, json.time_zone)
     return User.model_validate(row), 201
@@ -43,8 +45,10 @@ def get_user(user_id: UUID) -> User:
 @endpoint("/users/<uuid:user_id>", "PATCH", "write", TAG, HTTP_200=User)
 def update_user(user_id: UUID, json: UserPatch) -> User:
     """Change a user's name, email, role or time zone."""
+    changes = json.changes()
+    require_admin_to_grant(changes.get("role"))
     with transaction() as conn:
-        row = users.update_user(conn, str(user_id), json.changes())
+        row = users.update_user(conn, str(user_id), changes)
     return _user_or_404(row, user_id)
 
 
