@@ -30,6 +30,7 @@ BENCHMARKS = (
     "health_load",
     "ingest_load",
     "hostile_mix",
+    "auth_cost",
     "oncall_compute",
     "page_latency",
     "delivery_throughput",
