@@ -36,7 +36,7 @@ def check_credentials(
     assert stored is not None  # verify() is False without a hash
     if passwords.needs_rehash(stored):
         users.set_password_hash(conn, found["id"], passwords.rehash(password))
-    return {k: v for k, v in found.items() if k not in ("password_hash", "disabled_at")}
+    return {k: v for k, v in found.items() if k != "password_hash"}
 
 
 def start_session(

@@ -4,13 +4,14 @@ hashes."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 from app.platform.sql_fragments import keyset_page, update_row
 
-USER_COLUMNS = "id::text AS id, name, email, role, time_zone, created_at, updated_at"
+USER_COLUMNS = "id::text AS id, name, email, role, time_zone, disabled_at, created_at, updated_at"
 
 
 def create_user(
@@ -43,7 +44,16 @@ def get_user(conn: psycopg.Connection[Any], user_id: str) -> dict[str, Any] | No
 def update_user(
     conn: psycopg.Connection[Any], user_id: str, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """Apply `changes` (name, email, role, time_zone); None when there is no such user."""
+    """Apply `changes` (name, email, role, time_zone, disabled); None when there is no such
+    user. A disabled user cannot sign in, and their sessions end at their next request."""
+    if "disabled" in changes:
+        changes = dict(changes)
+        disabled = changes.pop("disabled")
+        current = get_user(conn, user_id)
+        if current is None:
+            return None
+        keep = current["disabled_at"] if disabled else None
+        changes["disabled_at"] = keep or (datetime.now(UTC) if disabled else None)
     return update_row(conn, "users", USER_COLUMNS, "id = %(id)s", {"id": user_id}, changes)
 
 
@@ -81,8 +91,7 @@ def user_names(conn: psycopg.Connection[Any], user_ids: Iterable[str]) -> dict[s
 def credentials_by_email(conn: psycopg.Connection[Any], email: str) -> dict[str, Any] | None:
     """The user with this email (any case) and their password hash, or None."""
     row = conn.execute(
-        f"SELECT {USER_COLUMNS}, password_hash, disabled_at FROM users "
-        "WHERE lower(email) = lower(%s)",
+        f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(email) = lower(%s)",
         (email,),
     ).fetchone()
     return dict(row) if row else None

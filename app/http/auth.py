@@ -104,11 +104,11 @@ def _own_user_only(session: sessions.LiveSession) -> None:
         )
 
 
-def require_admin_to_grant(role: str | None) -> None:
-    """Making a user an admin (or changing anyone's role) gives them every permission, so it
-    takes admin scope, whatever the route's own scope."""
-    if role is not None and not api_keys.scope_allows(identity().scope, "admin"):
-        raise Forbidden("only an admin (or an admin API key) sets a user's role")
+def require_admin_for(what: str | None) -> None:
+    """Setting a user's role (making an admin gives every permission) or disabling a user
+    takes admin scope, whatever the route's own scope; `what` names the change, None: none."""
+    if what is not None and not api_keys.scope_allows(identity().scope, "admin"):
+        raise Forbidden(f"only an admin (or an admin API key) {what}")
 
 
 def _refused(message: str) -> ApiError:

@@ -500,3 +500,32 @@ def test_only_an_admin_sets_a_role(client, db_conn, user, admin, make_api_key) -
         f"/api/v1/users/{user['id']}", json={"role": "admin"}, headers=admin_csrf
     )
     assert granted.status_code == 200 and granted.get_json()["role"] == "admin"
+
+
+def test_an_admin_disables_a_user_who_is_signed_out_at_once_and_kept_out(
+    app_with, db_conn, user, admin
+) -> None:
+    app = app_with()
+    theirs, mine = app.test_client(), app.test_client()
+    signed_in(theirs, user)
+    csrf = {"X-CSRF-Token": signed_in(mine, admin)}
+    disabled = mine.patch(f"/api/v1/users/{user['id']}", json={"disabled": True}, headers=csrf)
+    assert disabled.status_code == 200, disabled.get_json()
+    assert disabled.get_json()["disabled_at"] is not None
+    assert_error(theirs.get(ME), 401, "unauthorized")
+    assert sign_in(theirs, user["email"]).status_code == 401
+    enabled = mine.patch(f"/api/v1/users/{user['id']}", json={"disabled": False}, headers=csrf)
+    assert enabled.status_code == 200 and enabled.get_json()["disabled_at"] is None
+    assert sign_in(theirs, user["email"]).status_code == 200
+
+
+def test_only_an_admin_disables_a_user(client, db_conn, user, make_api_key) -> None:
+    csrf = {"X-CSRF-Token": signed_in(client, user)}
+    own = client.patch(f"/api/v1/users/{user['id']}", json={"disabled": True}, headers=csrf)
+    assert_error(own, 403, "forbidden")
+    client.delete_cookie("klaxon_session")
+    write_key = {"Authorization": f"Bearer {make_api_key('write')}"}
+    by_key = client.patch(f"/api/v1/users/{user['id']}", json={"disabled": True}, headers=write_key)
+    assert_error(by_key, 403, "forbidden")
+    row = db_conn.execute("SELECT disabled_at FROM users WHERE id = %s", (user["id"],)).fetchone()
+    assert row["disabled_at"] is None

@@ -9,7 +9,7 @@ from app.http.api import listing
 from app.http.api.routing import NotFound, endpoint, transaction
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.users import User, UserCreate, UserPage, UserPatch
-from app.http.auth import require_admin_to_grant
+from app.http.auth import require_admin_for
 
 TAG = "users"
 
@@ -29,7 +29,7 @@ def list_users(query: PageQuery) -> UserPage:
 @endpoint("/users", "POST", "write", TAG, HTTP_201=User)
 def create_user(json: UserCreate) -> tuple[User, int]:
     """Create a user; the email must be unique (case-insensitively)."""
-    require_admin_to_grant(json.role if json.role != "user" else None)
+    require_admin_for("sets a user's role" if json.role != "user" else None)
     with transaction() as conn:
         row = users.create_user(conn, json.name, json.email, json.role, json.time_zone)
     return User.model_validate(row), 201
@@ -46,7 +46,8 @@ def get_user(user_id: UUID) -> User:
 def update_user(user_id: UUID, json: UserPatch) -> User:
     """Change a user's name, email, role or time zone."""
     changes = json.changes()
-    require_admin_to_grant(changes.get("role"))
+    require_admin_for("sets a user's role" if "role" in changes else None)
+    require_admin_for("disables or enables a user" if "disabled" in changes else None)
     with transaction() as conn:
         row = users.update_user(conn, str(user_id), changes)
     return _user_or_404(row, user_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from app.http.api.schemas.base import Input, Name, Output, OutTime, Patch, TimeZone, one_line
@@ -41,6 +41,9 @@ class UserPatch(Patch):
     email: Email | SkipJsonSchema[None] = None
     role: Role | SkipJsonSchema[None] = None
     time_zone: TimeZone | SkipJsonSchema[None] = None
+    disabled: StrictBool | SkipJsonSchema[None] = Field(
+        None, description="admins only: true signs the user out everywhere and keeps them out"
+    )
 
 
 class User(Output):
@@ -49,6 +52,7 @@ class User(Output):
     email: str
     role: Role
     time_zone: str
+    disabled_at: OutTime | None
     created_at: OutTime
     updated_at: OutTime
 
