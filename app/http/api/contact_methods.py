@@ -17,8 +17,8 @@ import psycopg
 import structlog
 
 from app.contacts import contact_methods, verification
-from app.directory import users
 from app.http.api import listing
+from app.http.api.parents import require_user
 from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.http.api.schemas.addresses import check_address
 from app.http.api.schemas.base import ErrorBody, PageQuery, dump
@@ -44,11 +44,6 @@ ONE = MANY + "/<uuid:cm_id>"
 log = structlog.get_logger(__name__)
 
 CONSTRAINT_FIELDS["contact_methods_destination"] = "address"
-
-
-def require_user(conn: psycopg.Connection[Any], user_id: UUID) -> None:
-    if users.get_user(conn, str(user_id)) is None:
-        raise NotFound(f"no user with id {user_id}")
 
 
 def require_method(

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from app.contacts import contact_methods, notification_rules
 from app.http.api import listing
-from app.http.api.contact_methods import require_user
+from app.http.api.parents import require_user
 from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.notification_rules import (

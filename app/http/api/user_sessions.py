@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-import psycopg
-
-from app.directory import sessions, users
+from app.directory import sessions
 from app.http.api import pagination
+from app.http.api.parents import require_user
 from app.http.api.routing import endpoint, transaction
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.sessions import Session, SessionPage, SessionsRevoked
-from app.platform.errors import NotFound
 
 TAG = "users"
 MANY = "/users/<uuid:user_id>/sessions"
-
-
-def _require_user(conn: psycopg.Connection[Any], user_id: UUID) -> None:
-    if users.get_user(conn, str(user_id)) is None:
-        raise NotFound(f"no user with id {user_id}")
 
 
 @endpoint(MANY, "GET", "admin", TAG, HTTP_200=SessionPage)
@@ -28,7 +20,7 @@ def list_user_sessions(user_id: UUID, query: PageQuery) -> SessionPage:
     """A user's live sessions, oldest first (admins)."""
     after = pagination.decode_time_cursor(query.cursor)
     with transaction() as conn:
-        _require_user(conn, user_id)
+        require_user(conn, user_id)
         rows = sessions.list_sessions(conn, str(user_id), after, query.limit + 1)
     items, next_cursor = pagination.page(
         rows, query.limit, pagination.time_cursor, Session.model_validate
@@ -40,6 +32,6 @@ def list_user_sessions(user_id: UUID, query: PageQuery) -> SessionPage:
 def revoke_user_sessions(user_id: UUID) -> SessionsRevoked:
     """Sign a user out everywhere (admins): every live session of theirs ends at once."""
     with transaction() as conn:
-        _require_user(conn, user_id)
+        require_user(conn, user_id)
         revoked = sessions.revoke_user_sessions(conn, str(user_id))
     return SessionsRevoked(revoked=revoked)

@@ -19,9 +19,10 @@ from flask.blueprints import BlueprintSetupState
 
 from app.directory import users as directory_users
 from app.http.api import pagination
+from app.http.api.parents import require_user
 from app.http.api.routing import NotFound, api_blueprint, endpoint, settings, transaction
 from app.http.api.schedules.computation import load_for_computation, shifts_or_none
-from app.http.api.schedules.shared import ONE, TAG, require_schedule, require_user
+from app.http.api.schedules.shared import ONE, TAG, require_schedule
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.calendar_subscriptions import (
     CalendarSubscription,

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from app.http.api.parents import require_user
 from app.http.api.routing import endpoint, transaction
 from app.http.api.schedules.computation import computed, load_for_computation, shifts_or_none
-from app.http.api.schedules.shared import ONE, TAG, require_user
+from app.http.api.schedules.shared import ONE, TAG
 from app.http.api.schemas.base import AtQuery, ErrorBody
 from app.http.api.schemas.shifts import (
     NEXT_SHIFT_HORIZON,

@@ -33,12 +33,6 @@ def with_notice_channels(
     return [{**row, "notice_channel_id": channels.get(row["id"])} for row in rows]
 
 
-def require_user(conn: psycopg.Connection[Any], user_id: UUID) -> None:
-    """A 404 unless the user exists."""
-    if not directory_users.user_exists(conn, str(user_id)):
-        raise NotFound(f"no user with id {user_id}")
-
-
 def not_found(what: str, item_id: UUID, schedule_id: UUID) -> NotFound:
     return NotFound(f"no {what} with id {item_id} in schedule {schedule_id}")
 
