@@ -51,6 +51,17 @@ def _shared_processors(process: str | None = None) -> list[Any]:
     ]
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A stderr handler that lets a stop request through. RQ's SIGTERM handler raises
+    StopRequested (an Exception) from whatever line is running; when that line is this
+    handler's write, logging's handleError would swallow it and the worker would never stop."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if type(sys.exc_info()[1]).__name__ == "StopRequested":
+            raise
+        super().handleError(record)
+
+
 def configure_logging(level: str = "info", fmt: str = "json", process: str | None = None) -> None:
     """Route structlog and the standard library through one renderer on stderr."""
     renderer: Any
@@ -66,7 +77,7 @@ def configure_logging(level: str = "info", fmt: str = "json", process: str | Non
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
