@@ -280,7 +280,10 @@ def _run(
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin chatter, on every run
 
     def work() -> dict[str, Any]:
+        from app.audit import context as audit_context
+
         with _connection(settings) as conn, conn.transaction():
+            audit_context.declare(conn, audit_context.system(command))  # the audit row's actor
             return create(conn, settings)
 
     try:

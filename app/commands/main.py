@@ -1,4 +1,5 @@
-"""`klaxon` command line: preflight, migrate, web, worker, engine, dev, and the create-* commands.
+"""`klaxon` command line: preflight, migrate, web, worker, engine, dev, the create-* commands
+and audit.
 
 Heavy imports happen inside each command, so `klaxon preflight` starts fast.
 """
@@ -10,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from app.commands.audit import add_audit_command
 from app.commands.create import add_admin_commands
 
 EXIT_OK = 0
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dev)
 
     add_admin_commands(sub)  # create-user, create-api-key, create-service, create-integration-key
+    add_audit_command(sub)
     return parser
 
 

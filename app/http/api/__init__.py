@@ -51,6 +51,7 @@ user acts with admin, any other user with write.
 | /me, /me/sessions                                  | GET                        | read  |
 | /me/sessions/<id>, /me/password                    | DELETE (revokes), POST     | write |
 | /users/<id>/sessions, …/sessions/revoke            | GET, POST                  | admin |
+| /audit (the audit log of configuration changes)    | GET                        | admin |
 
 The OpenAPI document is public: it describes shapes, holds no data, and tooling fetches it
 without a key. tests/integration/test_api_auth.py walks the url_map and holds every other
@@ -77,6 +78,7 @@ from __future__ import annotations
 from app.http.api import (  # noqa: F401
     alerts,
     api_keys,
+    audit,
     channels,
     contact_methods,
     escalation_policies,

@@ -25,6 +25,8 @@ from spectree.models import SecureType, SecuritySchemeData
 from spectree.utils import get_request_model_hints
 
 from app.alerts.store import Actor
+from app.audit import context as audit_context
+from app.http.api import audited
 from app.http.api.schemas.base import ErrorBody
 from app.http.api.validation import validation_failed
 from app.http.auth import require_scope
@@ -207,8 +209,13 @@ def _log_request(response: FlaskResponse) -> FlaskResponse:
 
 @contextmanager
 def transaction() -> Iterator[psycopg.Connection[Any]]:
-    """A database transaction of this web process (503 when Postgres is unavailable)."""
+    """A database transaction of this web process (503 when Postgres is unavailable). In a
+    request that changes state, it first declares the request's actor, action and target for
+    the audit log (app.http.api.audited), so its configuration changes write one audit row."""
     with current_app.extensions["klaxon"].db.transaction() as conn:
+        declared = audited.declaration()
+        if declared is not None:
+            audit_context.declare(conn, declared)
         yield conn
 
 
