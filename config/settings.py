@@ -33,6 +33,9 @@ DEFAULT_PREFLIGHT_TIMEOUT = 20.0  # seconds; well inside Heroku's 60 s port-bind
 DEFAULT_CHECK_TIMEOUT = 5.0  # seconds; one check, also the health-check budget
 DEFAULT_ENGINE_CYCLE = 5.0  # seconds between engine cycles when nothing wakes it
 DEFAULT_FATAL_TTL = 24 * 3600  # seconds a klaxon:fatal:* report lives if never cleared
+# Days the audit log keeps an event (0: forever): a year and a month covers a yearly review.
+DEFAULT_AUDIT_RETENTION_DAYS = 400
+MAX_AUDIT_RETENTION_DAYS = 36500
 DEFAULT_WORKER_TTL = 30  # seconds; RQ heartbeat budget, so /healthz sees a dead worker fast
 DEFAULT_QUEUE_WARN_AGE = 60.0  # seconds; /healthz warns when a queued job waits longer
 DEFAULT_BOOT_TIMEOUT = 30.0  # seconds a gunicorn worker may take to load the app
@@ -208,6 +211,7 @@ class Settings:
     redis_tls: RedisTls = field(default_factory=RedisTls)
     limits: LimitSettings = field(default_factory=LimitSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
+    audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
 
     def redacted(self) -> dict[str, object]:
         """The settings with credentials removed, safe to log."""
@@ -294,6 +298,9 @@ def _load_settings(env: Mapping[str, str], dev: bool) -> Settings:
         redis_tls=_redis_tls(reader),
         limits=_limits(reader),
         sessions=_sessions(reader),
+        audit_retention_days=reader.integer(
+            "KLAXON_AUDIT_RETENTION_DAYS", DEFAULT_AUDIT_RETENTION_DAYS, 0, MAX_AUDIT_RETENTION_DAYS
+        ),
     )
 
 

@@ -22,6 +22,7 @@ import psycopg
 import structlog
 from redis.exceptions import RedisError
 
+from app.audit import retention_pass
 from app.escalation import escalation_pass, notification_pass, status_update_pass
 from app.ingest import checkin_pass
 from app.messages import dispatch_pass
@@ -60,7 +61,8 @@ def default_modules() -> tuple[EngineModule, ...]:
 
     Order matters within a cycle: escalation engages people, notification turns the new
     engagements into message rows, so a new alert's first page is written in the cycle its
-    NOTIFY woke; dispatch (last) then queues those rows.
+    NOTIFY woke; dispatch then queues those rows. Housekeeping (the audit log's retention) runs
+    after everything that pages.
     """
     return (
         escalation_pass.MODULE,
@@ -69,6 +71,7 @@ def default_modules() -> tuple[EngineModule, ...]:
         status_update_pass.MODULE,
         notice_pass.MODULE,
         dispatch_pass.MODULE,
+        retention_pass.MODULE,  # housekeeping last: paging comes first
     )
 
 

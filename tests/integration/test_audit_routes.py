@@ -78,9 +78,7 @@ RECIPES: dict[str, Callable[[World], Call]] = {
     "update_contact_method": lambda w: Call(
         _contact(w), ("contact_methods", w["contact_method"]), {"name": "renamed"}
     ),
-    "delete_contact_method": lambda w: Call(
-        _contact(w), ("contact_methods", w["contact_method"])
-    ),
+    "delete_contact_method": lambda w: Call(_contact(w), ("contact_methods", w["contact_method"])),
     "verify_contact_method": lambda w: Call(
         _contact(w) + "/verify", ("contact_methods", w["contact_method"]), {"code": w.verify_code}
     ),
@@ -98,9 +96,10 @@ RECIPES: dict[str, Callable[[World], Call]] = {
         },
     ),
     "update_escalation_policy": lambda w: Call(
-        f"/escalation-policies/{w['policy']}", ("escalation_policies", w["policy"]),
+        f"/escalation-policies/{w['policy']}",
+        ("escalation_policies", w["policy"]),
         {"repeat_count": 3},
-    ),  # fmt: skip
+    ),
     "delete_escalation_policy": lambda w: Call(
         f"/escalation-policies/{w['policy']}", ("escalation_policies", w["policy"])
     ),
@@ -119,9 +118,10 @@ RECIPES: dict[str, Callable[[World], Call]] = {
         _monitor(w), ("heartbeat_monitors", w["heartbeat_monitor"])
     ),
     "create_integration_key": lambda w: Call(
-        f"/services/{w['service']}/integration-keys", ("integration_keys", CREATED),
+        f"/services/{w['service']}/integration-keys",
+        ("integration_keys", CREATED),
         {"type": "grafana"},
-    ),  # fmt: skip
+    ),
     "revoke_integration_key": lambda w: Call(
         f"/services/{w['service']}/integration-keys/{w['integration_key']}",
         ("integration_keys", w["integration_key"]),
@@ -163,9 +163,10 @@ RECIPES: dict[str, Callable[[World], Call]] = {
         f"/rotations/{w['rotation']}/advance", ("rotations", w["rotation"])
     ),
     "set_active_participant": lambda w: Call(
-        f"/rotations/{w['rotation']}/active", ("rotations", w["rotation"]),
+        f"/rotations/{w['rotation']}/active",
+        ("rotations", w["rotation"]),
         {"index": 1 - int(w["on_call_index"])},
-    ),  # fmt: skip
+    ),
     "create_schedule": lambda w: Call(
         "/schedules", ("schedules", CREATED), {"name": unique("sc"), "time_zone": "Europe/Berlin"}
     ),

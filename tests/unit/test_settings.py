@@ -74,6 +74,12 @@ def test_dyno_names_the_instance():
         ("KLAXON_WORKER_TTL", "1", "KLAXON_WORKER_TTL: 1 is out of range; expected 5..600"),
         ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY: 0 is out of range"),
         (
+            "KLAXON_AUDIT_RETENTION_DAYS",
+            "a year",
+            "KLAXON_AUDIT_RETENTION_DAYS: 'a year' is not a whole number; expected 0..36500",
+        ),
+        ("KLAXON_AUDIT_RETENTION_DAYS", "-1", "KLAXON_AUDIT_RETENTION_DAYS: -1 is out of range"),
+        (
             "KLAXON_WEBHOOK_ALLOW_CIDRS",
             "10.0.0.0/8,intranet",
             "KLAXON_WEBHOOK_ALLOW_CIDRS: 'intranet' is not a network",

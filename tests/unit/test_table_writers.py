@@ -24,9 +24,12 @@ SOURCES = ("app", "workers")
 NOT_WRITTEN_BY_CODE = {
     "message_events": "the trigger outgoing_messages_history keeps every message's status history",
     "installation": "its one row is inserted by the migration that creates it",
+    "audit_staged": "the audit triggers stage each changed row and fold them away at commit",
 }
 
-_CREATED = re.compile(r"\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+_CREATED = re.compile(
+    r"\bCREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE
+)
 _CREATED_BY_ALEMBIC = re.compile(r"\bop\.create_table\(\s*[\"'](\w+)[\"']")
 # UPDATE that writes nothing: a row lock, an upsert's conflict branch (its INSERT names the table).
 _NOT_A_WRITE = re.compile(r"\b(?:FOR\s+(?:NO\s+KEY\s+)?UPDATE|DO\s+UPDATE)\b", re.IGNORECASE)
