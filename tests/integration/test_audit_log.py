@@ -209,9 +209,12 @@ def test_a_new_column_on_a_partially_audited_table_needs_a_decision(
 def test_use_is_not_configuration(
     web_app: Any, api: Api, db_conn: psycopg.Connection[Any], make_service: Callable[..., Any]
 ) -> None:
-    """Signing in and out, a key's last use, ingest and check-ins write no audit row."""
+    """Signing in and out, a key's last use, ingest and check-ins write no audit row (their
+    updates touch no audited column, so no trigger even fires)."""
     service = make_service()
     user = make_user(db_conn)
+    path = f"/services/{service['id']}/heartbeat-monitors"
+    monitor = created(api.post(path, json={"name": "cron", "timeout_seconds": 60}))
     before = count(db_conn)
     browser = web_app.test_client()
     csrf = sign_in(browser, user["email"]).get_json()["csrf_token"]
@@ -222,6 +225,10 @@ def test_use_is_not_configuration(
     assert api.get("/services").status_code == 200  # touches the key's last_used_at
     raised = api.client.post(service["integration_key"]["url"], data={"summary": "disk full"})
     assert raised.status_code < 300, raised.get_data(as_text=True)
+    checked_in = api.client.post(monitor["checkin_url"])
+    assert checked_in.status_code < 300, checked_in.get_data(as_text=True)
+    state = db_conn.execute("SELECT state FROM heartbeat_monitors WHERE id = %s", (monitor["id"],))
+    assert state.fetchone()["state"] == "healthy"
     assert count(db_conn) == before
 
 

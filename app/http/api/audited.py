@@ -27,11 +27,11 @@ NOT_AUDITED = {
     "send_verification": "a verification code and its message: the outbox",
 }
 
-# The table behind each URL collection segment: a target is `<table>/<id>`.
+# The table behind each URL collection segment: a target is `<table>/<id>`. A membership
+# (/teams/<t>/members/<u>) has no single id of its own, so its team is the target.
 COLLECTION_TABLES = {
     "users": "users",
     "teams": "teams",
-    "members": "team_members",
     "api-keys": "api_keys",
     "services": "services",
     "integration-keys": "integration_keys",
