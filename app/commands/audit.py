@@ -105,10 +105,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {
+    """The event as GET /api/v1/audit shows it (ids as text, times RFC 3339 UTC)."""
+    shown = {
         key: rfc3339(value) if isinstance(value, datetime) else _plain(value)
         for key, value in row.items()
     }
+    return {**shown, "id": str(row["id"])}
 
 
 def _plain(value: Any) -> Any:

@@ -348,3 +348,17 @@ def test_retention_deletes_events_past_their_days_in_batches_and_keeps_the_rest(
         else:
             assert remaining == kept
             assert due is not None and 29 * 86400 < due <= 30 * 86400
+
+
+def test_one_event_keeps_the_first_200_changes_and_counts_them_all(
+    db_conn: psycopg.Connection[Any],
+) -> None:
+    from app.directory import services
+
+    with db_conn.transaction():
+        context.declare(db_conn, context.system("import"))
+        made = [services.create_service(db_conn, f"bulk-{n}", "")["id"] for n in range(205)]
+    event = db_conn.execute("SELECT * FROM audit_events ORDER BY id DESC LIMIT 1").fetchone()
+    assert event["change_count"] == 205
+    assert [change["id"] for change in event["changes"]] == made[:200]
+    assert event["target_id"] == made[0]  # nothing declared a target: the first row changed
