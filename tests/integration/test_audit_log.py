@@ -362,3 +362,35 @@ def test_one_event_keeps_the_first_200_changes_and_counts_them_all(
     assert event["change_count"] == 205
     assert [change["id"] for change in event["changes"]] == made[:200]
     assert event["target_id"] == made[0]  # nothing declared a target: the first row changed
+
+
+def test_concurrent_transactions_each_fold_only_their_own_changes(database_url: str) -> None:
+    """Staged rows carry no transaction id: each transaction sees only its own (the others'
+    are uncommitted, and folded away before they commit). Interleaved, each gets its event."""
+    from psycopg.rows import dict_row
+
+    from app.directory import services
+
+    first = psycopg.connect(database_url, row_factory=dict_row)
+    second = psycopg.connect(database_url, row_factory=dict_row)
+    try:
+        context.declare(first, context.Declared("api_key", "first", "create_service"))
+        context.declare(second, context.Declared("api_key", "second", "create_service"))
+        a = services.create_service(first, "from-first", "")
+        b = services.create_service(second, "from-second", "")
+        services.update_service(first, a["id"], {"description": "still first"})
+        second.commit()
+        first.commit()
+        rows = first.execute("SELECT * FROM audit_events ORDER BY id").fetchall()
+    finally:
+        first.close()
+        second.close()
+    assert [(r["actor_id"], r["target_id"]) for r in rows] == [
+        ("second", b["id"]),
+        ("first", a["id"]),
+    ]
+    assert [c["id"] for c in rows[0]["changes"]] == [b["id"]]
+    assert [(c["op"], c["id"]) for c in rows[1]["changes"]] == [
+        ("insert", a["id"]),
+        ("update", a["id"]),
+    ]
