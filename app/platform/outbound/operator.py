@@ -65,16 +65,18 @@ def request(
     all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
     with urllib3.PoolManager(retries=False) as pool:
         try:
+            form: dict[str, object] = {}
+            if fields is not None:
+                form = {"fields": dict(fields), "encode_multipart": False}
             response = pool.request(
                 method,
                 url,
-                fields=dict(fields) if fields is not None else None,
-                encode_multipart=False,
                 headers=all_headers,
                 timeout=timeout,
                 redirect=False,
                 retries=False,
                 preload_content=False,
+                **form,  # type: ignore[arg-type]
             )
             data, complete = _read(response, deadline)
         except urllib3.exceptions.NewConnectionError:  # before TimeoutError: it subclasses it
