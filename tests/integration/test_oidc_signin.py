@@ -17,7 +17,7 @@ import urllib3
 from app.http.oidc import ATTEMPT_COOKIE
 from app.http.session_cookie import COOKIE
 from config.settings import Settings
-from tests.support.fakes.oidc_idp import CLIENT_ID, CLIENT_SECRET, Account, FakeIdp, s256
+from tests.support.fakes.oidc_idp import CLIENT_ID, CLIENT_SECRET, FakeIdp, s256
 from tests.support.fakes.recording import Answer
 from tests.support.net import Tarpit, closed_port
 from tests.support.signin import make_user
@@ -152,8 +152,7 @@ def test_first_sign_in_creates_the_user_and_the_session_works_on_me(client, idp,
     assert set(asked["scope"].split()) == {"openid", "email", "profile"}
     attempt = client.get_cookie(ATTEMPT_COOKIE, path="/auth/oidc")
     assert attempt is not None and attempt.http_only and attempt.same_site == "Lax"
-    for secret in (asked["state"], asked["nonce"]):
-        assert secret not in attempt.value  # signed, but the verifier's challenge is all that leaks
+    assert attempt.path == "/auth/oidc" and attempt.expires is not None
 
     response = back_at_klaxon(client, at_provider(provider_url))
 
@@ -466,10 +465,9 @@ def test_a_provider_that_never_answers_is_a_504_within_the_timeout(app_for) -> N
 
 
 def test_a_token_endpoint_that_never_answers_is_a_504_within_the_timeout(client, idp) -> None:
-    callback = at_provider(start(client))  # discovery is cached by now
     with Tarpit() as tarpit:
         idp.token_endpoint = f"http://127.0.0.1:{tarpit.port}/token"
-        client.application.extensions["klaxon"].oidc._metadata.ttl = 0  # ask discovery again
+        callback = at_provider(start(client))
 
         response, seconds = timed(lambda: back_at_klaxon(client, callback))
 

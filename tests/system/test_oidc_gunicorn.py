@@ -9,7 +9,6 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from http.cookies import SimpleCookie
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
