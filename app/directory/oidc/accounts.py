@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import structlog
 
-from app.directory import team_members, users
+from app.directory import teams, users
 from app.directory.oidc import groups as group_rule
 from app.directory.oidc import identities
 from app.directory.oidc.errors import AccountRefused, NotVerified, ProviderFailed
@@ -142,18 +142,20 @@ def apply_groups(
         log.info("oidc_role_changed", user_id=user["id"], role=role)
         user = changed
     wanted = group_rule.team_roles(groups, settings.team_groups)
-    team_ids = team_members.team_ids_by_name(conn, wanted)
+    team_ids = teams.team_ids_by_name(conn, wanted)
     missing = sorted(set(wanted) - set(team_ids))
     if missing:
         log.warning("oidc_mapped_team_missing", teams=missing)
-    have = team_members.roles_of(conn, user["id"], team_ids.values())
+    have = {team["id"]: team["role"] for team in teams.user_teams(conn, user["id"])}
     for name, team_id in team_ids.items():
         want, current = wanted[name], have.get(team_id)
         if want == current:
             continue
         if want is None:
-            team_members.remove(conn, team_id, user["id"])
+            teams.remove_member(conn, team_id, user["id"])
+        elif current is None:
+            teams.add_member(conn, team_id, user["id"], want)
         else:
-            team_members.set_role(conn, team_id, user["id"], want)
+            teams.set_member_role(conn, team_id, user["id"], want)
         log.info("oidc_membership_changed", user_id=user["id"], team_id=team_id, role=want)
     return user
