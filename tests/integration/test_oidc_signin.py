@@ -13,10 +13,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import psycopg
 import pytest
 import urllib3
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from app.http.oidc import ATTEMPT_COOKIE
+from app.http.oidc import ATTEMPT_COOKIE, ATTEMPT_SALT
 from app.http.session_cookie import COOKIE
 from config.settings import Settings
+from tests.conftest import SECRET_KEY
 from tests.support.fakes.oidc_idp import CLIENT_ID, CLIENT_SECRET, FakeIdp, s256
 from tests.support.fakes.recording import Answer
 from tests.support.net import Tarpit, closed_port
@@ -305,18 +307,32 @@ def test_a_code_redeemed_with_another_verifier_is_refused(client, idp, db_conn) 
 
 
 def test_a_code_works_once(client, idp) -> None:
-    provider_url = start(client)
-    callback = at_provider(provider_url)
+    callback = at_provider(start(client))
     assert_signed_in(back_at_klaxon(client, callback), client, "ada@example.com")
     client.delete_cookie(COOKIE)
-    # The same callback again, with a fresh attempt cookie whose state matches it: not possible
-    # without the secret key, so replay the whole pair through a new start instead.
-    again = at_provider(start(client))
-    code = parse_qs(urlsplit(callback).query)["code"][0]
+    used = parse_qs(urlsplit(callback).query)["code"][0]
+    # A new attempt of this browser (its state matches), carrying the code already redeemed.
+    replay = with_query(at_provider(start(client)), code=used)
 
-    response = back_at_klaxon(client, with_query(again, code=code))
+    assert_refused(back_at_klaxon(client, replay), client, 401, "invalid_grant")
 
-    assert_refused(response, client, 401, "invalid_grant")
+
+def test_an_attempt_older_than_ten_minutes_is_refused(client, idp) -> None:
+    callback = at_provider(start(client))
+    kept = client.get_cookie(ATTEMPT_COOKIE, path="/auth/oidc").value
+    attempt = URLSafeTimedSerializer(SECRET_KEY, salt=ATTEMPT_SALT).loads(kept)
+
+    class ElevenMinutesAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 660
+
+    stale = URLSafeTimedSerializer(SECRET_KEY, salt=ATTEMPT_SALT, signer=ElevenMinutesAgo).dumps(
+        attempt
+    )
+    client.set_cookie(ATTEMPT_COOKIE, stale, path="/auth/oidc")
+
+    assert_refused(back_at_klaxon(client, callback), client, 400, "more than 10 minutes")
+    assert idp.requests("/token") == []
 
 
 def test_the_provider_saying_no_is_shown(client, idp) -> None:
