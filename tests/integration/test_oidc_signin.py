@@ -235,6 +235,28 @@ def test_without_oidc_settings_the_routes_are_404_and_the_page_has_no_button(
     assert "Sign in with" not in client.get("/admin/login").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("method", ["client_secret_post", "none"])
+def test_the_client_authenticates_as_discovery_says(app_for, idp, method) -> None:
+    idp.client_auth = method
+    secret = {"KLAXON_OIDC_CLIENT_SECRET": ""} if method == "none" else {}
+    client = app_for(idp.issuer, **secret).test_client()
+
+    assert_signed_in(sign_in(client), client, "ada@example.com")
+    form = idp.requests("/token")[0].form()
+    assert form["client_id"] == CLIENT_ID
+    assert form.get("client_secret") == (CLIENT_SECRET if method != "none" else None)
+    assert "authorization" not in idp.requests("/token")[0].headers
+
+
+def test_a_provider_taking_no_secret_way_klaxon_speaks_is_a_502(app_for, idp) -> None:
+    idp.client_auth = "private_key_jwt"  # Klaxon has a secret, and no way to send it
+    client = app_for(idp.issuer).test_client()
+
+    response = client.get("/auth/oidc/start")
+
+    assert_refused(response, client, 502, "no client authentication Klaxon speaks")
+
+
 # ---- state, nonce, PKCE and the ID token -----------------------------------------------------
 
 

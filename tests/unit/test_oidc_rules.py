@@ -153,3 +153,48 @@ def test_admin_follows_the_admin_groups_only_when_they_are_configured() -> None:
 )
 def test_after_sign_in_only_a_local_path_is_followed(asked: str | None, goes: str) -> None:
     assert safe_next(asked) == goes
+
+
+def provider(**env: str):
+    from app.directory.oidc.provider import Provider
+
+    found = oidc(**{**ISSUER, "KLAXON_OIDC_CLIENT_SECRET": "s", **env})
+    assert found is not None
+    return Provider(found)
+
+
+def discovery(**changes: object) -> dict[str, object]:
+    base = "https://idp.example/realms/ops"
+    return {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/auth",
+        "token_endpoint": f"{base}/token",
+        "jwks_uri": f"{base}/certs",
+        **changes,
+    }
+
+
+def test_a_checked_discovery_document_gives_the_endpoints() -> None:
+    meta = provider()._parse_metadata(discovery())
+    assert meta.token_endpoint == "https://idp.example/realms/ops/token"
+    assert meta.client_auth == "client_secret_basic"  # the default when none are listed
+    listed = discovery(token_endpoint_auth_methods_supported=["client_secret_post"])
+    assert provider()._parse_metadata(listed).client_auth == "client_secret_post"
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"issuer": "https://idp.example/realms/other"}, "names issuer"),
+        ({"token_endpoint": "http://idp.example/token"}, "no usable token_endpoint"),
+        ({"jwks_uri": None}, "no usable jwks_uri"),
+        ({"authorization_endpoint": "javascript:alert(1)"}, "no usable authorization_endpoint"),
+        ({"code_challenge_methods_supported": ["plain"]}, "does not support PKCE with S256"),
+        ({"token_endpoint_auth_methods_supported": ["tls_client_auth"]}, "no client auth"),
+    ],
+)
+def test_a_discovery_document_klaxon_cannot_use_is_refused(changes, words) -> None:
+    from app.directory.oidc.errors import ProviderFailed
+
+    with pytest.raises(ProviderFailed, match=words):
+        provider()._parse_metadata(discovery(**changes))

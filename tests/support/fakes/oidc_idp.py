@@ -87,6 +87,9 @@ class FakeIdp(RecordingServer[Answer]):
         self.key = RSAKey.generate_key(2048, parameters={"kid": "idp-key-1"})
         self.other_key = RSAKey.generate_key(2048, parameters={"kid": "idp-key-1"})
         self.token_endpoint: str | None = None
+        # How the token endpoint authenticates the client: client_secret_basic,
+        # client_secret_post, or none (a public client: its client_id in the form, no secret).
+        self.client_auth = "client_secret_basic"
         self.grants: dict[str, Grant] = {}
         self.token_errors: list[str] = []  # the OAuth error of each refused token request
 
@@ -104,7 +107,7 @@ class FakeIdp(RecordingServer[Answer]):
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+            "token_endpoint_auth_methods_supported": [self.client_auth],
         }
 
     def answer(self, request: Request) -> Answer:
@@ -137,9 +140,9 @@ class FakeIdp(RecordingServer[Answer]):
 
     def _token(self, request: Request) -> Answer:
         form = {k: v[-1] for k, v in parse_qs(request.body.decode()).items()}
-        if client_credentials(request.headers.get("authorization", "")) != (
+        if self._client(request, form) != (
             CLIENT_ID,
-            CLIENT_SECRET,
+            CLIENT_SECRET if self.client_auth != "none" else None,
         ):
             return self._refuse("invalid_client", 401)
         grant = self.grants.pop(form.get("code", ""), None)
@@ -151,6 +154,15 @@ class FakeIdp(RecordingServer[Answer]):
             return self._refuse("invalid_grant")
         token = self.id_token(grant)
         return Answer(200, {"access_token": "at", "token_type": "Bearer", "id_token": token})
+
+    def _client(self, request: Request, form: dict[str, str]) -> tuple[str, str | None] | None:
+        """The client's id and secret, presented the one way this provider accepts."""
+        header = request.headers.get("authorization")
+        if self.client_auth == "client_secret_basic":
+            return None if "client_secret" in form else client_credentials(header or "")
+        if header is not None:
+            return None
+        return form.get("client_id", ""), form.get("client_secret")
 
     def _refuse(self, error: str, status: int = 400) -> Answer:
         self.token_errors.append(error)
