@@ -3,6 +3,7 @@ deadline covers connecting, the answer's headers and its body, however the peer 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -39,10 +40,8 @@ class RawServer:
                 continue
             with conn:
                 conn.recv(65536)
-                try:
+                with contextlib.suppress(OSError):  # the client hung up first
                     self._serve(conn, self.stopping)
-                except OSError:
-                    pass
 
     def stop(self) -> None:
         self.stopping.set()
