@@ -35,12 +35,3 @@ def link(
         (issuer, subject, user_id, email[:MAX_EMAIL]),
     )
 
-
-def identities_of(conn: psycopg.Connection[Any], user_id: str) -> list[dict[str, Any]]:
-    """A user's linked accounts, oldest first."""
-    rows = conn.execute(
-        "SELECT issuer, subject, email, created_at, last_signed_in_at FROM oidc_identities "
-        "WHERE user_id = %s ORDER BY created_at, id",
-        (user_id,),
-    ).fetchall()
-    return [dict(row) for row in rows]
