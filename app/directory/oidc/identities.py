@@ -34,4 +34,3 @@ def link(
         "INSERT INTO oidc_identities (issuer, subject, user_id, email) VALUES (%s, %s, %s, %s)",
         (issuer, subject, user_id, email[:MAX_EMAIL]),
     )
-
