@@ -64,6 +64,12 @@ DEFAULT_SESSION_IDLE = 12 * 3600  # a night away from the keyboard ends a sessio
 DEFAULT_SESSION_MAX = 7 * 86400  # a week, however busy: then sign in again
 MAX_SESSION_SECONDS = 90 * 86400
 DEFAULT_PROXY_HOPS = 0  # reverse proxies in front of gunicorn whose X-Forwarded-For we trust
+# OpenID Connect sign-in: the whole exchange with the identity provider in one request (discovery,
+# token, keys) must end within this many seconds, so an IdP that hangs costs a sign-in, not a
+# gunicorn thread for good (gunicorn's own timeout is 30 s).
+DEFAULT_OIDC_TIMEOUT = 10.0
+DEFAULT_OIDC_SCOPES = "openid email profile"
+OIDC_TEAM_ROLES = ("member", "manager")
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 DEFAULT_SLACK_API_URL = "https://slack.com/api"
 DEST_TYPES = ("email", "sms", "voice", "webhook", "slack")
@@ -174,6 +180,31 @@ class SessionSettings:
     max: int = DEFAULT_SESSION_MAX
 
 
+@dataclass(frozen=True)
+class OidcTeamGroup:
+    """Members of IdP group `group` are `role` (member or manager) of the team named `team`."""
+
+    group: str
+    team: str
+    role: str
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """OpenID Connect sign-in (KLAXON_OIDC_*); absent from Settings when not configured."""
+
+    issuer: str  # exactly as the IdP's tokens name it (`iss`)
+    client_id: str
+    client_secret: str | None = field(repr=False)  # None: a public client (PKCE only)
+    name: str  # shown as "Sign in with <name>"
+    scopes: str  # space-separated, always with `openid`
+    allowed_domains: tuple[str, ...]  # lowercased; first sign-in creates users only from these
+    groups_claim: str | None  # a claim name; dots walk into objects (realm_access.roles)
+    admin_groups: tuple[str, ...]
+    team_groups: tuple[OidcTeamGroup, ...]
+    timeout: float  # seconds for every IdP call of one request together
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable and expected form."""
 
@@ -212,6 +243,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
     audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
+    oidc: OidcSettings | None = None
 
     def redacted(self) -> dict[str, object]:
         """The settings with credentials removed, safe to log."""
@@ -231,6 +263,7 @@ class Settings:
             "minute_seconds": self.delivery.minute_seconds,
             "providers": [p for p in PROVIDERS if self.delivery.configured(p)],
             "webhook_allow_cidrs": [str(network) for network in self.delivery.webhook_allow],
+            "oidc_issuer": self.oidc.issuer if self.oidc else None,
         }
 
 
@@ -301,6 +334,7 @@ def _load_settings(env: Mapping[str, str], dev: bool) -> Settings:
         audit_retention_days=reader.integer(
             "KLAXON_AUDIT_RETENTION_DAYS", DEFAULT_AUDIT_RETENTION_DAYS, 0, MAX_AUDIT_RETENTION_DAYS
         ),
+        oidc=_oidc(reader),
     )
 
 
@@ -426,6 +460,137 @@ def _slack(reader: _Reader) -> SlackSettings | None:
         "SLACK_API_URL", ("http", "https"), "https://slack.com/api", default=DEFAULT_SLACK_API_URL
     )
     return SlackSettings(token, api_url.rstrip("/"), reader.raw("SLACK_SIGNING_SECRET") or None)
+
+
+OIDC_OPTIONAL = (
+    "KLAXON_OIDC_CLIENT_SECRET",
+    "KLAXON_OIDC_NAME",
+    "KLAXON_OIDC_SCOPES",
+    "KLAXON_OIDC_ALLOWED_DOMAINS",
+    "KLAXON_OIDC_GROUPS_CLAIM",
+    "KLAXON_OIDC_ADMIN_GROUPS",
+    "KLAXON_OIDC_TEAM_GROUPS",
+    "KLAXON_OIDC_TIMEOUT",
+)
+_DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9-]{1,63}")
+_CLAIM = re.compile(r"[A-Za-z0-9_:/.-]{1,200}")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _oidc(reader: _Reader) -> OidcSettings | None:
+    """OpenID Connect sign-in: KLAXON_OIDC_ISSUER and KLAXON_OIDC_CLIENT_ID together turn it on;
+    any other KLAXON_OIDC_* without them is an error, never silently ignored."""
+    issuer = reader.raw("KLAXON_OIDC_ISSUER") or ""
+    client_id = (reader.raw("KLAXON_OIDC_CLIENT_ID") or "").strip()
+    if not issuer:
+        stray = [name for name in ("KLAXON_OIDC_CLIENT_ID", *OIDC_OPTIONAL) if reader.raw(name)]
+        if stray:
+            raise ConfigError(
+                "KLAXON_OIDC_ISSUER",
+                f"is not set, but {', '.join(stray)} is",
+                "the identity provider's issuer URL (e.g. https://accounts.google.com), or no "
+                "KLAXON_OIDC_* setting at all",
+            )
+        return None
+    issuer = _oidc_issuer(reader)
+    if not client_id:
+        raise ConfigError(
+            "KLAXON_OIDC_CLIENT_ID",
+            "is not set (KLAXON_OIDC_ISSUER is)",
+            "the client id Klaxon is registered under at the identity provider",
+        )
+    groups_claim = _oidc_claim(reader)
+    admin_groups = reader.names("KLAXON_OIDC_ADMIN_GROUPS")
+    team_groups = _oidc_team_groups(reader)
+    for name, used in (
+        ("KLAXON_OIDC_ADMIN_GROUPS", admin_groups),
+        ("KLAXON_OIDC_TEAM_GROUPS", team_groups),
+    ):
+        if used and groups_claim is None:
+            raise ConfigError(
+                name,
+                "is set without KLAXON_OIDC_GROUPS_CLAIM",
+                "KLAXON_OIDC_GROUPS_CLAIM naming the ID token claim that lists a user's groups",
+            )
+    return OidcSettings(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=reader.raw("KLAXON_OIDC_CLIENT_SECRET") or None,
+        name=(reader.raw("KLAXON_OIDC_NAME") or "").strip()[:100]
+        or (urlsplit(issuer).hostname or issuer),
+        scopes=_oidc_scopes(reader),
+        allowed_domains=_oidc_domains(reader),
+        groups_claim=groups_claim,
+        admin_groups=admin_groups,
+        team_groups=team_groups,
+        timeout=reader.seconds("KLAXON_OIDC_TIMEOUT", DEFAULT_OIDC_TIMEOUT),
+    )
+
+
+def _oidc_issuer(reader: _Reader) -> str:
+    form = "https://host[/path] (http only on localhost), exactly as the provider's tokens name it"
+    issuer = reader.url("KLAXON_OIDC_ISSUER", ("http", "https"), form)
+    parts = urlsplit(issuer)
+    if parts.query or parts.fragment:
+        raise ConfigError("KLAXON_OIDC_ISSUER", "has a query or fragment", form)
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        # Tokens, codes and the provider's keys would cross the network in clear text.
+        raise ConfigError("KLAXON_OIDC_ISSUER", "is http:// on a host other than localhost", form)
+    return issuer
+
+
+def _oidc_claim(reader: _Reader) -> str | None:
+    claim = (reader.raw("KLAXON_OIDC_GROUPS_CLAIM") or "").strip()
+    if not claim:
+        return None
+    if not _CLAIM.fullmatch(claim) or "" in claim.split("."):
+        raise ConfigError(
+            "KLAXON_OIDC_GROUPS_CLAIM",
+            f"{claim!r} is not a claim name",
+            "a claim name such as groups, or a dotted path such as realm_access.roles",
+        )
+    return claim
+
+
+def _oidc_scopes(reader: _Reader) -> str:
+    scopes = (reader.raw("KLAXON_OIDC_SCOPES") or DEFAULT_OIDC_SCOPES).split()
+    form = "space-separated scopes including openid, e.g. openid email profile groups"
+    if "openid" not in scopes or not all(re.fullmatch(r"[!#-\[\]-~]{1,100}", s) for s in scopes):
+        raise ConfigError("KLAXON_OIDC_SCOPES", f"{' '.join(scopes)!r} is not accepted", form)
+    return " ".join(dict.fromkeys(scopes))
+
+
+def _oidc_domains(reader: _Reader) -> tuple[str, ...]:
+    domains = []
+    for item in reader.names("KLAXON_OIDC_ALLOWED_DOMAINS"):
+        domain = item.lower().removeprefix("@")
+        if not _DOMAIN.fullmatch(domain):
+            raise ConfigError(
+                "KLAXON_OIDC_ALLOWED_DOMAINS",
+                f"{item!r} is not a domain",
+                "comma-separated email domains, e.g. example.com,example.org",
+            )
+        domains.append(domain)
+    return tuple(dict.fromkeys(domains))
+
+
+def _oidc_team_groups(reader: _Reader) -> tuple[OidcTeamGroup, ...]:
+    """`group=Team[:member|:manager],…`; the role defaults to member."""
+    form = (
+        "comma-separated group=Team or group=Team:manager, e.g. "
+        "oncall-db=Databases,oncall-db-leads=Databases:manager"
+    )
+    found: list[OidcTeamGroup] = []
+    for item in reader.names("KLAXON_OIDC_TEAM_GROUPS"):
+        group, sep, target = item.partition("=")
+        team, role = target.strip(), "member"
+        head, colon, tail = team.rpartition(":")
+        if colon and tail.strip() in OIDC_TEAM_ROLES:
+            team, role = head.strip(), tail.strip()
+        if not sep or not group.strip() or not team or len(team) > 200:
+            raise ConfigError("KLAXON_OIDC_TEAM_GROUPS", f"{item!r} is not understood", form)
+        found.append(OidcTeamGroup(group.strip(), team, role))
+    return tuple(dict.fromkeys(found))
 
 
 def _default_log_format() -> str:
@@ -593,6 +758,11 @@ class _Reader:
                     "comma-separated CIDRs, e.g. 10.1.0.0/16,fd00::/8 (host bits zero)",
                 ) from None
         return tuple(networks)
+
+    def names(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list of non-empty items, trimmed; unset or empty: none."""
+        items = (part.strip() for part in (self.raw(name) or "").split(","))
+        return tuple(item for item in items if item)
 
     def rate_limit(self, name: str, default: str) -> str:
         """One limit in limits' notation, `COUNT/PERIOD` (second, minute, hour or day)."""

@@ -158,7 +158,8 @@ input{width:100%;padding:.5rem;margin-bottom:.5rem}
 button{margin-top:1rem;padding:.5rem 1rem}.error{color:#b00020}</style></head>
 <body><h1>Klaxon admin</h1>
 {% if message %}<p class="error" role="alert">{{ message }}</p>{% endif %}
-{% if csrf_token %}<p>You are signed in. <a href="{{ dashboard }}">Open the dashboard</a>.</p>
+{% if csrf_token %}<p>You are signed in{% if who %} as {{ who }}{% endif %}.
+{% if is_admin %}<a href="{{ dashboard }}">Open the dashboard</a>.{% endif %}</p>
 <form method="post" action="{{ url_for('admin.logout') }}">
 <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
 <button type="submit">Sign out</button></form>
@@ -167,7 +168,9 @@ button{margin-top:1rem;padding:.5rem 1rem}.error{color:#b00020}</style></head>
 </label><input id="email" name="email" type="email" autocomplete="username" required autofocus>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>{% endif %}
+<button type="submit">Sign in</button></form>
+{% if oidc_name %}<p><a href="{{ oidc_start }}">Sign in with {{ oidc_name }}</a></p>{% endif %}
+{% endif %}
 </body></html>
 """
 
@@ -175,7 +178,11 @@ button{margin-top:1rem;padding:.5rem 1rem}.error{color:#b00020}</style></head>
 @admin_blueprint.get("/login")
 def login_form() -> Response:
     live = session_cookie.current_session() if session_cookie.cookie_token() else None
-    return _login_page(csrf_token=session_cookie.csrf_for(live.id) if live else "")
+    if live is None:
+        return _login_page()
+    return _login_page(
+        csrf_token=session_cookie.csrf_for(live.id), who=live.email, is_admin=live.role == "admin"
+    )
 
 
 @admin_blueprint.post("/login")
@@ -225,9 +232,20 @@ def index() -> Response:
     return redirect(f"{DASHBOARD_PREFIX}/", code=303)  # type: ignore[return-value]
 
 
-def _login_page(message: str = "", status: int = 200, csrf_token: str = "") -> Response:
+def _login_page(
+    message: str = "", status: int = 200, csrf_token: str = "", who: str = "", is_admin: bool = True
+) -> Response:
+    oidc = current_app.extensions["klaxon"].settings.oidc
     page = render_template_string(
-        _LOGIN_PAGE, message=message, csrf_token=csrf_token, dashboard=f"{DASHBOARD_PREFIX}/"
+        _LOGIN_PAGE,
+        message=message,
+        csrf_token=csrf_token,
+        dashboard=f"{DASHBOARD_PREFIX}/",
+        who=who,
+        is_admin=is_admin,
+        # OpenID Connect sign-in (app.http.oidc) comes back here, which says who signed in.
+        oidc_name=oidc.name if oidc else "",
+        oidc_start="/auth/oidc/start",
     )
     response = Response(page, status=status)
     response.headers["Cache-Control"] = "no-store"

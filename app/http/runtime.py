@@ -10,6 +10,7 @@ import threading
 
 import structlog
 
+from app.directory.oidc.provider import Provider
 from app.platform.health import HealthChecks
 from app.platform.listener import Listener
 from app.platform.outbound.target import Resolver, system_resolver
@@ -46,6 +47,8 @@ class WebRuntime:
         )
         self.health = HealthChecks(settings, self.listener.status, self.limiter.status)
         self.db = Database(settings)  # opens its pool on first use, after fork
+        # OpenID Connect sign-in's identity provider (its documents cached per process), if set.
+        self.oidc = Provider(settings.oidc) if settings.oidc is not None else None
         self._lock = threading.Lock()
         self._started = False
 

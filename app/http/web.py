@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
     from app.http.health import health_blueprint
     from app.http.ingest import ingest_blueprint
     from app.http.metrics import register_metrics
+    from app.http.oidc import oidc_blueprint
     from app.http.runtime import WebRuntime
     from app.http.signin import signin_blueprint
     from app.http.slack import slack_blueprint
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
     app.register_blueprint(ingest_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(signin_blueprint)
+    app.register_blueprint(oidc_blueprint)
     app.register_blueprint(actions_blueprint)
     app.register_blueprint(twilio_blueprint)
     app.register_blueprint(slack_blueprint)

@@ -115,6 +115,13 @@ FAULTS = [
         2,
         apply=_with(KLAXON_WEBHOOK_ALLOW_CIDRS="10.0.0.0/8,intranet"),
     ),
+    Fault(
+        "config-oidc-issuer-without-client-id",
+        "config",
+        "KLAXON_OIDC_CLIENT_ID",
+        2,
+        apply=_with(KLAXON_OIDC_ISSUER="https://idp.example.com"),
+    ),
 ]
 
 
