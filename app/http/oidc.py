@@ -19,6 +19,7 @@ import structlog
 from flask import Blueprint, Response, current_app, g, render_template, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from app.audit import context as audit_context
 from app.directory import signin
 from app.directory.oidc import accounts, flow
 from app.directory.oidc.errors import AttemptInvalid, NotVerified, OidcError
@@ -138,6 +139,11 @@ def _finish(provider: Provider, settings: OidcSettings, attempt: flow.Attempt) -
     signin_limits.count_account_attempt(person.email or f"{settings.issuer} {person.subject}")
     runtime = _runtime()
     with runtime.db.transaction() as conn:
+        # A first sign-in creates a user; the groups claim may change memberships and the role.
+        # Those are configuration changes the provider made, so the audit log names it.
+        audit_context.declare(conn, audit_context.Declared(
+            "system", f"oidc {settings.issuer}", "oidc_sign_in", "users", None, creates=True
+        ))  # fmt: skip
         user = accounts.user_for(conn, person, settings)
         return signin.start_session(
             conn, user, runtime.settings.sessions,

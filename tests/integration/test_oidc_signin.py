@@ -171,6 +171,13 @@ def test_first_sign_in_creates_the_user_and_the_session_works_on_me(client, idp,
     assert linked == [
         {"issuer": idp.issuer, "subject": idp.account.sub, "user_id": body["user"]["id"]}
     ]
+    audit = db_conn.execute(
+        "SELECT actor_type, actor_id, action, target_type, target_id::text FROM audit_events"
+    ).fetchall()
+    assert audit == [{
+        "actor_type": "system", "actor_id": f"oidc {idp.issuer}", "action": "oidc_sign_in",
+        "target_type": "users", "target_id": body["user"]["id"],
+    }]  # fmt: skip
     csrf = body["csrf_token"]  # the same session as a password sign-in: CSRF and all
     assert client.post("/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert client.get(ME).status_code == 401
