@@ -167,7 +167,8 @@ button{margin-top:1rem;padding:.5rem 1rem}.error{color:#b00020}</style></head>
 </label><input id="email" name="email" type="email" autocomplete="username" required autofocus>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>{% endif %}
+<button type="submit">Sign in</button></form>
+<p><a href="{{ url_for('signin_links.request_form') }}">Forgot password?</a></p>{% endif %}
 </body></html>
 """
 

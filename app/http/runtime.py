@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 import structlog
+from redis import Redis
 
 from app.platform.health import HealthChecks
 from app.platform.listener import Listener
@@ -48,6 +49,18 @@ class WebRuntime:
         self.db = Database(settings)  # opens its pool on first use, after fork
         self._lock = threading.Lock()
         self._started = False
+        self._jobs_redis: Redis | None = None
+
+    def jobs_redis(self) -> Redis:
+        """The client that queues background jobs (emails of sign-in links): built on first
+        use, after fork; socket timeouts, no retries (app.platform.redis_client)."""
+        with self._lock:
+            if self._jobs_redis is None:
+                settings = self.settings
+                self._jobs_redis = make_redis(
+                    settings.redis_url, settings.check_timeout, settings.redis_tls
+                )
+            return self._jobs_redis
 
     def start(self) -> None:
         """Start the listener once; safe to call from any request or hook."""

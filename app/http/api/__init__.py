@@ -82,6 +82,7 @@ from app.http.api import (  # noqa: F401
     escalation_policies,
     heartbeat_monitors,
     integration_keys,
+    invitations,
     me,
     messages,
     notification_rules,

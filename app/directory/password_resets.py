@@ -1,0 +1,27 @@
+"""Password resets: a one-time link, emailed to a user who asks, with which they choose a new
+password (app.directory.signin_links).
+
+Asking reveals nothing: an unknown email and a disabled user get no link, and the caller
+answers every request the same way. Invited users who have not chosen a password yet may ask
+too (a lost invitation), since the link proves the mailbox either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from app.directory import signin_links, users
+
+PURPOSE = "password_reset"
+
+
+def request_reset(
+    conn: psycopg.Connection[Any], secret_key: str, ttl: int, email: str
+) -> signin_links.Issued | None:
+    """A reset link for the user with `email`, or None (no such user, or disabled)."""
+    found = users.credentials_by_email(conn, email)
+    if found is None or found["disabled_at"] is not None:
+        return None
+    return signin_links.issue(conn, secret_key, found["id"], PURPOSE, ttl)
