@@ -51,6 +51,7 @@ user acts with admin, any other user with write.
 | /me, /me/sessions                                  | GET                        | read  |
 | /me/sessions/<id>, /me/password                    | DELETE (revokes), POST     | write |
 | /users/<id>/sessions, …/sessions/revoke            | GET, POST                  | admin |
+| /invitations, /invitations/<id>                    | GET, POST, DELETE (revokes)| admin |
 
 The OpenAPI document is public: it describes shapes, holds no data, and tooling fetches it
 without a key. tests/integration/test_api_auth.py walks the url_map and holds every other
