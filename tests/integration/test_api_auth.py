@@ -1,9 +1,9 @@
 """Every /api/v1 route demands a valid API key of the right scope; keys never reach logs.
 
 Routes are enumerated from the Flask url_map, not from a list kept by hand, so a route added
-without authentication fails here. Policy: GET needs `read`, changes need `write`, /api-keys
-another user's sessions and invitations need `admin`; only /api/v1/openapi.json is public. Sessions are
-held to the same table in tests/integration/test_signin.py.
+without authentication fails here. Policy: GET needs `read`, changes need `write`, /api-keys,
+another user's sessions and invitations need `admin`; only /api/v1/openapi.json is public.
+Sessions are held to the same table in tests/integration/test_signin.py.
 """
 
 from __future__ import annotations

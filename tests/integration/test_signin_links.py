@@ -341,9 +341,7 @@ def ask_reset(client: Any, email: str, **kwargs: Any) -> Any:
     return client.post("/auth/password-reset", json={"email": email}, **kwargs)
 
 
-def test_a_reset_for_an_unknown_email_answers_the_same_and_sends_nothing(
-    world, db_conn
-) -> None:
+def test_a_reset_for_an_unknown_email_answers_the_same_and_sends_nothing(world, db_conn) -> None:
     w = world()
     user = make_user(db_conn)
     unknown = ask_reset(w.client(), "nobody@example.com")
@@ -479,7 +477,9 @@ def test_the_token_never_appears_in_logs(world, make_api_key, db_conn) -> None:
         assert token not in text and token[:20] not in text
 
 
-def test_an_smtp_server_that_refuses_connections_fails_the_send_quickly(world, make_api_key) -> None:
+def test_an_smtp_server_that_refuses_connections_fails_the_send_quickly(
+    world, make_api_key
+) -> None:
     w = world(SMTP_URL=f"smtp://127.0.0.1:{closed_port()}", KLAXON_SEND_TIMEOUT="2")
     created = invite(admin_api(w.client(), make_api_key)).get_json()
     with structlog.testing.capture_logs() as logged:
@@ -532,7 +532,9 @@ def test_a_queued_invitation_of_a_deleted_user_is_not_sent(world, make_api_key, 
     assert w.smtp.received() == []
 
 
-def test_the_password_trigger_voids_links_only_on_a_real_change(db_conn: psycopg.Connection[Any]) -> None:
+def test_the_password_trigger_voids_links_only_on_a_real_change(
+    db_conn: psycopg.Connection[Any],
+) -> None:
     user = make_user(db_conn)
     from app.directory import signin_links
 

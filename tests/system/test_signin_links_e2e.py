@@ -80,9 +80,7 @@ def test_an_invited_person_signs_in_and_later_resets_their_password(
     assert status == 200
     status, _, _ = anyone.call("GET", "/api/v1/me", headers={"Cookie": cookie})
     assert status == 401  # the reset ended the earlier session
-    status, _, _ = anyone.call(
-        "GET", "/api/v1/me", headers={"Cookie": session_cookie(headers)}
-    )
+    status, _, _ = anyone.call("GET", "/api/v1/me", headers={"Cookie": session_cookie(headers)})
     assert status == 200
 
     wait_until(lambda: worker.find_event("signin_link_emailed") is not None, 10, "worker log")

@@ -45,7 +45,7 @@ def test_reset_limits_have_defaults_and_take_limits_notation():
         ("KLAXON_INVITATION_TTL", "3 days"),
         ("KLAXON_PASSWORD_RESET_TTL", str(31 * 86400)),
         ("KLAXON_LIMIT_RESET_PER_ADDRESS", "lots"),
-        ("KLAXON_LIMIT_RESET_PER_ACCOUNT", "3 per hour"),
+        ("KLAXON_LIMIT_RESET_PER_ACCOUNT", "3/fortnight"),
     ],
 )
 def test_bad_values_name_their_variable(variable, value):
