@@ -1,9 +1,9 @@
-"""Queueing the email of a sign-in link from a web request (app.directory.signin_mail sends it).
+"""Queueing sign-in link emails from a web request (app.directory.signin_mail sends them).
 
-Called after the transaction that made the link committed, so a worker never looks for a row
-that is not there yet. Redis trouble does not fail the request: the link exists, and the
-caller says it was not queued (an invitation's answer) or says nothing (a password reset,
-whose answer must not depend on the account).
+An invitation's email is queued after the transaction that made its link committed, so a worker
+never looks for a row that is not there yet. Redis trouble does not fail the request: the
+invitation exists and its answer says the email was not queued; a password reset answers as
+always (its answer must not depend on anything about the account) and logs it.
 """
 
 from __future__ import annotations
@@ -25,9 +25,23 @@ def queue_email(link_id: str) -> str:
         log.info("signin_link_email_not_configured", link_id=link_id)
         return "not_configured"
     try:
-        signin_mail.enqueue(runtime.jobs_redis(), runtime.settings, link_id)
+        signin_mail.enqueue_link(runtime.jobs_redis(), runtime.settings, link_id)
     except RedisError as exc:
         log.warning("signin_link_email_not_queued", link_id=link_id, error=str(exc))
         return "not_queued"
     log.info("signin_link_email_queued", link_id=link_id)
     return "queued"
+
+
+def queue_reset(email: str) -> None:
+    """Queue a password reset for `email`, whoever has it (the worker looks it up)."""
+    runtime: WebRuntime = current_app.extensions["klaxon"]
+    if runtime.settings.delivery.smtp is None:
+        log.warning("password_reset_not_sent", error=signin_mail.NO_SMTP)
+        return
+    try:
+        signin_mail.enqueue_reset(runtime.jobs_redis(), runtime.settings, email)
+    except RedisError as exc:
+        log.warning("password_reset_not_queued", error=str(exc))
+        return
+    log.info("password_reset_queued")

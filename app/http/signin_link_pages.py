@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
-from app.directory import password_resets, passwords, signin, signin_links
+from app.directory import passwords, signin, signin_links
 from app.http import link_mail, session_cookie, signin_limits
 from app.http.api.me import signed_in_as
 from app.http.page_headers import PAGE_HEADERS
@@ -203,17 +203,7 @@ def request_reset() -> Response | tuple[Response, int]:
         signin_limits.count_reset(email)
     except ApiError as limited:
         return _refused_page(limited)
-    runtime = _runtime()
-    settings = runtime.settings
-    with runtime.db.transaction() as conn:
-        issued = password_resets.request_reset(
-            conn, settings.secret_key, settings.sessions.password_reset_ttl, email
-        )
-    if issued is not None:
-        link_mail.queue_email(issued.link["id"])
-        log.info("password_reset_requested", link_id=issued.link["id"])
-    else:
-        log.info("password_reset_requested", link_id=None)
+    link_mail.queue_reset(email)  # the worker looks the account up: the same work for all
     if _wants_json():
         response = jsonify({"message": RESET_ANSWER})
         response.headers["Cache-Control"] = "no-store"

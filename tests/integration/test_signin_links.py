@@ -1,9 +1,9 @@
 """Invitations and password resets: one-time, expiring links sent by email (README, Signing in).
 
-Real Postgres, Redis and a real local SMTP server. The web queues an RQ job naming the link; the
-tests run each queued job's function on the same arguments the worker would
-(`run_mail_jobs`), after checking that the job holds no token. tests/system/
-test_signin_links_e2e.py does the same with a real gunicorn and `klaxon worker`.
+Real Postgres, Redis and a real local SMTP server. The web queues an RQ job naming the link (an
+invitation) or the email asked for (a reset); the tests run each queued job's function on the
+same arguments the worker would (`run_mail_jobs`), and check that no job holds a token.
+tests/system/test_signin_links_e2e.py does the same with a real gunicorn and `klaxon worker`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from rq import Queue
 
 from app.directory import signin_mail
 from app.http.session_cookie import COOKIE
-from app.platform.queues import DEFAULT_QUEUE, SIGNIN_LINK_JOB
+from app.platform.queues import DEFAULT_QUEUE, PASSWORD_RESET_JOB, SIGNIN_LINK_JOB
 from config.settings import Settings
 from tests.support.api import Api
 from tests.support.fakes.smtp import FakeSmtp
@@ -76,19 +76,23 @@ class World:
         """Run every queued sign-in link job as the worker would; their outcomes."""
         queue = Queue(DEFAULT_QUEUE, connection=self.redis)
         outcomes = []
+        jobs = {SIGNIN_LINK_JOB: signin_mail.send, PASSWORD_RESET_JOB: signin_mail.reset}
         for job in queue.get_jobs():
-            assert job.func_name == SIGNIN_LINK_JOB
-            assert len(job.args) == 1 and not job.kwargs  # the link id, nothing else
-            outcomes.append(signin_mail.send(self.settings, *job.args))
+            assert len(job.args) == 1 and not job.kwargs  # a link id or an email, nothing else
+            outcomes.append(jobs[job.func_name](self.settings, *job.args))
             queue.remove(job)
         return outcomes
 
     def mailed_link(self, count: int = 1) -> tuple[str, str]:
         """(path, token) of the link in the newest of `count` emails."""
-        mail = self.smtp.wait_for(count)[-1]
-        found = LINK.search(mail.part("text/plain"))
-        assert found is not None, mail.part("text/plain")
-        return found.group(0).split("://", 1)[1].split("/", 1)[1], found.group(2)
+        return link_in(self.smtp.wait_for(count)[-1])
+
+
+def link_in(mail: Any) -> tuple[str, str]:
+    """(path without its leading slash, token) of the link an email carries."""
+    found = LINK.search(mail.part("text/plain"))
+    assert found is not None, mail.part("text/plain")
+    return found.group(0).split("://", 1)[1].split("/", 1)[1], found.group(2)
 
 
 def admin_api(client: Any, make_api_key: Callable[[str], str]) -> Api:
@@ -348,7 +352,8 @@ def test_a_reset_for_an_unknown_email_answers_the_same_and_sends_nothing(world, 
     known = ask_reset(w.client(), user["email"])
     assert (unknown.status_code, unknown.get_json()) == (known.status_code, known.get_json())
     assert known.status_code == 202
-    assert w.run_mail_jobs() == ["sent"]  # one job: the known account's
+    assert len(w.queued()) == 2  # the web does the same for both; the worker looks them up
+    assert w.run_mail_jobs() == ["no_link", "sent"]
     mail = w.smtp.wait_for(1)
     assert [m.rcpt_tos for m in mail] == [[user["email"]]]
     # The form answers alike too.
@@ -403,7 +408,7 @@ def test_resets_are_limited_per_account_whether_or_not_it_exists(world, db_conn)
         limited = ask_reset(w.client(), email.upper(), environ_base={"REMOTE_ADDR": "203.0.113.9"})
         assert_error(limited, 429, "too_many_requests")
         assert int(limited.headers["Retry-After"]) >= 1
-    assert len(w.queued()) == 2  # the existing account's two requests, nothing more
+    assert len(w.queued()) == 4  # two per address: the 429s queued nothing
 
 
 def test_a_disabled_user_gets_no_link_and_their_open_link_dies(world, db_conn) -> None:
@@ -415,7 +420,8 @@ def test_a_disabled_user_gets_no_link_and_their_open_link_dies(world, db_conn) -
     db_conn.execute("UPDATE users SET disabled_at = now() WHERE id = %s", (user["id"],))
     assert_error(set_password(w.client(), path), 410, "link_gone")
     assert ask_reset(w.client(), user["email"]).status_code == 202
-    assert w.queued() == []
+    assert w.run_mail_jobs() == ["no_link"]
+    assert len(w.smtp.received()) == 1
 
 
 def test_a_password_change_kills_open_links(world, db_conn) -> None:
@@ -439,9 +445,11 @@ def test_a_new_reset_link_voids_the_previous_one(world, db_conn) -> None:
     user = make_user(db_conn)
     ask_reset(w.client(), user["email"])
     ask_reset(w.client(), user["email"])
-    assert w.run_mail_jobs() == ["dead", "sent"]  # the first link died before it was sent
-    path, _ = w.mailed_link(1)
-    assert set_password(w.client(), path).status_code == 200
+    assert w.run_mail_jobs() == ["sent", "sent"]
+    first, _ = link_in(w.smtp.wait_for(2)[0])
+    second, _ = w.mailed_link(2)
+    assert_error(set_password(w.client(), first), 410, "link_gone")
+    assert set_password(w.client(), second).status_code == 200
 
 
 def test_the_reset_pages_and_the_forgot_password_link(world) -> None:
@@ -464,9 +472,9 @@ def test_the_token_never_appears_in_logs(world, make_api_key, db_conn) -> None:
         invite(admin_api(w.client(), make_api_key))
         ask_reset(w.client(), user["email"])
         w.run_mail_jobs()
-        tokens = [LINK.search(m.part("text/plain")).group(2) for m in w.smtp.wait_for(2)]  # type: ignore[union-attr]
+        tokens = [link_in(mail)[1] for mail in w.smtp.wait_for(2)]
         for mail in w.smtp.received():
-            path = LINK.search(mail.part("text/plain")).group(0).split("/", 3)[3]  # type: ignore[union-attr]
+            path, _ = link_in(mail)
             w.client().get(f"/{path}")
             assert set_password(w.client(), path).status_code == 200
             set_password(w.client(), path)  # refused: logged as such
@@ -512,6 +520,22 @@ def test_the_request_never_waits_for_smtp(world, make_api_key, db_conn) -> None:
         assert ask_reset(w.client(), user["email"]).status_code == 202
         assert time.monotonic() - started < 2.5  # two Argon2-free requests, no SMTP wait
     assert len(w.queued()) == 2
+
+
+def test_a_redis_outage_answers_a_reset_request_as_always(world, db_conn) -> None:
+    w = world(REDIS_URL=f"redis://127.0.0.1:{closed_port()}")
+    user = make_user(db_conn)
+    with structlog.testing.capture_logs() as logged:
+        answer = ask_reset(w.client(), user["email"])
+    assert answer.status_code == 202
+    assert "password_reset_not_queued" in {e["event"] for e in logged}
+
+
+def test_without_smtp_a_reset_request_answers_as_always_and_queues_nothing(world, db_conn) -> None:
+    w = world(SMTP_URL="", SMTP_FROM="")
+    user = make_user(db_conn)
+    assert ask_reset(w.client(), user["email"]).status_code == 202
+    assert w.queued() == []
 
 
 def test_the_token_is_not_in_the_queued_job(world, make_api_key) -> None:
