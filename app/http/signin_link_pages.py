@@ -38,6 +38,16 @@ link_pages_blueprint = Blueprint("signin_links", __name__, url_prefix="/auth")
 
 TITLES = {"invitation": "Welcome to Klaxon", "password_reset": "Choose a new password"}
 BUTTONS = {"invitation": "Set password and sign in", "password_reset": "Set password and sign in"}
+MESSAGE = "actions/message.html"
+# What a refused link's page says (its JSON answer is the error envelope).
+REFUSED_PAGES = {
+    404: ("This link is not valid", "Check that the whole link was copied."),
+    410: (
+        "This link no longer works",
+        "It has expired, was already used, or a newer link replaced it. Ask an admin to invite "
+        "you again, or ask for another password reset.",
+    ),
+}
 RESET_ANSWER = (
     "If an account with that email exists and may sign in, a link to choose a new password is "
     "on its way. It works once, for a limited time."
@@ -53,10 +63,13 @@ def _wants_json() -> bool:
     return request.is_json
 
 
-def _page(status: int, title: str, message: str = "", template: str = "actions/message.html",
-          **extra: Any) -> Response:  # fmt: skip
-    html = render_template(template, title=title, heading=title, message=message, alert=None,
-                           **extra)  # fmt: skip
+def _page(
+    status: int, title: str, message: str = "", template: str = MESSAGE, **extra: Any
+) -> Response:
+    """One of Klaxon's own pages (the action links' look and security headers)."""
+    html = render_template(
+        template, title=title, heading=title, message=message, alert=None, **extra
+    )
     response = Response(html, status=status, content_type="text/html; charset=utf-8")
     response.headers.update(PAGE_HEADERS)
     return response
@@ -102,12 +115,11 @@ class LinkGone(ApiError):
 
 
 def _refused_page(error: ApiError) -> Response:
+    """A refusal as a page; JSON callers get the error envelope (the error is raised)."""
     if _wants_json():
         raise error
-    titles = {404: "This link is not valid", 410: "This link no longer works",
-              429: "Too many attempts"}  # fmt: skip
-    page = _page(error.status, titles.get(error.status, "Refused"), error.message[:1].upper()
-                 + error.message[1:] + ".")  # fmt: skip
+    title, message = REFUSED_PAGES.get(error.status, ("Too many attempts", error.message))
+    page = _page(error.status, title, message)
     page.headers.update(error.headers)
     return page
 
@@ -189,9 +201,13 @@ def reset_password(token: str) -> Response:
 @link_pages_blueprint.get("/password-reset")
 def request_form() -> Response:
     """The "Forgot password?" page: a form asking for an email."""
-    return _page(200, "Forgot your password?", "Enter your email: we send you a link to "
-                 "choose a new password.", "signin/reset_request.html",
-                 action=url_for("signin_links.request_reset"))  # fmt: skip
+    return _page(
+        200,
+        "Forgot your password?",
+        "Enter your email: we send you a link to choose a new password.",
+        "signin/reset_request.html",
+        action=url_for("signin_links.request_reset"),
+    )
 
 
 @link_pages_blueprint.post("/password-reset")
@@ -201,7 +217,7 @@ def request_reset() -> Response | tuple[Response, int]:
     email = _field("email").strip()
     try:
         signin_limits.count_reset(email)
-    except ApiError as limited:
+    except ratelimit.RateLimited as limited:
         return _refused_page(limited)
     link_mail.queue_reset(email)  # the worker looks the account up: the same work for all
     if _wants_json():
