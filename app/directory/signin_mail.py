@@ -100,7 +100,7 @@ def send(settings: Settings, link_id: str) -> str:
 
 def reset(settings: Settings, email: str) -> str:
     """Make and email a reset link for the account with `email`: `no_link` when there is no
-    such account (or it is disabled), else as `send`."""
+    such account (or it is disabled, or has no password), else as `send`."""
     if settings.delivery.smtp is None:
         log.warning("password_reset_not_sent", error=NO_SMTP)
         return "no_smtp"
@@ -110,7 +110,7 @@ def reset(settings: Settings, email: str) -> str:
                 conn, settings.secret_key, settings.sessions.password_reset_ttl, email
             )
         if issued is None:
-            log.info("password_reset_no_link", reason="no such account, or it is disabled")
+            log.info("password_reset_no_link", reason="no such account, disabled, or no password")
             return "no_link"
         log.info("password_reset_link_made", link_id=issued.link["id"])
         return _send_link(settings, conn, issued.link["id"])

@@ -424,6 +424,16 @@ def test_a_disabled_user_gets_no_link_and_their_open_link_dies(world, db_conn) -
     assert len(w.smtp.received()) == 1
 
 
+def test_a_user_without_a_password_gets_no_reset_link(world, db_conn, make_api_key) -> None:
+    w = world()
+    paged_only = make_user(db_conn, password=None)
+    assert ask_reset(w.client(), paged_only["email"]).status_code == 202
+    assert w.run_mail_jobs() == ["no_link"]
+    invite(admin_api(w.client(), make_api_key), email=paged_only["email"])
+    assert w.run_mail_jobs() == ["sent"]
+    assert set_password(w.client(), w.mailed_link()[0]).status_code == 200
+
+
 def test_a_password_change_kills_open_links(world, db_conn) -> None:
     w = world()
     user = make_user(db_conn)
