@@ -25,7 +25,6 @@ import psycopg
 
 from app.platform.sql_fragments import keyset_page
 
-PURPOSES = ("invitation", "password_reset")
 MAC_BYTES = 32
 TOKEN_CHARS = 64  # base64url of 16 + 32 bytes, unpadded
 MAX_TOKEN_CHARS = 128  # anything longer is refused before it is decoded

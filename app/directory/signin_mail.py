@@ -16,6 +16,7 @@ the admin can re-invite, a person can ask for another reset).
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from typing import Any
 
 import psycopg
@@ -64,7 +65,7 @@ def _enqueue(redis: Redis, settings: Settings, job: str, argument: str) -> None:
 def compose(settings: Settings, link: dict[str, Any], token: str) -> Delivery:
     """The email for a link (LINK_COLUMNS): a subject and a text with the link spelled out."""
     url = link_url(settings, link["purpose"], token)
-    until = link["expires_at"].strftime("%Y-%m-%d %H:%M UTC")
+    until = link["expires_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if link["purpose"] == "invitation":
         subject = "[Klaxon] You are invited to Klaxon"
         text = (

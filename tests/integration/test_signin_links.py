@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -135,6 +136,8 @@ def test_an_invitation_emails_a_link_that_sets_the_password_and_signs_in(
     path, token = w.mailed_link()
     assert path == f"auth/invitation/{token}"
     assert w.settings.public_url in mail.part("text/plain")
+    until = datetime.fromisoformat(body["expires_at"]).astimezone(UTC)
+    assert f"until {until:%Y-%m-%d %H:%M} UTC" in mail.part("text/plain")
     # The link works, once: its page shows a form and changes nothing.
     person = w.client()
     page = person.get(f"/{path}")
@@ -185,8 +188,6 @@ def test_an_expired_link_is_refused(world, make_api_key, db_conn) -> None:
 def test_the_ttl_settings_set_the_expiry(world, make_api_key) -> None:
     w = world(KLAXON_INVITATION_TTL="120")
     body = invite(admin_api(w.client(), make_api_key)).get_json()
-    from datetime import datetime
-
     lives = datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(body["created_at"])
     assert 119 <= lives.total_seconds() <= 121
 
