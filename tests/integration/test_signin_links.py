@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
