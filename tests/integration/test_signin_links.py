@@ -53,6 +53,7 @@ def world(
     yield build
     for found in built:
         found.app.extensions["klaxon"].stop()
+        found.redis.close()
 
 
 class World:
