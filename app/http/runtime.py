@@ -73,3 +73,7 @@ class WebRuntime:
     def stop(self) -> None:
         self.listener.stop()
         self.db.close()
+        with self._lock:
+            if self._jobs_redis is not None:
+                self._jobs_redis.close()
+                self._jobs_redis = None
