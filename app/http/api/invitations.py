@@ -1,4 +1,4 @@
-"""/api/v1/invitations: admins invite people by email (README, Signing in: Invitations).
+"""/api/v1/invitations: admins invite people by email (README, Signing in).
 
 An invitation makes the user (without a password) and a one-time link a worker emails; the
 person opens it, chooses a password and is signed in (app.http.signin_link_pages). Without
