@@ -8,10 +8,9 @@ renders the email and sends it over SMTP.
 
 No token is in a job's arguments, so neither Redis nor rq-dashboard ever holds one; a link that
 died before its job ran (re-issued, revoked, used) is not sent (docs/architecture.md, Sign-in
-links). A send is bounded by
-KLAXON_SEND_TIMEOUT and tried at most SEND_ATTEMPTS times; then the job gives up, logging
-`signin_link_email_failed` (the link stays usable: an invitation's `emailed_at` stays empty and
-the admin can re-invite, a person can ask for another reset).
+links). A send is bounded by KLAXON_SEND_TIMEOUT and tried at most SEND_ATTEMPTS times; then the
+job gives up, logging `signin_link_email_failed` (the link stays usable: an invitation's
+`emailed_at` stays empty and the admin can re-invite, a person can ask for another reset).
 """
 
 from __future__ import annotations
