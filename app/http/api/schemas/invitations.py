@@ -21,7 +21,9 @@ VOID_STATES = {"reissued": "replaced", "revoked": "revoked", "password_changed":
 class InvitationCreate(Input):
     email: Email
     name: Name = Field(description="the new user's name (ignored when re-inviting a user)")
-    role: Role = "user"
+    role: Role = Field(
+        "user", description="the new user's role (ignored when re-inviting: PATCH the user)"
+    )
 
 
 class Invitation(Output):
