@@ -85,7 +85,10 @@ class StructlogGunicornLogger(Logger):
 # Paths whose last segment is a secret: a heartbeat monitor check-in carries its secret,
 # a calendar feed's token (`/calendar/<token>.ics`) is its subscription's, an acknowledge/close
 # link's token (`/actions/<token>`) acts on an alert.
-_SECRET_PATH = re.compile(r"^(/(?:api/v2|v1/api)/heartbeat/|/calendar/|/actions/)[^/]+")
+_SECRET_PATH = re.compile(
+    r"^(/(?:api/v2|v1/api)/heartbeat/|/calendar/|/actions/|/auth/(?:invitation|password-reset)/)"
+    r"[^/]+"
+)
 
 
 def redact_path(path: str) -> str:

@@ -59,6 +59,13 @@ DEFAULT_LIMIT_TEST_SENDS = "5/hour"  # test messages to one address (SMS and voi
 # Sign-in attempts, right or wrong: a person retyping a password stays far below these.
 DEFAULT_LIMIT_SIGNIN_PER_ADDRESS = "20/minute"  # from one client address, whichever account
 DEFAULT_LIMIT_SIGNIN_PER_ACCOUNT = "10/15 minutes"  # for one email address, from anywhere
+# Password-reset requests, whether or not the account exists: each one may send an email.
+DEFAULT_LIMIT_RESET_PER_ADDRESS = "10/hour"  # from one client address, whichever account
+DEFAULT_LIMIT_RESET_PER_ACCOUNT = "3/hour"  # for one email address: a mailbox is not flooded
+# Sign-in links (seconds): an invitation waits over a weekend; a reset is used at once.
+DEFAULT_INVITATION_TTL = 72 * 3600
+DEFAULT_PASSWORD_RESET_TTL = 3600
+MAX_SIGNIN_LINK_TTL = 30 * 86400
 # Sessions (seconds): idle expiry moves forward with use; the absolute one never does.
 DEFAULT_SESSION_IDLE = 12 * 3600  # a night away from the keyboard ends a session
 DEFAULT_SESSION_MAX = 7 * 86400  # a week, however busy: then sign in again
@@ -169,6 +176,8 @@ class LimitSettings:
     test_sends: str = DEFAULT_LIMIT_TEST_SENDS
     signin_per_address: str = DEFAULT_LIMIT_SIGNIN_PER_ADDRESS
     signin_per_account: str = DEFAULT_LIMIT_SIGNIN_PER_ACCOUNT
+    reset_per_address: str = DEFAULT_LIMIT_RESET_PER_ADDRESS
+    reset_per_account: str = DEFAULT_LIMIT_RESET_PER_ACCOUNT
     proxy_hops: int = DEFAULT_PROXY_HOPS
 
 
@@ -178,6 +187,9 @@ class SessionSettings:
 
     idle: int = DEFAULT_SESSION_IDLE
     max: int = DEFAULT_SESSION_MAX
+    # How long an emailed sign-in link lives (KLAXON_INVITATION_TTL, KLAXON_PASSWORD_RESET_TTL).
+    invitation_ttl: int = DEFAULT_INVITATION_TTL
+    password_reset_ttl: int = DEFAULT_PASSWORD_RESET_TTL
 
 
 @dataclass(frozen=True)
@@ -347,7 +359,16 @@ def _sessions(reader: _Reader) -> SessionSettings:
             f"{idle} s is longer than KLAXON_SESSION_MAX ({longest} s)",
             "an idle expiry no longer than the absolute one",
         )
-    return SessionSettings(idle=idle, max=longest)
+    return SessionSettings(
+        idle=idle,
+        max=longest,
+        invitation_ttl=reader.integer(
+            "KLAXON_INVITATION_TTL", DEFAULT_INVITATION_TTL, 1, MAX_SIGNIN_LINK_TTL
+        ),
+        password_reset_ttl=reader.integer(
+            "KLAXON_PASSWORD_RESET_TTL", DEFAULT_PASSWORD_RESET_TTL, 1, MAX_SIGNIN_LINK_TTL
+        ),
+    )
 
 
 def _limits(reader: _Reader) -> LimitSettings:
@@ -365,6 +386,12 @@ def _limits(reader: _Reader) -> LimitSettings:
         ),
         signin_per_account=reader.rate_limit(
             "KLAXON_LIMIT_SIGNIN_PER_ACCOUNT", DEFAULT_LIMIT_SIGNIN_PER_ACCOUNT
+        ),
+        reset_per_address=reader.rate_limit(
+            "KLAXON_LIMIT_RESET_PER_ADDRESS", DEFAULT_LIMIT_RESET_PER_ADDRESS
+        ),
+        reset_per_account=reader.rate_limit(
+            "KLAXON_LIMIT_RESET_PER_ACCOUNT", DEFAULT_LIMIT_RESET_PER_ACCOUNT
         ),
         proxy_hops=reader.integer("KLAXON_PROXY_HOPS", DEFAULT_PROXY_HOPS, 0, 5),
     )

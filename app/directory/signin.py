@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from app.directory import passwords, sessions, users
+from app.directory import passwords, sessions, signin_links, users
 from config.settings import SessionSettings
 
 
@@ -68,3 +68,24 @@ def change_password(
     users.set_password_hash(conn, user_id, passwords.hash_password(new))
     sessions.revoke_user_sessions(conn, user_id, keep=keep_session)
     return True
+
+
+def set_password_with_link(
+    conn: psycopg.Connection[Any],
+    link: dict[str, Any],
+    new: str,
+    lifetime: SessionSettings,
+    user_agent: str = "",
+    address: str = "",
+) -> SignedIn | None:
+    """Use a live sign-in link (an invitation or a password reset, as signin_links.find gave
+    it): set `new` as its user's password, end every session of theirs and start a fresh one.
+    None when the link died in the meantime. Raises passwords.WeakPassword first."""
+    passwords.check_acceptable(new)
+    if not signin_links.use(conn, link["id"]):
+        return None
+    users.set_password_hash(conn, link["user_id"], passwords.hash_password(new))
+    sessions.revoke_user_sessions(conn, link["user_id"])
+    user = users.get_user(conn, link["user_id"])
+    assert user is not None  # the link's row joined it, and the row is locked by the update
+    return start_session(conn, user, lifetime, user_agent, address)

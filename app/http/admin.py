@@ -169,6 +169,7 @@ button{margin-top:1rem;padding:.5rem 1rem}.error{color:#b00020}</style></head>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button></form>
+<p><a href="{{ url_for('signin_links.request_form') }}">Forgot password?</a></p>
 {% if oidc_name %}<p><a href="{{ oidc_start }}">Sign in with {{ oidc_name }}</a></p>{% endif %}
 {% endif %}
 </body></html>

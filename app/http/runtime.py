@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 import structlog
+from redis import Redis
 
 from app.directory.oidc.provider import Provider
 from app.platform.health import HealthChecks
@@ -51,6 +52,18 @@ class WebRuntime:
         self.oidc = Provider(settings.oidc) if settings.oidc is not None else None
         self._lock = threading.Lock()
         self._started = False
+        self._jobs_redis: Redis | None = None
+
+    def jobs_redis(self) -> Redis:
+        """The client that queues background jobs (emails of sign-in links): built on first
+        use, after fork; socket timeouts, no retries (app.platform.redis_client)."""
+        with self._lock:
+            if self._jobs_redis is None:
+                settings = self.settings
+                self._jobs_redis = make_redis(
+                    settings.redis_url, settings.check_timeout, settings.redis_tls
+                )
+            return self._jobs_redis
 
     def start(self) -> None:
         """Start the listener once; safe to call from any request or hook."""
@@ -63,3 +76,7 @@ class WebRuntime:
     def stop(self) -> None:
         self.listener.stop()
         self.db.close()
+        with self._lock:
+            if self._jobs_redis is not None:
+                self._jobs_redis.close()
+                self._jobs_redis = None

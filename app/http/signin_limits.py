@@ -31,3 +31,13 @@ def count_account_attempt(email: str) -> None:
     found = ratelimit.limiter()
     account = ratelimit.destination_key("signin", email.strip().lower())
     found.hit(found.settings.signin_per_account, "sign-in attempts for this account", account)
+
+
+def count_reset(email: str) -> None:
+    """Count one password-reset request for `email` from this client, whether or not the
+    account exists; raises RateLimited past KLAXON_LIMIT_RESET_PER_ADDRESS or _PER_ACCOUNT."""
+    found = ratelimit.limiter()
+    address = ratelimit.client_address()
+    account = ratelimit.destination_key("password-reset", email.strip().lower())
+    found.hit(found.settings.reset_per_address, "password resets from this address", address)
+    found.hit(found.settings.reset_per_account, "password resets for this account", account)

@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
     from app.http.oidc import oidc_blueprint
     from app.http.runtime import WebRuntime
     from app.http.signin import signin_blueprint
+    from app.http.signin_link_pages import link_pages_blueprint
     from app.http.slack import slack_blueprint
     from app.http.twilio import twilio_blueprint
     from app.platform import body_limits
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
     app.register_blueprint(api_blueprint)
     app.register_blueprint(signin_blueprint)
     app.register_blueprint(oidc_blueprint)
+    app.register_blueprint(link_pages_blueprint)
     app.register_blueprint(actions_blueprint)
     app.register_blueprint(twilio_blueprint)
     app.register_blueprint(slack_blueprint)

@@ -12,3 +12,7 @@ ALL_QUEUES = (NOTIFY_QUEUE, DEFAULT_QUEUE)
 # The delivery job that sends a batch of messages (enqueued by name: a worker imports it).
 DELIVERY_JOB = "workers.delivery.deliver"
 MAX_THREADS = 16  # concurrent sends per job: enough for a batch, few enough for a small dyno
+# Emails a sign-in link (an invitation) by the link's id.
+SIGNIN_LINK_JOB = "workers.signin_mail.send_signin_link"
+# Makes and emails a password-reset link for an email address, if an account has it.
+PASSWORD_RESET_JOB = "workers.signin_mail.send_password_reset"

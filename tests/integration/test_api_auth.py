@@ -2,7 +2,7 @@
 
 Routes are enumerated from the Flask url_map, not from a list kept by hand, so a route added
 without authentication fails here. Policy: GET needs `read`, changes need `write`, /api-keys,
-another user's sessions and the audit log need `admin`; only /api/v1/openapi.json is public.
+another user's sessions, invitations and the audit log need `admin`; only /api/v1/openapi.json is public.
 Sessions are held to the same table in tests/integration/test_signin.py.
 """
 
@@ -44,7 +44,8 @@ def api_rules() -> list[tuple[Rule, str]]:
 
 def required_scope(rule: str, method: str) -> str:
     if rule.startswith(
-        ("/api/v1/api-keys", "/api/v1/users/<uuid:user_id>/sessions", "/api/v1/audit")
+        ("/api/v1/api-keys", "/api/v1/users/<uuid:user_id>/sessions", "/api/v1/audit",
+         "/api/v1/invitations")
     ):
         return "admin"
     return "read" if method == "GET" else "write"

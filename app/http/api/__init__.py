@@ -52,6 +52,7 @@ user acts with admin, any other user with write.
 | /me/sessions/<id>, /me/password                    | DELETE (revokes), POST     | write |
 | /users/<id>/sessions, …/sessions/revoke            | GET, POST                  | admin |
 | /audit (the audit log of configuration changes)    | GET                        | admin |
+| /invitations, /invitations/<id>                    | GET, POST, DELETE (revokes)| admin |
 
 The OpenAPI document is public: it describes shapes, holds no data, and tooling fetches it
 without a key. tests/integration/test_api_auth.py walks the url_map and holds every other
@@ -84,6 +85,7 @@ from app.http.api import (  # noqa: F401
     escalation_policies,
     heartbeat_monitors,
     integration_keys,
+    invitations,
     me,
     messages,
     notification_rules,
