@@ -24,7 +24,8 @@ class Declared:
 
     `target_type`/`target_id` name the main resource (a table name and its row's id); with
     `creates`, the first row the transaction inserts is the target instead (a POST to a
-    collection), falling back to the declared target, then to the first changed row.
+    collection; into `created_type` when that table got one), falling back to the declared
+    target, then to the first changed row.
     """
 
     actor_type: str
@@ -33,6 +34,7 @@ class Declared:
     target_type: str | None = None
     target_id: str | None = None
     creates: bool = False
+    created_type: str | None = None
 
     def __post_init__(self) -> None:
         if self.actor_type not in ACTOR_TYPES:

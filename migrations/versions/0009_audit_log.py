@@ -114,7 +114,10 @@ BEGIN
         RETURN NULL;
     END IF;
     IF (ctx ->> 'creates')::boolean THEN
-        SELECT * INTO created FROM audit_staged WHERE op = 'insert' ORDER BY seq LIMIT 1;
+        -- The first row inserted into the table the create is about (a POST /invitations
+        -- may insert its user first), else the first row inserted at all.
+        SELECT * INTO created FROM audit_staged WHERE op = 'insert'
+        ORDER BY table_name IS NOT DISTINCT FROM ctx ->> 'created_type' DESC, seq LIMIT 1;
         target_type := created.table_name;
         target_id := created.row_id;
     END IF;

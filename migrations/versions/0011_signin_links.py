@@ -50,9 +50,17 @@ CREATE TRIGGER users_password_voids_signin_links
     AFTER UPDATE OF password_hash ON users
     FOR EACH ROW WHEN (OLD.password_hash IS DISTINCT FROM NEW.password_hash)
     EXECUTE FUNCTION signin_links_void_on_password();
+
+-- Inviting someone and revoking an invitation are configuration changes an admin makes through
+-- the API (an actor is declared: migration 0009's audit log). A password-reset link the worker
+-- issues, and a link being used, are not.
+CREATE TRIGGER signin_links_audit AFTER INSERT OR UPDATE OF voided_at ON signin_links
+    FOR EACH ROW WHEN (coalesce(current_setting('klaxon.audit', true), '') <> '')
+    EXECUTE FUNCTION audit_stage();
 """
 
 DOWNGRADE = r"""
+DROP TRIGGER signin_links_audit ON signin_links;
 DROP TRIGGER users_password_voids_signin_links ON users;
 DROP FUNCTION signin_links_void_on_password();
 DROP TABLE signin_links;

@@ -167,6 +167,7 @@ def test_every_secret_column_of_an_audited_table_is_kept_out(
         ("notification_channels", "signing_secret"),
         ("calendar_subscriptions", "secret_hash"),
         ("sessions", "token_hash"),
+        ("signin_links", "token_hash"),
     }
 
 

@@ -57,6 +57,14 @@ RECIPES: dict[str, Callable[[World], Call]] = {
         "/api-keys", ("api_keys", CREATED), {"name": unique("k"), "scope": "read"}
     ),
     "revoke_api_key": lambda w: Call(f"/api-keys/{w['api_key']}", ("api_keys", w["api_key"])),
+    "create_invitation": lambda w: Call(
+        "/invitations",
+        ("signin_links", CREATED),
+        {"email": f"{unique('new')}@example.com", "name": "New Person"},
+    ),
+    "revoke_invitation": lambda w: Call(
+        f"/invitations/{w['invitation']}", ("signin_links", w["invitation"])
+    ),
     "create_notification_channel": lambda w: Call(
         "/notification-channels",
         ("notification_channels", CREATED),

@@ -66,6 +66,11 @@ def _directory(api: Api, world: World) -> None:
     api_key = created(api.post("/api-keys", json={"name": unique("key"), "scope": "read"}))
     ids["api_key"] = api_key["id"]
     world.secrets.append(api_key["key"])
+    invitation = {"email": f"{unique('invitee')}@example.com", "name": "Invitee"}
+    invited = created(api.post("/invitations", json=invitation))
+    ids["invitation"] = invited["id"]
+    if invited.get("link"):  # no SMTP in these tests: the link is shown once, like a secret
+        world.secrets.append(invited["link"].rsplit("/", 1)[1])
 
 
 def _escalation(api: Api, world: World) -> None:

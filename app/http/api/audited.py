@@ -47,6 +47,7 @@ COLLECTION_TABLES = {
     "notification-channels": "notification_channels",
     "calendar-subscriptions": "calendar_subscriptions",
     "sessions": "sessions",
+    "invitations": "signin_links",
 }
 
 _VARIABLE = re.compile(r"<(?:[^:>]+:)?(\w+)>")
@@ -61,9 +62,17 @@ def declaration() -> Declared | None:
     actor_type = actor.type if actor is not None else "system"
     actor_id = actor.id if actor is not None else "klaxon-web"
     target_type, target_id = url_target()
-    return Declared(
-        actor_type, actor_id, action, target_type, target_id, creates=action.startswith("create_")
-    )
+    creates = action.startswith("create_")
+    created_type = collection_table() if creates else None
+    return Declared(actor_type, actor_id, action, target_type, target_id, creates, created_type)
+
+
+def collection_table() -> str | None:
+    """The table of the URL's last collection (/services/<s>/integration-keys ->
+    integration_keys): what a POST to it creates."""
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    collections = [s for s in rule.strip("/").split("/") if s in COLLECTION_TABLES]
+    return COLLECTION_TABLES[collections[-1]] if collections else None
 
 
 def url_target() -> tuple[str | None, str | None]:
