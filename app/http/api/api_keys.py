@@ -13,6 +13,7 @@ from app.http.api import listing
 from app.http.api.routing import NotFound, endpoint, transaction
 from app.http.api.schemas.api_keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
 from app.http.api.schemas.base import PageQuery
+from app.http.permissions import KEY_CREATE, KEY_HOLDER
 
 TAG = "api-keys"
 
@@ -23,7 +24,7 @@ def list_api_keys(query: PageQuery) -> ApiKeyPage:
     return listing.oldest_first(query, api_keys.list_api_keys, ApiKey.model_validate, ApiKeyPage)
 
 
-@endpoint("/api-keys", "POST", "admin", TAG, HTTP_201=ApiKeyCreated)
+@endpoint("/api-keys", "POST", "admin", TAG, HTTP_201=ApiKeyCreated, allow=KEY_CREATE)
 def create_api_key(json: ApiKeyCreate) -> tuple[ApiKeyCreated, int]:
     """Create an API key; the response is the only time the key is shown."""
     with transaction() as conn:
@@ -31,7 +32,7 @@ def create_api_key(json: ApiKeyCreate) -> tuple[ApiKeyCreated, int]:
     return ApiKeyCreated.model_validate(row), 201
 
 
-@endpoint("/api-keys/<uuid:key_id>", "GET", "admin", TAG, HTTP_200=ApiKey)
+@endpoint("/api-keys/<uuid:key_id>", "GET", "admin", TAG, HTTP_200=ApiKey, allow=KEY_HOLDER)
 def get_api_key(key_id: UUID) -> ApiKey:
     """Get one API key (without the key)."""
     with transaction() as conn:
@@ -41,7 +42,7 @@ def get_api_key(key_id: UUID) -> ApiKey:
     return ApiKey.model_validate(row)
 
 
-@endpoint("/api-keys/<uuid:key_id>", "DELETE", "admin", TAG, HTTP_204=None)
+@endpoint("/api-keys/<uuid:key_id>", "DELETE", "admin", TAG, HTTP_204=None, allow=KEY_HOLDER)
 def revoke_api_key(key_id: UUID) -> tuple[str, int]:
     """Revoke an API key: requests carrying it get 401 from now on."""
     with transaction() as conn:

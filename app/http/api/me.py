@@ -19,6 +19,7 @@ from app.http.api.schemas.me import Me, PasswordChange
 from app.http.api.schemas.sessions import Session, SessionPage
 from app.http.api.schemas.users import User
 from app.http.auth import Identity, identity, session_scope
+from app.http.permissions import EVERYONE
 from app.platform.errors import Forbidden, NotFound, invalid
 
 TAG = "me"
@@ -71,7 +72,7 @@ def list_my_sessions(query: PageQuery) -> SessionPage:
     return SessionPage(items=items, next_cursor=next_cursor)
 
 
-@endpoint("/me/sessions/<uuid:session_id>", "DELETE", "write", TAG, HTTP_204=None)
+@endpoint("/me/sessions/<uuid:session_id>", "DELETE", "write", TAG, HTTP_204=None, allow=EVERYONE)
 def revoke_my_session(session_id: UUID) -> tuple[str, int]:
     """Sign one of your sessions out (this one too, if named); its cookie stops working at once."""
     who = identity().session
@@ -81,7 +82,7 @@ def revoke_my_session(session_id: UUID) -> tuple[str, int]:
     return "", 204
 
 
-@endpoint("/me/password", "POST", "write", TAG, HTTP_204=None)
+@endpoint("/me/password", "POST", "write", TAG, HTTP_204=None, allow=EVERYONE)
 def change_my_password(json: PasswordChange) -> tuple[str, int]:
     """Change your password (the current one is required); your other sessions end."""
     who = identity().session

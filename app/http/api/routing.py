@@ -1,9 +1,12 @@
 """How an /api/v1 route is declared: one `endpoint(...)` binds URL, scope and schemas.
 
-`endpoint` stacks, outermost first: API-key authentication for the route's scope (so a request
-without a valid key is 401 before anything about it is parsed), the JSON body checks (size,
-content type, well-formed JSON object), then spectree's validation of query and body against the
-pydantic models — the same models the OpenAPI document is generated from.
+`endpoint` stacks, outermost first: authentication (an API key or a session) for the route's
+scope (so a request without valid credentials is 401 before anything about it is parsed), the
+JSON body checks (size, content type, well-formed JSON object), the route's permission rule
+(`allow=`, app.http.permissions: whose things this identity may change), then spectree's
+validation of query and body against the pydantic models — the same models the OpenAPI document
+is generated from. Every route that changes state must state its rule; reads default to
+EVERYONE.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from spectree.models import SecureType, SecuritySchemeData
 from spectree.utils import get_request_model_hints
 
 from app.alerts.store import Actor
+from app.http import permissions
 from app.http.api.schemas.base import ErrorBody
 from app.http.api.validation import validation_failed
-from app.http.auth import require_scope
+from app.http.auth import identity, require_scope
+from app.http.session_cookie import COOKIE
 from app.platform import json_input
 from app.platform.body_limits import LIMITS
 from app.platform.errors import (
@@ -50,6 +55,7 @@ MAX_BODY = LIMITS[
     "api"
 ]  # bytes; larger bodies are a 413 (app.platform.body_limits says why this size)
 BEARER = "bearer"
+SESSION = "session"
 
 api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
@@ -87,9 +93,19 @@ spec = SpecTree(
                 scheme="bearer",
                 description="An API key: `Authorization: Bearer klx_…`",
             ),
-        )
+        ),
+        SecurityScheme(
+            name=SESSION,
+            data=SecuritySchemeData(
+                type=SecureType.API_KEY,
+                name=COOKIE,
+                field_in="cookie",
+                description="A sign-in session (POST /auth/login); requests that change state "
+                "also send the session's CSRF token in `X-CSRF-Token`",
+            ),
+        ),
     ],
-    security={BEARER: []},
+    security=[{BEARER: []}, {SESSION: []}],  # either one
 )
 
 
@@ -101,6 +117,7 @@ class Route:
     method: str
     scope: str | None  # None: public
     endpoint: str
+    allow: permissions.Rule | None  # None: public
 
 
 ROUTES: list[Route] = []
@@ -111,14 +128,21 @@ def endpoint(
     method: str,
     scope: str | None,
     tag: str,
+    allow: permissions.Rule | None = None,
     **responses: Any,
 ) -> Callable[[F], F]:
-    """Declare an /api/v1 route: `scope` (read|write|admin, None = public) and its responses.
+    """Declare an /api/v1 route: `scope` (read|write|admin, None = public), who may use it
+    (`allow`, a rule of app.http.permissions; reads default to EVERYONE, a route that changes
+    state must state one) and its responses.
 
     `responses` are spectree codes, e.g. `HTTP_200=User`; the error statuses this route can
     answer with are added from the route's shape. Query and body models come from the view's
     `query` and `json` parameter annotations.
     """
+    if scope is not None and allow is None:
+        if method != "GET":
+            raise TypeError(f"{method} {rule}: state who may change this (allow=...)")
+        allow = permissions.EVERYONE
 
     def decorate(view: F) -> F:
         takes_body = "json" in view.__annotations__
@@ -130,10 +154,11 @@ def endpoint(
             operation_id=view.__name__,
             security=[] if scope is None else None,  # [] marks the operation public
         )(view)
-        checked = _json_body(validated) if takes_body else validated
+        permitted = _permitted(allow, validated) if allow is not None else validated
+        checked = _json_body(permitted) if takes_body else permitted
         secured = require_scope(scope)(checked) if scope else checked
         api_blueprint.add_url_rule(rule, view.__name__, secured, methods=[method])
-        ROUTES.append(Route(API_PREFIX + rule, method, scope, f"api.{view.__name__}"))
+        ROUTES.append(Route(API_PREFIX + rule, method, scope, f"api.{view.__name__}", allow))
         return secured
 
     return decorate
@@ -157,6 +182,17 @@ def _with_errors(
     if takes_body:
         errors |= {"HTTP_409": ErrorBody, "HTTP_413": ErrorBody, "HTTP_415": ErrorBody}
     return errors | responses
+
+
+def _permitted(allow: permissions.Rule, view: F) -> F:
+    """Run the route's permission rule for this request's identity before the view."""
+
+    @functools.wraps(view)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        allow.check(identity())
+        return view(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
 
 
 def _json_body(view: F) -> F:
@@ -218,7 +254,8 @@ def settings() -> Settings:
 
 
 def actor() -> Actor:
-    """Who is acting: the API key or signed-in user of this request (set by authentication)."""
+    """Who is acting: the signed-in user, a personal key's user, or the (team or service) API
+    key of this request (set by authentication)."""
     who: Actor = g.actor
     return who
 

@@ -13,6 +13,7 @@ from app.http.api.routing import NotFound, endpoint, transaction
 from app.http.api.schedules.shared import ONE, TAG, require_schedule, with_notice_channels
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.schedules import Schedule, ScheduleCreate, SchedulePage, SchedulePatch
+from app.http.permissions import TEAM, TEAM_CREATE, TEAM_MOVE
 from app.oncall import schedules as stored_schedules
 from app.platform.errors import invalid
 
@@ -41,7 +42,7 @@ def list_schedules(query: PageQuery) -> SchedulePage:
     )
 
 
-@endpoint("/schedules", "POST", "write", TAG, HTTP_201=Schedule)
+@endpoint("/schedules", "POST", "write", TAG, HTTP_201=Schedule, allow=TEAM_CREATE)
 def create_schedule(json: ScheduleCreate) -> tuple[Schedule, int]:
     """Create a schedule; its name must be unique (case-insensitively)."""
     with transaction() as conn:
@@ -59,7 +60,7 @@ def get_schedule(schedule_id: UUID) -> Schedule:
         return Schedule.model_validate(require_schedule(conn, schedule_id))
 
 
-@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Schedule)
+@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Schedule, allow=TEAM_MOVE)
 def update_schedule(schedule_id: UUID, json: SchedulePatch) -> Schedule:
     """Change a schedule's name, description, time zone or notice channel."""
     changes = json.changes()
@@ -75,7 +76,7 @@ def update_schedule(schedule_id: UUID, json: SchedulePatch) -> Schedule:
     return Schedule.model_validate(row)
 
 
-@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_schedule(schedule_id: UUID) -> tuple[str, int]:
     """Delete a schedule with its rules, overrides, temporary schedules and feeds."""
     with transaction() as conn:
