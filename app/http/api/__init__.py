@@ -89,6 +89,7 @@ from app.http.api import (  # noqa: F401
     rotations,
     schedules,
     services,
+    teams,
     user_sessions,
     users,
 )

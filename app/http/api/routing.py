@@ -266,6 +266,7 @@ def actor() -> Actor:
 CONSTRAINT_FIELDS = {
     "users_email_key": "email",
     "services_name_key": "name",
+    "teams_name_key": "name",
 }
 
 
