@@ -24,6 +24,10 @@ log = structlog.get_logger(__name__)
 ALERTS = "/services/<uuid:service_id>/alerts"  # bulk actions on a service's open alerts
 
 
+def _text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def require_service(conn: psycopg.Connection[Any], service_id: UUID) -> dict[str, Any]:
     """The service, or a 404 naming the id."""
     row = services.get_service(conn, str(service_id))
@@ -57,7 +61,7 @@ def list_services(query: PageQuery) -> ServicePage:
 def create_service(json: ServiceCreate) -> tuple[Service, int]:
     """Create a service; its name must be unique (case-insensitively)."""
     with transaction() as conn:
-        row = services.create_service(conn, json.name, json.description)
+        row = services.create_service(conn, json.name, json.description, _text(json.team_id))
         _apply_policy(conn, row["id"], None, json.escalation_policy_id)
         changes = json.model_dump(include={"maintenance_until", "escalation_policy_id"})
         changes = {key: value for key, value in changes.items() if value is not None}

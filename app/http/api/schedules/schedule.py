@@ -46,7 +46,10 @@ def list_schedules(query: PageQuery) -> SchedulePage:
 def create_schedule(json: ScheduleCreate) -> tuple[Schedule, int]:
     """Create a schedule; its name must be unique (case-insensitively)."""
     with transaction() as conn:
-        row = stored_schedules.create_schedule(conn, json.name, json.time_zone, json.description)
+        team = None if json.team_id is None else str(json.team_id)
+        row = stored_schedules.create_schedule(
+            conn, json.name, json.time_zone, json.description, team
+        )
         if json.notice_channel_id is not None:
             _set_notice_channel(conn, row["id"], json.notice_channel_id)
         row = require_schedule(conn, UUID(row["id"]))
