@@ -24,7 +24,7 @@ from flask import Blueprint, current_app, g, request
 from flask import Response as FlaskResponse
 from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SpecTree
-from spectree.models import SecureType, SecuritySchemeData
+from spectree.models import InType, SecureType, SecuritySchemeData
 from spectree.utils import get_request_model_hints
 
 from app.alerts.store import Actor
@@ -99,7 +99,7 @@ spec = SpecTree(
             data=SecuritySchemeData(
                 type=SecureType.API_KEY,
                 name=COOKIE,
-                field_in="cookie",
+                field_in=InType.COOKIE,
                 description="A sign-in session (POST /auth/login); requests that change state "
                 "also send the session's CSRF token in `X-CSRF-Token`",
             ),
