@@ -55,6 +55,7 @@ class Rule:
     """A named permission rule: `check` raises Forbidden (or NotFound) or returns."""
 
     name: str
+    says: str  # who passes, in the OpenAPI document's words
     check: Callable[[Identity], None]
     reads_database: bool = True
 
@@ -219,12 +220,27 @@ def _key_create(who: Identity) -> None:
         raise Forbidden(f"you act with scope {who.scope!r}: a new key cannot have {scope!r}")
 
 
-EVERYONE = Rule("EVERYONE", _everyone, reads_database=False)
-ADMINS = Rule("ADMINS", _admins, reads_database=False)
-SELF = Rule("SELF", _self, reads_database=False)
-TEAM = Rule("TEAM", _team)
-TEAM_MOVE = Rule("TEAM_MOVE", _team_move)
-TEAM_CREATE = Rule("TEAM_CREATE", _team_create)
-TEAM_MANAGERS = Rule("TEAM_MANAGERS", _team_managers)
-KEY_HOLDER = Rule("KEY_HOLDER", _key_holder)
-KEY_CREATE = Rule("KEY_CREATE", _key_create)
+EVERYONE = Rule("EVERYONE", "anyone signed in, or any key", _everyone, reads_database=False)
+ADMINS = Rule("ADMINS", "admins (admin users, service keys)", _admins, reads_database=False)
+SELF = Rule("SELF", "the user themselves, or an admin", _self, reads_database=False)
+TEAM = Rule("TEAM", "admins, or managers of the team that owns it", _team)
+TEAM_MOVE = Rule(
+    "TEAM_MOVE",
+    "admins, or managers of the team that owns it; a move (team_id) takes managing both teams",
+    _team_move,
+)
+TEAM_CREATE = Rule(
+    "TEAM_CREATE", "admins; anyone else gives the team_id of a team they manage", _team_create
+)
+TEAM_MANAGERS = Rule("TEAM_MANAGERS", "admins, or managers of this team", _team_managers)
+KEY_HOLDER = Rule(
+    "KEY_HOLDER",
+    "the key's owner (its user, or its team's managers), or an admin acting with admin scope",
+    _key_holder,
+)
+KEY_CREATE = Rule(
+    "KEY_CREATE",
+    "personal keys by their own user, team keys by the team's managers or admins, service keys "
+    "by admins acting with admin scope; never a wider scope than the creator's",
+    _key_create,
+)
