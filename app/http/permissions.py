@@ -18,8 +18,8 @@ given to `endpoint(..., allow=RULE)`, settles whether that identity may act on t
 | KEY_CREATE    | a personal key for yourself, a team key for a team you manage, a service |
 |               | key by an admin with admin scope; never a wider scope than the creator's |
 
-A team key counts as a manager of its team. Rules run after authentication and the body's
-JSON checks, before schema validation; a thing that does not exist is a 404 for everyone.
+A team key counts as a manager of its team. Rules run after authentication and validation,
+before the view; a thing that does not exist is a 404 for everyone.
 Only TEAM* and KEY* rules read the database (one indexed lookup of the thing, one of the
 asker's managed teams), so reads cost nothing more than before.
 """
@@ -36,7 +36,7 @@ from flask import current_app, g, request
 
 from app.directory import api_keys, teams
 from app.http.auth import Identity
-from app.platform.errors import Forbidden, NotFound
+from app.platform.errors import Forbidden, NotFound, invalid
 
 Conn = psycopg.Connection[Any]
 
@@ -142,8 +142,8 @@ def _team(who: Identity) -> None:
 
 
 def _body_field(name: str) -> tuple[bool, Any]:
-    """(present, value) of a top-level field of the JSON body (already checked to be an
-    object by the route's body checks)."""
+    """(present, value) of a top-level field of the JSON body (already validated against the
+    route's schema)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or name not in body:
         return False, None
@@ -151,26 +151,32 @@ def _body_field(name: str) -> tuple[bool, Any]:
 
 
 def _team_id(value: Any) -> str | None:
-    """A body's team_id as a canonical id; a malformed one names no team (validation says so
-    to those allowed past this rule)."""
-    if value is None:
-        return None
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        return "malformed"
+    """A body's (validated) id field as a canonical id."""
+    return None if value is None else str(uuid.UUID(str(value)))
+
+
+def _existing_team(field: str) -> tuple[bool, str | None]:
+    """(present, id) of the team a body field names; a 422 naming the field when there is no
+    such team (for everyone: whether a team exists is no secret, teams are listed to all)."""
+    present, value = _body_field(field)
+    team_id = _team_id(value)
+    if team_id is not None:
+        with _transaction() as conn:
+            if teams.missing_teams(conn, [team_id]):
+                raise invalid(field, f"no team with id {team_id}")
+    return present, team_id
 
 
 def _team_move(who: Identity) -> None:
     _team(who)
-    present, value = _body_field("team_id")
-    if present and not may_change(who, _team_id(value)):
+    present, team_id = _existing_team("team_id")
+    if present and not may_change(who, team_id):
         raise Forbidden("moving this to another team takes managing both teams (or an admin)")
 
 
 def _team_create(who: Identity) -> None:
-    _present, value = _body_field("team_id")
-    if not may_change(who, _team_id(value)):
+    _present, team_id = _existing_team("team_id")
+    if not may_change(who, team_id):
         raise Forbidden(
             "give the team_id of a team you manage: only admins create what no team owns"
         )
@@ -208,11 +214,11 @@ def _key_holder(who: Identity) -> None:
 
 def _key_create(who: Identity) -> None:
     _, user = _body_field("owner_user_id")
-    _, team = _body_field("owner_team_id")
+    _, team = _existing_team("owner_team_id")
     _, scope = _body_field("scope")
-    if user is not None and str(user) != who.user_id:
+    if user is not None and _team_id(user) != who.user_id:
         raise Forbidden("a personal key is made by its own user")
-    if team is not None and not (who.admin or _team_id(team) in managed_teams(who)):
+    if team is not None and not (who.admin or team in managed_teams(who)):
         raise Forbidden("a team key is made by an admin or a manager of that team")
     if user is None and team is None and not full_admin(who):
         raise Forbidden("a service key (no owner) is made by an admin acting with admin scope")

@@ -118,8 +118,10 @@ def test_a_manager_creates_only_for_a_team_they_manage(
     service = created(api.post("/services", json={"name": "web", "team_id": team["id"]}))
     assert service["team_id"] == team["id"]
     assert_refused(api.post("/services", json={"name": "x"}), "team you manage")
-    refused = api.post("/rotations", json={"name": "x", "team_id": elsewhere["id"]})
-    assert_refused(refused, "team you manage")
+    body = {"name": "x", "time_zone": "UTC", "team_id": elsewhere["id"]}
+    assert_refused(api.post("/schedules", json=body), "team you manage")
+    unknown = {**body, "team_id": "00000000-0000-0000-0000-000000000001"}
+    assert api.post("/schedules", json=unknown).status_code == 422
     # what hangs off their service follows it
     key = api.post(f"/services/{service['id']}/integration-keys", json={"type": "generic"})
     assert key.status_code == 201

@@ -2,11 +2,12 @@
 
 `endpoint` stacks, outermost first: authentication (an API key or a session) for the route's
 scope (so a request without valid credentials is 401 before anything about it is parsed), the
-JSON body checks (size, content type, well-formed JSON object), the route's permission rule
-(`allow=`, app.http.permissions: whose things this identity may change), then spectree's
-validation of query and body against the pydantic models — the same models the OpenAPI document
-is generated from. Every route that changes state must state its rule; reads default to
-EVERYONE.
+JSON body checks (size, content type, well-formed JSON object), spectree's validation of query
+and body against the pydantic models — the same models the OpenAPI document is generated from —
+and then the route's permission rule (`allow=`, app.http.permissions: whose things this
+identity may change). Validation answers before any lookup, so a malformed request is a 422
+whoever sends it, and the rule's lookups (404 for an unknown parent) see only valid requests.
+Every route that changes state must state its rule; reads default to EVERYONE.
 """
 
 from __future__ import annotations
@@ -60,9 +61,12 @@ SESSION = "session"
 api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 
-def _reject_invalid(models: dict[str, type[BaseModel]]) -> Callable[..., None]:
+def _before_view(
+    models: dict[str, type[BaseModel]], allow: permissions.Rule | None
+) -> Callable[..., None]:
     """spectree's `before` hook for a route whose query/body models are `models` (by name): a
-    failed validation becomes our 422 naming each field (app.http.api.validation).
+    failed validation becomes our 422 naming each field (app.http.api.validation); a request
+    that passed validation then meets the route's permission rule (`allow`).
 
     The rejected values are not echoed: a misplaced secret must not travel back, or into logs.
     """
@@ -70,6 +74,8 @@ def _reject_invalid(models: dict[str, type[BaseModel]]) -> Callable[..., None]:
     def hook(_req: Any, _resp: Any, error: Exception | None, _instance: Any, _adapter: Any) -> None:
         if isinstance(error, ValidationError):
             raise validation_failed(models.get(error.title), error)
+        if error is None and allow is not None:
+            allow.check(identity())
 
     return hook
 
@@ -148,14 +154,13 @@ def endpoint(
         takes_body = "json" in view.__annotations__
         documented = Response(**_with_errors(rule, scope, takes_body, responses))
         validated = spec.validate(
-            before=_reject_invalid(_request_models(view)),
+            before=_before_view(_request_models(view), allow),
             resp=documented,
             tags=[tag],
             operation_id=view.__name__,
             security=[] if scope is None else None,  # [] marks the operation public
         )(view)
-        permitted = _permitted(allow, validated) if allow is not None else validated
-        checked = _json_body(permitted) if takes_body else permitted
+        checked = _json_body(validated) if takes_body else validated
         secured = require_scope(scope)(checked) if scope else checked
         api_blueprint.add_url_rule(rule, view.__name__, secured, methods=[method])
         ROUTES.append(Route(API_PREFIX + rule, method, scope, f"api.{view.__name__}", allow))
@@ -182,17 +187,6 @@ def _with_errors(
     if takes_body:
         errors |= {"HTTP_409": ErrorBody, "HTTP_413": ErrorBody, "HTTP_415": ErrorBody}
     return errors | responses
-
-
-def _permitted(allow: permissions.Rule, view: F) -> F:
-    """Run the route's permission rule for this request's identity before the view."""
-
-    @functools.wraps(view)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        allow.check(identity())
-        return view(*args, **kwargs)
-
-    return checked  # type: ignore[return-value]
 
 
 def _json_body(view: F) -> F:
