@@ -220,17 +220,16 @@ def _json_body(view: F) -> F:
 @api_blueprint.after_request
 def _log_request(response: FlaskResponse) -> FlaskResponse:
     """One line per API request saying which key or user did what: the key's id (never the
-    key) or the session's user, and the path without its query string."""
+    key), the user a session or personal key acts as, and the path without its query string."""
     api_key = g.get("api_key")
     identity = g.get("identity")
-    session = identity.session if identity is not None else None
     log.info(
         "api_request",
         method=request.method,
         path=request.path,
         status=response.status_code,
         api_key_id=api_key.id if api_key else None,
-        user_id=session.user_id if session else None,
+        user_id=identity.user_id if identity is not None else None,
     )
     return response
 
