@@ -55,6 +55,19 @@ def get_team(conn: psycopg.Connection[Any], team_id: str) -> dict[str, Any] | No
     return dict(row) if row else None
 
 
+def team_ids_by_name(conn: psycopg.Connection[Any], names: Iterable[str]) -> dict[str, str]:
+    """The ids of the teams with these names (any case), by lowercased name; names of no team
+    are left out."""
+    wanted = sorted({name.lower() for name in names})
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        "SELECT lower(name) AS name, id::text AS id FROM teams WHERE lower(name) = ANY(%s)",
+        (wanted,),
+    ).fetchall()
+    return {row["name"]: row["id"] for row in rows}
+
+
 def update_team(
     conn: psycopg.Connection[Any], team_id: str, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
