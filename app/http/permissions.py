@@ -26,6 +26,7 @@ asker's managed teams), so reads cost nothing more than before.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,6 +59,14 @@ class Rule:
     says: str  # who passes, in the OpenAPI document's words
     check: Callable[[Identity], None]
     reads_database: bool = True
+    # The path variables the rule reads, one of which the route must have (empty: none).
+    path_needs: frozenset[str] = frozenset()
+
+    def fits(self, rule: str) -> bool:
+        """Whether a route at `rule` (e.g. /services/<uuid:service_id>) gives what it reads."""
+        return not self.path_needs or any(
+            re.search(rf"<(?:[^>:]*:)?{name}>", rule) for name in self.path_needs
+        )
 
     def __repr__(self) -> str:
         return self.name
@@ -228,21 +237,33 @@ def _key_create(who: Identity) -> None:
 
 EVERYONE = Rule("EVERYONE", "anyone signed in, or any key", _everyone, reads_database=False)
 ADMINS = Rule("ADMINS", "admins (admin users, service keys)", _admins, reads_database=False)
-SELF = Rule("SELF", "the user themselves, or an admin", _self, reads_database=False)
-TEAM = Rule("TEAM", "admins, or managers of the team that owns it", _team)
+SELF = Rule("SELF", "the user themselves, or an admin", _self, False, frozenset({"user_id"}))
+TEAM = Rule(
+    "TEAM", "admins, or managers of the team that owns it", _team, True, frozenset(OWNED_BY_PATH)
+)
 TEAM_MOVE = Rule(
     "TEAM_MOVE",
     "admins, or managers of the team that owns it; a move (team_id) takes managing both teams",
     _team_move,
+    True,
+    frozenset(OWNED_BY_PATH),
 )
 TEAM_CREATE = Rule(
     "TEAM_CREATE", "admins; anyone else gives the team_id of a team they manage", _team_create
 )
-TEAM_MANAGERS = Rule("TEAM_MANAGERS", "admins, or managers of this team", _team_managers)
+TEAM_MANAGERS = Rule(
+    "TEAM_MANAGERS",
+    "admins, or managers of this team",
+    _team_managers,
+    True,
+    frozenset({"team_id"}),
+)
 KEY_HOLDER = Rule(
     "KEY_HOLDER",
     "the key's owner (its user, or its team's managers), or an admin acting with admin scope",
     _key_holder,
+    True,
+    frozenset({"key_id"}),
 )
 KEY_CREATE = Rule(
     "KEY_CREATE",

@@ -149,6 +149,8 @@ def endpoint(
         if method != "GET":
             raise TypeError(f"{method} {rule}: state who may change this (allow=...)")
         allow = permissions.EVERYONE
+    if allow is not None and not allow.fits(rule):
+        raise TypeError(f"{method} {rule}: {allow!r} reads one of {sorted(allow.path_needs)}")
 
     def decorate(view: F) -> F:
         takes_body = "json" in view.__annotations__
