@@ -10,7 +10,10 @@ import psycopg
 
 from app.platform.sql_fragments import keyset_page, update_row
 
-CHANNEL_COLUMNS = "id::text AS id, name, type, address, status_updates, created_at, updated_at"
+CHANNEL_COLUMNS = (
+    "id::text AS id, name, type, address, status_updates, team_id::text AS team_id, created_at, "
+    "updated_at"
+)
 
 
 # ---- notification channels ---------------------------------------------------------------------
@@ -20,10 +23,10 @@ def create_channel(conn: psycopg.Connection[Any], fields: dict[str, Any]) -> dic
     """Insert a channel; webhooks get a signing secret (in the result only)."""
     secret = secrets.token_urlsafe(32) if fields["type"] == "webhook" else None
     row = conn.execute(
-        "INSERT INTO notification_channels (name, type, address, status_updates, signing_secret) "
-        "VALUES (%(name)s, %(type)s, %(address)s, %(status_updates)s, %(secret)s) "
-        f"RETURNING {CHANNEL_COLUMNS}",
-        {**fields, "secret": secret},
+        "INSERT INTO notification_channels (name, type, address, status_updates, signing_secret, "
+        "team_id) VALUES (%(name)s, %(type)s, %(address)s, %(status_updates)s, %(secret)s, "
+        f"%(team_id)s) RETURNING {CHANNEL_COLUMNS}",
+        {"team_id": None, **fields, "secret": secret},
     ).fetchone()
     assert row is not None
     return {**row, "signing_secret": secret}

@@ -11,16 +11,17 @@ from app.platform.sql_fragments import keyset_page, update_row
 
 SERVICE_COLUMNS = (
     "id::text AS id, name, description, escalation_policy_id::text AS escalation_policy_id, "
-    "maintenance_until, created_at, updated_at"
+    "maintenance_until, team_id::text AS team_id, created_at, updated_at"
 )
 
 
 def create_service(
-    conn: psycopg.Connection[Any], name: str, description: str = ""
+    conn: psycopg.Connection[Any], name: str, description: str = "", team_id: str | None = None
 ) -> dict[str, Any]:
     row = conn.execute(
-        f"INSERT INTO services (name, description) VALUES (%s, %s) RETURNING {SERVICE_COLUMNS}",
-        (name, description),
+        "INSERT INTO services (name, description, team_id) VALUES (%s, %s, %s) "
+        f"RETURNING {SERVICE_COLUMNS}",
+        (name, description, team_id),
     ).fetchone()
     assert row is not None
     return dict(row)
@@ -55,7 +56,8 @@ def get_service(
 def update_service(
     conn: psycopg.Connection[Any], service_id: str, changes: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """Apply `changes` (name, description, maintenance_until, escalation_policy_id); None if
+    """Apply `changes` (name, description, maintenance_until, escalation_policy_id, team_id);
+    None if
     there is no such service."""
     return update_row(conn, "services", SERVICE_COLUMNS, "id = %(id)s", {"id": service_id}, changes)
 

@@ -11,7 +11,10 @@ import psycopg
 from app.alerts import escalation_state
 from app.platform.sql_fragments import EVENTS_CHANNEL, keyset_page, update_row
 
-POLICY_COLUMNS = "id::text AS id, name, description, repeat_count, created_at, updated_at"
+POLICY_COLUMNS = (
+    "id::text AS id, name, description, repeat_count, team_id::text AS team_id, created_at, "
+    "updated_at"
+)
 # target type -> (its column in escalation_step_targets, the table its id lives in)
 TARGET_TABLES = {
     "user": ("user_id", "users"),
@@ -102,9 +105,9 @@ def create_policy(
     conn: psycopg.Connection[Any], fields: dict[str, Any], steps: Steps
 ) -> dict[str, Any]:
     row = conn.execute(
-        "INSERT INTO escalation_policies (name, description, repeat_count) VALUES "
-        f"(%(name)s, %(description)s, %(repeat_count)s) RETURNING {POLICY_COLUMNS}",
-        fields,
+        "INSERT INTO escalation_policies (name, description, repeat_count, team_id) VALUES "
+        f"(%(name)s, %(description)s, %(repeat_count)s, %(team_id)s) RETURNING {POLICY_COLUMNS}",
+        {"team_id": None, **fields},
     ).fetchone()
     assert row is not None
     _replace_steps(conn, row["id"], steps)

@@ -1,10 +1,13 @@
 """Authentication for /api/v1 and the admin pages: an API key (`Authorization: Bearer klx_…`)
 or a sign-in session cookie (app.http.session_cookie).
 
-A key acts with its scope. A session acts as its user: an admin user with scope admin, any other
-user with write (permissions per team come later: README, Signing in). A request with both
-is judged by its key alone. Errors never echo the presented key, and never say whether a key id
-exists.
+A session acts as its user: an admin user with scope admin, any other user with write. A
+personal key acts as its user with the smaller of its scope and the user's; a team key acts for
+its team like one of its managers (at most write); a key with no owner is a service key and
+acts like an admin with its scope (every key made before teams is one, so nothing in use broke).
+Which team's things an identity may change is app.http.permissions' business (README, Teams
+and permissions). A request with both a key and a cookie is judged by its key alone. Errors
+never echo the presented key, and never say whether a key id exists.
 """
 
 from __future__ import annotations
@@ -27,11 +30,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a request acts as: an API key, or a signed-in user's session."""
+    """Who a request acts as: an API key, or a signed-in user's session; the user it acts as
+    (a session's, a personal key's), the team a team key acts for, and whether it acts as an
+    admin (an admin user, or a service key) — all within `scope`."""
 
     scope: str
     api_key: api_keys.ApiKey | None = None
     session: sessions.LiveSession | None = None
+    user_id: str | None = None
+    team_id: str | None = None
+    admin: bool = False
+
+
+def key_identity(key: api_keys.ApiKey) -> Identity:
+    """What a key may do: its owner's permissions, capped by its scope (never raised by it)."""
+    if key.owner_user_id is not None:
+        role = key.owner_role or "user"
+        scope = api_keys.scope_cap(key.scope, session_scope(role))
+        return Identity(scope, api_key=key, user_id=key.owner_user_id, admin=role == "admin")
+    if key.owner_team_id is not None:
+        scope = api_keys.scope_cap(key.scope, "write")  # a manager's reach, at most
+        return Identity(scope, api_key=key, team_id=key.owner_team_id)
+    return Identity(key.scope, api_key=key, admin=True)
 
 
 def bearer_token() -> str | None:
@@ -53,12 +73,23 @@ def authenticate(scope: str, changes_state: bool | None = None) -> Identity:
     if bearer_token() is None and session_cookie.cookie_token() is not None:
         return _authenticate_session(scope, changes_state)
     api_key = _authenticate_key()
-    if not api_keys.scope_allows(api_key.scope, scope):
-        raise Forbidden(f"this API key has scope {api_key.scope!r}; {scope!r} is required")
+    found = key_identity(api_key)
+    if not api_keys.scope_allows(found.scope, scope):
+        raise Forbidden(_weaker_key(api_key, found.scope, scope))
     g.api_key = api_key
-    g.actor = Actor("api_key", api_key.id)
-    g.identity = found = Identity(api_key.scope, api_key=api_key)
+    # A personal key's actions are its user's (the alert log names who acknowledged).
+    g.actor = Actor("user", found.user_id) if found.user_id else Actor("api_key", api_key.id)
+    g.identity = found
     return found
+
+
+def _weaker_key(api_key: api_keys.ApiKey, granted: str, needed: str) -> str:
+    if granted == api_key.scope:
+        return f"this API key has scope {granted!r}; {needed!r} is required"
+    return (
+        f"this API key has scope {api_key.scope!r} but its owner acts with at most "
+        f"{granted!r}; {needed!r} is required"
+    )
 
 
 def _authenticate_key() -> api_keys.ApiKey:
@@ -86,22 +117,11 @@ def _authenticate_session(scope: str, changes_state: bool | None) -> Identity:
         )
     state = session_cookie.changes_state() if changes_state is None else changes_state
     session_cookie.require_csrf(session, state)
-    if state and granted != "admin":
-        _own_user_only(session)
     g.actor = Actor("user", session.user_id)
-    g.identity = found = Identity(granted, session=session)
+    g.identity = found = Identity(
+        granted, session=session, user_id=session.user_id, admin=session.role == "admin"
+    )
     return found
-
-
-def _own_user_only(session: sessions.LiveSession) -> None:
-    """A user who is not an admin changes only their own profile, contact methods and
-    notification rules (every route under /users/<user_id>): nobody re-points someone else's
-    pages. API keys belong to nobody yet and keep their scope (README, Signing in)."""
-    target = (request.view_args or {}).get("user_id")
-    if target is not None and str(target) != session.user_id:
-        raise Forbidden(
-            "only an admin changes another user's profile, contact methods or notification rules"
-        )
 
 
 def require_admin_for(what: str | None) -> None:

@@ -12,7 +12,7 @@ from app.platform.sql_fragments import keyset_page
 
 ROTATION_COLUMNS = (
     "id::text AS id, name, description, type, shift_length, start_at AS start, start_index, "
-    "time_zone, created_at, updated_at"
+    "time_zone, team_id::text AS team_id, created_at, updated_at"
 )
 
 
@@ -49,9 +49,9 @@ def create_rotation(conn: Conn, fields: dict[str, Any], participants: Sequence[s
     row = one(
         conn.execute(
             "INSERT INTO rotations (name, description, type, shift_length, start_at, start_index, "
-            "time_zone) VALUES (%(name)s, %(description)s, %(type)s, %(shift_length)s, "
-            f"%(start)s, %(start_index)s, %(time_zone)s) RETURNING {ROTATION_COLUMNS}",
-            fields,
+            "time_zone, team_id) VALUES (%(name)s, %(description)s, %(type)s, %(shift_length)s, "
+            f"%(start)s, %(start_index)s, %(time_zone)s, %(team_id)s) RETURNING {ROTATION_COLUMNS}",
+            {"team_id": None, **fields},
         )
     )
     assert row is not None

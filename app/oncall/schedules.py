@@ -10,15 +10,19 @@ from psycopg.types.json import Jsonb
 from app.oncall.rows import After, Conn, Row, one, update_by_id
 from app.platform.sql_fragments import keyset_page
 
-SCHEDULE_COLUMNS = "id::text AS id, name, description, time_zone, created_at, updated_at"
+SCHEDULE_COLUMNS = (
+    "id::text AS id, name, description, time_zone, team_id::text AS team_id, created_at, updated_at"
+)
 
 
-def create_schedule(conn: Conn, name: str, time_zone: str, description: str = "") -> Row:
+def create_schedule(
+    conn: Conn, name: str, time_zone: str, description: str = "", team_id: str | None = None
+) -> Row:
     row = one(
         conn.execute(
-            "INSERT INTO schedules (name, time_zone, description) VALUES (%s, %s, %s) "
+            "INSERT INTO schedules (name, time_zone, description, team_id) VALUES (%s, %s, %s, %s) "
             f"RETURNING {SCHEDULE_COLUMNS}",
-            (name, time_zone, description),
+            (name, time_zone, description, team_id),
         )
     )
     assert row is not None

@@ -63,9 +63,14 @@ def test_last_used_at_is_recorded(admin: Api, client: Any) -> None:
 def test_only_admin_keys_manage_api_keys(
     client: Any, make_api_key: Callable[[str], str], scope: str
 ) -> None:
+    """A service key below admin scope sees no key (it owns none: lists show an identity its
+    own and its teams' keys) and cannot make one."""
     api = Api(client, make_api_key(scope))
-    assert api.get("/api-keys").status_code == 403
+    listed = api.get("/api-keys")
+    assert listed.status_code == 200
+    assert listed.get_json()["items"] == []
     assert api.post("/api-keys", json={"name": "escalate", "scope": "admin"}).status_code == 403
+    assert api.post("/api-keys", json={"name": "same", "scope": "read"}).status_code == 403
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,11 @@
 """Every /api/v1 route demands a valid API key of the right scope; keys never reach logs.
 
 Routes are enumerated from the Flask url_map, not from a list kept by hand, so a route added
-without authentication fails here. Policy: GET needs `read`, changes need `write`, /api-keys,
-another user's sessions, invitations and the audit log need `admin`; only /api/v1/openapi.json is public.
-Sessions are held to the same table in tests/integration/test_signin.py.
+without authentication fails here. Policy: GET needs `read`, changes need `write`, another
+user's sessions, invitations and the audit log need `admin`; only /api/v1/openapi.json is public.
+Who may change which thing beyond its scope (teams, owners):
+tests/integration/test_permission_matrix.py. Sessions are held to the same table in
+tests/integration/test_signin.py.
 """
 
 from __future__ import annotations
@@ -44,8 +46,7 @@ def api_rules() -> list[tuple[Rule, str]]:
 
 def required_scope(rule: str, method: str) -> str:
     if rule.startswith(
-        ("/api/v1/api-keys", "/api/v1/users/<uuid:user_id>/sessions", "/api/v1/audit",
-         "/api/v1/invitations")
+        ("/api/v1/users/<uuid:user_id>/sessions", "/api/v1/audit", "/api/v1/invitations")
     ):
         return "admin"
     return "read" if method == "GET" else "write"

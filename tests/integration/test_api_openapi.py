@@ -28,7 +28,10 @@ def test_document_is_openapi_3_1_with_bearer_security(document: dict[str, Any]) 
         "scheme": "bearer",
         "description": "An API key: `Authorization: Bearer klx_…`",
     }
-    assert document["security"] == [{"bearer": []}]
+    assert document["components"]["securitySchemes"]["session"]["type"] == "apiKey"
+    assert document["components"]["securitySchemes"]["session"]["in"] == "cookie"
+    assert document["components"]["securitySchemes"]["session"]["name"] == "klaxon_session"
+    assert document["security"] == [{"bearer": []}, {"session": []}]
 
 
 def test_document_lists_every_route_with_its_scope(document: dict[str, Any]) -> None:

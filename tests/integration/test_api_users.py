@@ -36,7 +36,7 @@ def test_create_then_get_returns_the_user_with_string_id_and_utc_times(
     user = new_user(api, role="admin", time_zone="Europe/Berlin")
     assert user["role"] == "admin" and user["time_zone"] == "Europe/Berlin"
     assert isinstance(user["id"], str) and user["created_at"].endswith("Z")
-    assert api.get(f"/users/{user['id']}").get_json() == user
+    assert api.get(f"/users/{user['id']}").get_json() == {**user, "teams": []}
 
 
 def test_defaults_role_user_and_time_zone_utc(api: Api) -> None:

@@ -27,9 +27,9 @@ import pytest
 from app.directory import api_keys
 from tests.support.api import PREFIX, offline_app
 from tests.support.databases import DatabasePool
+from tests.support.openapi_bodies import not_null, resolve, valid
 
 DOCUMENT: dict[str, Any] = offline_app().test_client().get(PREFIX + "/openapi.json").get_json()
-SCHEMAS: dict[str, Any] = DOCUMENT["components"]["schemas"]
 
 # What no message may contain: pydantic's validator-chain segments and prefixes, the None
 # member of a union, regex syntax, and ALL_CAPS_CONSTANT names.
@@ -40,8 +40,6 @@ LEAKS = [
     re.compile(r"\\[sdw]|\^\[|\]\+|\$\Z|\[\^"),
     re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"),
 ]
-# Valid times for required date-time fields: an `end` after every other time.
-START, END = "2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -56,45 +54,6 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.method} {self.path} {self.where}:{self.field}"
-
-
-def resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in schema:
-        return resolve(SCHEMAS[schema["$ref"].rsplit("/", 1)[-1]])
-    return schema
-
-
-def not_null(schema: dict[str, Any]) -> dict[str, Any]:
-    """The non-null member of an `anyOf: [X, null]` (nullable fields), resolved."""
-    schema = resolve(schema)
-    for member in schema.get("anyOf", []):
-        if resolve(member).get("type") != "null":
-            return resolve(member)
-    return schema
-
-
-def valid(schema: dict[str, Any], name: str = "") -> Any:
-    """A value the schema accepts (required properties only, for objects)."""
-    schema = not_null(schema)
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "examples" in schema:
-        return schema["examples"][0]
-    kind = schema.get("type")
-    if kind == "object":
-        props = schema.get("properties", {})
-        return {key: valid(props[key], key) for key in schema.get("required", [])}
-    if kind == "array":
-        return [valid(schema["items"]) for _ in range(max(1, schema.get("minItems", 0)))]
-    if kind == "integer":
-        return schema.get("minimum", 1)
-    if kind == "boolean":
-        return True
-    return {
-        "date-time": END if name == "end" else START,
-        "uuid": str(uuid.uuid4()),
-        "time": "09:00:00",
-    }.get(schema.get("format", ""), "name@example.com" if "pattern" in schema else "x")
 
 
 def wrong(schema: dict[str, Any], in_query: bool) -> list[tuple[str, Any]]:

@@ -18,6 +18,7 @@ from app.http.session_cookie import COOKIE
 from config.settings import Settings
 from tests.support.api import Api
 from tests.support.signin import PASSWORD, make_user, sign_in, signed_in
+from tests.support.teams import make_team
 
 ME = "/api/v1/me"
 
@@ -191,14 +192,26 @@ def test_a_current_hash_is_left_alone(client, db_conn, user) -> None:
 # ---- /api/v1 with a session ------------------------------------------------------------------
 
 
-def test_a_user_reads_and_writes_but_is_no_admin(client, user) -> None:
+def test_a_user_reads_and_writes_but_is_no_admin(client, db_conn, user) -> None:
+    team = make_team(db_conn, managers=[user])
     csrf = signed_in(client, user)
     assert client.get("/api/v1/services").status_code == 200
     created = client.post(
-        "/api/v1/services", json={"name": "by-session"}, headers={"X-CSRF-Token": csrf}
+        "/api/v1/services",
+        json={"name": "by-session", "team_id": team["id"]},
+        headers={"X-CSRF-Token": csrf},
     )
     assert created.status_code == 201, created.get_json()
-    assert_error(client.get("/api/v1/api-keys"), 403, "forbidden")
+    unowned = client.post(
+        "/api/v1/services", json={"name": "no team"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert_error(unowned, 403, "forbidden")
+    assert client.get("/api/v1/api-keys").get_json()["items"] == []  # only their own keys
+    made = client.post(
+        "/api/v1/api-keys", json={"name": "mine", "scope": "admin", "owner_user_id": user["id"]},
+        headers={"X-CSRF-Token": csrf},
+    )  # fmt: skip
+    assert_error(made, 403, "forbidden")
 
 
 def test_an_admin_user_has_admin_scope(client, admin) -> None:
@@ -250,7 +263,7 @@ def test_state_changes_with_a_session_need_its_csrf_token(client, db_conn, user)
     other = Api(client.application.test_client(), None)
     other_csrf = signed_in(other.client, make_user(db_conn))
     csrf = signed_in(client, user)
-    body = {"name": "needs-csrf"}
+    body = {"name": "needs-csrf", "team_id": make_team(db_conn, managers=[user])["id"]}
     for headers in ({}, {"X-CSRF-Token": "0" * 64}, {"X-CSRF-Token": other_csrf}):
         response = client.post("/api/v1/services", json=body, headers=headers)
         assert_error(response, 403, "csrf_failed")

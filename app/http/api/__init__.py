@@ -3,7 +3,10 @@
 Every route authenticates with an API key (`Authorization: Bearer klx_…`) or a sign-in session
 cookie (app.http.auth): a missing, malformed, unknown or revoked key, or an ended session, is
 401, a key whose scope is too small is 403. Scopes nest: read < write < admin; a signed-in admin
-user acts with admin, any other user with write.
+user acts with admin, any other user with write, a personal key with the smaller of its scope
+and its user's. Beyond the scope, each route states who may use it (app.http.permissions: team
+managers change what their team owns, users their own things, admins everything; 403 otherwise);
+tests/integration/test_permission_matrix.py holds the whole map.
 
 | route                                              | method                     | scope |
 |----------------------------------------------------|----------------------------|-------|
@@ -47,7 +50,10 @@ user acts with admin, any other user with write.
 | /escalation-policies, /escalation-policies/<id>    | POST, PATCH, DELETE        | write |
 | /services/<id>/on-call                             | GET                        | read  |
 | /messages, /messages/<id>                          | GET                        | read  |
-| /api-keys, /api-keys/<id>                          | GET, POST, DELETE (revokes)| admin |
+| /api-keys, /api-keys/<id>                          | GET                        | read  |
+| /api-keys, /api-keys/<id>                          | POST, DELETE (revokes)     | write |
+| /teams, /teams/<id>, …/members[/<user_id>]         | GET                        | read  |
+| /teams, /teams/<id>, …/members[/<user_id>]         | POST, PATCH, DELETE        | write |
 | /me, /me/sessions                                  | GET                        | read  |
 | /me/sessions/<id>, /me/password                    | DELETE (revokes), POST     | write |
 | /users/<id>/sessions, …/sessions/revoke            | GET, POST                  | admin |
@@ -93,6 +99,7 @@ from app.http.api import (  # noqa: F401
     rotations,
     schedules,
     services,
+    teams,
     user_sessions,
     users,
 )

@@ -23,6 +23,7 @@ from app.http.api.schemas.alerts import (
     AlertWithLog,
 )
 from app.http.api.schemas.base import ErrorBody, PageQuery
+from app.http.permissions import EVERYONE
 
 TAG = "alerts"
 ALERT = "/alerts/<int(min=1, max=9223372036854775807):alert_id>"  # a Postgres bigint
@@ -103,19 +104,35 @@ def _move(alert_id: int, to: str, verb: str) -> AlertWithLog:
         return _alert(conn, alert_id)
 
 
-@endpoint(ALERT + "/acknowledge", "POST", "write", TAG, HTTP_200=AlertWithLog, HTTP_409=ErrorBody)
+@endpoint(
+    ALERT + "/acknowledge",
+    "POST",
+    "write",
+    TAG,
+    HTTP_200=AlertWithLog,
+    HTTP_409=ErrorBody,
+    allow=EVERYONE,
+)
 def acknowledge_alert(alert_id: int) -> AlertWithLog:
     """Acknowledge a triggered alert (a no-op if it already is; 409 if it is closed)."""
     return _move(alert_id, "acknowledged", "acknowledged")
 
 
-@endpoint(ALERT + "/close", "POST", "write", TAG, HTTP_200=AlertWithLog)
+@endpoint(ALERT + "/close", "POST", "write", TAG, HTTP_200=AlertWithLog, allow=EVERYONE)
 def close_alert(alert_id: int) -> AlertWithLog:
     """Close an alert (a no-op if it already is)."""
     return _move(alert_id, "closed", "closed")
 
 
-@endpoint(ALERT + "/escalate", "POST", "write", TAG, HTTP_200=AlertWithLog, HTTP_409=ErrorBody)
+@endpoint(
+    ALERT + "/escalate",
+    "POST",
+    "write",
+    TAG,
+    HTTP_200=AlertWithLog,
+    HTTP_409=ErrorBody,
+    allow=EVERYONE,
+)
 def escalate_alert(alert_id: int) -> AlertWithLog:
     """Ask for the alert to be escalated now; the escalation engine acts on the request."""
     with transaction() as conn:

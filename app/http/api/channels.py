@@ -27,6 +27,7 @@ from app.http.api.schemas.channels import (
 )
 from app.http.api.schemas.messages import MessageQueued
 from app.http.api.webhook_urls import check_webhook_url
+from app.http.permissions import TEAM, TEAM_CREATE, TEAM_MOVE
 from app.messages import create
 from app.platform.errors import NotFound, invalid
 from config.settings import PROVIDER_ENV
@@ -58,7 +59,9 @@ def list_notification_channels(query: PageQuery) -> ChannelPage:
     return listing.oldest_first(query, channels.list_channels, Channel.model_validate, ChannelPage)
 
 
-@endpoint("/notification-channels", "POST", "write", TAG, HTTP_201=ChannelCreated)
+@endpoint(
+    "/notification-channels", "POST", "write", TAG, HTTP_201=ChannelCreated, allow=TEAM_CREATE
+)
 def create_notification_channel(json: ChannelCreate) -> tuple[ChannelCreated, int]:
     """Create a channel; its name must be unique (case-insensitively). Slack channels need
     SLACK_BOT_TOKEN configured."""
@@ -78,7 +81,7 @@ def get_notification_channel(channel_id: UUID) -> Channel:
         return Channel.model_validate(require_channel(conn, channel_id))
 
 
-@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Channel)
+@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Channel, allow=TEAM_MOVE)
 def update_notification_channel(channel_id: UUID, json: ChannelPatch) -> Channel:
     """Rename a channel, change its address, or opt in/out of status updates."""
     changes = json.changes()
@@ -95,7 +98,7 @@ def update_notification_channel(channel_id: UUID, json: ChannelPatch) -> Channel
     return Channel.model_validate(row)
 
 
-@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_notification_channel(channel_id: UUID) -> tuple[str, int]:
     """Delete a channel; escalation steps stop targeting it, schedules stop posting to it."""
     with transaction() as conn:
@@ -104,7 +107,7 @@ def delete_notification_channel(channel_id: UUID) -> tuple[str, int]:
     return "", 204
 
 
-@endpoint(ONE + "/test", "POST", "write", TAG, HTTP_202=MessageQueued)
+@endpoint(ONE + "/test", "POST", "write", TAG, HTTP_202=MessageQueued, allow=TEAM)
 def test_notification_channel(channel_id: UUID) -> tuple[MessageQueued, int]:
     """Queue a test message to the channel; follow it at GET /messages/<message_id>."""
     with transaction() as conn:

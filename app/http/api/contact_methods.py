@@ -32,6 +32,7 @@ from app.http.api.schemas.contact_methods import (
 )
 from app.http.api.schemas.messages import MessageQueued
 from app.http.api.webhook_urls import check_webhook_url
+from app.http.permissions import SELF
 from app.messages import create
 from app.platform import ratelimit
 from app.platform.errors import Conflict, NotFound, invalid
@@ -99,7 +100,7 @@ def list_contact_methods(user_id: UUID, query: PageQuery) -> ContactMethodPage:
     )
 
 
-@endpoint(MANY, "POST", "write", TAG, HTTP_201=ContactMethodCreated, HTTP_429=ErrorBody)
+@endpoint(MANY, "POST", "write", TAG, HTTP_201=ContactMethodCreated, HTTP_429=ErrorBody, allow=SELF)
 def create_contact_method(
     user_id: UUID, json: ContactMethodCreate
 ) -> tuple[ContactMethodCreated, int]:
@@ -125,7 +126,7 @@ def get_contact_method(user_id: UUID, cm_id: UUID) -> ContactMethod:
         return ContactMethod.model_validate(require_method(conn, user_id, cm_id))
 
 
-@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=ContactMethod, HTTP_429=ErrorBody)
+@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=ContactMethod, HTTP_429=ErrorBody, allow=SELF)
 def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) -> ContactMethod:
     """Rename, disable/enable, opt in/out of status updates, or change the address (which makes
     the method unverified again and sends a new code)."""
@@ -150,7 +151,7 @@ def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) 
     return ContactMethod.model_validate(row)
 
 
-@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, allow=SELF)
 def delete_contact_method(user_id: UUID, cm_id: UUID) -> tuple[str, int]:
     """Delete a contact method with its notification rules."""
     with transaction() as conn:
@@ -167,6 +168,7 @@ def delete_contact_method(user_id: UUID, cm_id: UUID) -> tuple[str, int]:
     HTTP_202=MessageQueued,
     HTTP_409=ErrorBody,
     HTTP_429=ErrorBody,
+    allow=SELF,
 )
 def send_verification(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
     """Send a new code (the old one stops working). At most one a minute (429, Retry-After);
@@ -183,7 +185,7 @@ def send_verification(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
     return MessageQueued(message_id=str(message_id)), 202
 
 
-@endpoint(ONE + "/verify", "POST", "write", TAG, HTTP_200=ContactMethod)
+@endpoint(ONE + "/verify", "POST", "write", TAG, HTTP_200=ContactMethod, allow=SELF)
 def verify_contact_method(user_id: UUID, cm_id: UUID, json: VerifyCode) -> ContactMethod:
     """Confirm the code the method received. Wrong code: 422 (5 tries per code); expired, used
     up or never sent: 409 (request a new one); already verified: 200, nothing changes."""
@@ -217,6 +219,7 @@ def verify_contact_method(user_id: UUID, cm_id: UUID, json: VerifyCode) -> Conta
     HTTP_202=MessageQueued,
     HTTP_409=ErrorBody,
     HTTP_429=ErrorBody,
+    allow=SELF,
 )
 def test_contact_method(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
     """Queue a test message to the method (409 if it is unverified, disabled or STOPped; 429

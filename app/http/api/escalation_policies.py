@@ -24,6 +24,7 @@ from app.http.api.schemas.base import AtQuery, ErrorBody, PageQuery
 from app.http.api.schemas.escalation_policies import Policy, PolicyCreate, PolicyPage, PolicyPatch
 from app.http.api.schemas.service_on_call import ServiceOnCall
 from app.http.api.services import require_service
+from app.http.permissions import TEAM, TEAM_CREATE, TEAM_MOVE
 from app.oncall import resolve
 from app.platform.errors import Conflict, NotFound, invalid
 
@@ -51,7 +52,7 @@ def list_escalation_policies(query: PageQuery) -> PolicyPage:
     return listing.oldest_first(query, policies.list_policies, Policy.model_validate, PolicyPage)
 
 
-@endpoint("/escalation-policies", "POST", "write", TAG, HTTP_201=Policy)
+@endpoint("/escalation-policies", "POST", "write", TAG, HTTP_201=Policy, allow=TEAM_CREATE)
 def create_escalation_policy(json: PolicyCreate) -> tuple[Policy, int]:
     """Create a policy; its name must be unique (case-insensitively), every target must exist."""
     steps = json.model_dump(mode="json")["steps"]
@@ -71,7 +72,7 @@ def get_escalation_policy(policy_id: UUID) -> Policy:
     return Policy.model_validate(row)
 
 
-@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Policy)
+@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Policy, allow=TEAM_MOVE)
 def update_escalation_policy(policy_id: UUID, json: PolicyPatch) -> Policy:
     """Change a policy; `steps` replaces every step (new step ids, positions 0..n-1)."""
     changes = json.model_dump(mode="json", exclude_unset=True)
@@ -86,7 +87,7 @@ def update_escalation_policy(policy_id: UUID, json: PolicyPatch) -> Policy:
     return Policy.model_validate(row)
 
 
-@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, HTTP_409=ErrorBody)
+@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, HTTP_409=ErrorBody, allow=TEAM)
 def delete_escalation_policy(policy_id: UUID) -> tuple[str, int]:
     """Delete a policy that no service uses (409 naming the services that do)."""
     try:

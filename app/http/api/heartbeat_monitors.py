@@ -22,6 +22,7 @@ from app.http.api.schemas.heartbeat_monitors import (
     HeartbeatMonitorPatch,
 )
 from app.http.api.services import require_service
+from app.http.permissions import TEAM
 
 TAG = "heartbeat-monitors"
 COLLECTION = "/services/<uuid:service_id>/heartbeat-monitors"
@@ -60,7 +61,7 @@ def list_heartbeat_monitors(service_id: UUID, query: PageQuery) -> HeartbeatMoni
     )
 
 
-@endpoint(COLLECTION, "POST", "write", TAG, HTTP_201=HeartbeatMonitorCreated)
+@endpoint(COLLECTION, "POST", "write", TAG, HTTP_201=HeartbeatMonitorCreated, allow=TEAM)
 def create_heartbeat_monitor(
     service_id: UUID, json: HeartbeatMonitorCreate
 ) -> tuple[HeartbeatMonitorCreated, int]:
@@ -74,7 +75,9 @@ def create_heartbeat_monitor(
     return _with_secret(row), 201
 
 
-@endpoint(ITEM + "/rotate-secret", "POST", "write", TAG, HTTP_200=HeartbeatMonitorCreated)
+@endpoint(
+    ITEM + "/rotate-secret", "POST", "write", TAG, HTTP_200=HeartbeatMonitorCreated, allow=TEAM
+)
 def rotate_heartbeat_secret(service_id: UUID, monitor_id: UUID) -> HeartbeatMonitorCreated:
     """Give the monitor a new check-in secret (shown only here); the old one stops working."""
     with transaction() as conn:
@@ -94,7 +97,7 @@ def get_heartbeat_monitor(service_id: UUID, monitor_id: UUID) -> HeartbeatMonito
     return _monitor(row)
 
 
-@endpoint(ITEM, "PATCH", "write", TAG, HTTP_200=HeartbeatMonitor)
+@endpoint(ITEM, "PATCH", "write", TAG, HTTP_200=HeartbeatMonitor, allow=TEAM)
 def update_heartbeat_monitor(
     service_id: UUID, monitor_id: UUID, json: HeartbeatMonitorPatch
 ) -> HeartbeatMonitor:
@@ -108,7 +111,7 @@ def update_heartbeat_monitor(
     return _monitor(row)
 
 
-@endpoint(ITEM, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(ITEM, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_heartbeat_monitor(service_id: UUID, monitor_id: UUID) -> tuple[str, int]:
     """Delete a heartbeat monitor."""
     with transaction() as conn:

@@ -19,6 +19,7 @@ from app.http.api.schemas.integration_keys import (
     IntegrationKeyPage,
 )
 from app.http.api.services import require_service
+from app.http.permissions import TEAM
 
 TAG = "integration-keys"
 COLLECTION = "/services/<uuid:service_id>/integration-keys"
@@ -39,7 +40,7 @@ def list_integration_keys(service_id: UUID, query: PageQuery) -> IntegrationKeyP
     )
 
 
-@endpoint(COLLECTION, "POST", "write", TAG, HTTP_201=IntegrationKeyCreated)
+@endpoint(COLLECTION, "POST", "write", TAG, HTTP_201=IntegrationKeyCreated, allow=TEAM)
 def create_integration_key(
     service_id: UUID, json: IntegrationKeyCreate
 ) -> tuple[IntegrationKeyCreated, int]:
@@ -61,7 +62,7 @@ def get_integration_key(service_id: UUID, key_id: UUID) -> IntegrationKey:
     return IntegrationKey.model_validate(row)
 
 
-@endpoint(ITEM, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(ITEM, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def revoke_integration_key(service_id: UUID, key_id: UUID) -> tuple[str, int]:
     """Revoke an integration key: senders using its token get 401 from now on."""
     with transaction() as conn:

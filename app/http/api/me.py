@@ -1,8 +1,8 @@
 """/api/v1/me: who is asking (the signed-in user, or the API key's identity), their sessions,
 and their password.
 
-API keys belong to nobody yet (README, Signing in): for a key, /me describes the key, its
-session list is empty and it has no password to change.
+For a key, /me describes the key (and a personal key's user); its session list is empty and it
+has no password to change.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from app.directory import passwords, sessions, signin, users
+from app.directory import passwords, sessions, signin, teams, users
 from app.http import session_cookie, signin_limits
 from app.http.api import pagination
 from app.http.api.routing import endpoint, transaction
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.me import Me, PasswordChange
 from app.http.api.schemas.sessions import Session, SessionPage
-from app.http.api.schemas.users import User
 from app.http.auth import Identity, identity, session_scope
+from app.http.permissions import EVERYONE
 from app.platform.errors import Forbidden, NotFound, invalid
 
 TAG = "me"
@@ -30,8 +30,10 @@ def describe(who: Identity) -> Me:
         key = who.api_key
         assert key is not None
         return Me.model_validate(
-            {"kind": "api_key", "scope": who.scope, "user": None, "session": None,
-             "csrf_token": None, "api_key": {"id": key.id, "name": key.name, "scope": key.scope}}
+            {"kind": "api_key", "scope": who.scope, "user": _user(who.user_id), "session": None,
+             "csrf_token": None,
+             "api_key": {"id": key.id, "name": key.name, "scope": key.scope,
+                         "owner_user_id": key.owner_user_id, "owner_team_id": key.owner_team_id}}
         )  # fmt: skip
     with transaction() as conn:
         user = users.get_user(conn, who.session.user_id)
@@ -41,11 +43,23 @@ def describe(who: Identity) -> Me:
     return signed_in_as(user, row)
 
 
+def _user(user_id: str | None) -> dict[str, Any] | None:
+    """A personal key's user with their teams (None for other keys)."""
+    if user_id is None:
+        return None
+    with transaction() as conn:
+        user = users.get_user(conn, user_id)
+        return {**user, "teams": teams.user_teams(conn, user_id)} if user else None
+
+
 def signed_in_as(user: dict[str, Any], session: dict[str, Any]) -> Me:
-    """/me of a session: its user, the session and its CSRF token (a sign-in answers this too)."""
+    """/me of a session: its user (with their teams), the session and its CSRF token (a sign-in
+    answers this too)."""
+    with transaction() as conn:
+        memberships = teams.user_teams(conn, user["id"])
     return Me.model_validate(
         {"kind": "user", "scope": session_scope(user["role"]), "api_key": None,
-         "user": User.model_validate(user), "session": Session.model_validate(session),
+         "user": {**user, "teams": memberships}, "session": Session.model_validate(session),
          "csrf_token": session_cookie.csrf_for(session["id"])}
     )  # fmt: skip
 
@@ -71,7 +85,7 @@ def list_my_sessions(query: PageQuery) -> SessionPage:
     return SessionPage(items=items, next_cursor=next_cursor)
 
 
-@endpoint("/me/sessions/<uuid:session_id>", "DELETE", "write", TAG, HTTP_204=None)
+@endpoint("/me/sessions/<uuid:session_id>", "DELETE", "write", TAG, HTTP_204=None, allow=EVERYONE)
 def revoke_my_session(session_id: UUID) -> tuple[str, int]:
     """Sign one of your sessions out (this one too, if named); its cookie stops working at once."""
     who = identity().session
@@ -81,7 +95,7 @@ def revoke_my_session(session_id: UUID) -> tuple[str, int]:
     return "", 204
 
 
-@endpoint("/me/password", "POST", "write", TAG, HTTP_204=None)
+@endpoint("/me/password", "POST", "write", TAG, HTTP_204=None, allow=EVERYONE)
 def change_my_password(json: PasswordChange) -> tuple[str, int]:
     """Change your password (the current one is required); your other sessions end."""
     who = identity().session

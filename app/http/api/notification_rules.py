@@ -16,6 +16,7 @@ from app.http.api.schemas.notification_rules import (
     NotificationRuleCreate,
     NotificationRulePage,
 )
+from app.http.permissions import SELF
 from app.platform.errors import NotFound, invalid
 
 TAG = "notification rules"
@@ -37,7 +38,7 @@ def list_notification_rules(user_id: UUID, query: PageQuery) -> NotificationRule
     )
 
 
-@endpoint(MANY, "POST", "write", TAG, HTTP_201=NotificationRule)
+@endpoint(MANY, "POST", "write", TAG, HTTP_201=NotificationRule, allow=SELF)
 def create_notification_rule(
     user_id: UUID, json: NotificationRuleCreate
 ) -> tuple[NotificationRule, int]:
@@ -61,7 +62,7 @@ def get_notification_rule(user_id: UUID, rule_id: UUID) -> NotificationRule:
     return NotificationRule.model_validate(row)
 
 
-@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, allow=SELF)
 def delete_notification_rule(user_id: UUID, rule_id: UUID) -> tuple[str, int]:
     """Delete a notification rule."""
     with transaction() as conn:

@@ -18,7 +18,8 @@ EXTENSION_KEY = "klaxon_openapi"
 
 
 def document() -> dict[str, Any]:
-    """The OpenAPI document, built once per app; each operation says the scope it needs."""
+    """The OpenAPI document, built once per app; each operation says the scope it needs and
+    who may use it (`x-permission`: its rule in app.http.permissions)."""
     cached: dict[str, Any] | None = current_app.extensions.get(EXTENSION_KEY)
     if cached is None:
         cached = _annotated(copy.deepcopy(spec.spec))
@@ -41,6 +42,9 @@ def _annotated(doc: dict[str, Any]) -> dict[str, Any]:
         operation = doc["paths"][_openapi_path(route.rule)][route.method.lower()]
         operation["x-required-scope"] = route.scope
         needs = f"Requires an API key with scope `{route.scope}`." if route.scope else "Public."
+        if route.allow is not None:
+            operation["x-permission"] = route.allow.name
+            needs += f" Who may: {route.allow.says}."
         operation["description"] = f"{operation.get('description') or ''}\n\n{needs}".strip()
     return doc
 

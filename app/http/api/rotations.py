@@ -26,6 +26,7 @@ from app.http.api.schemas.rotations import (
     RotationPage,
     RotationPatch,
 )
+from app.http.permissions import TEAM, TEAM_CREATE, TEAM_MOVE
 from app.oncall import compute
 from app.oncall import rotations as stored_rotations
 from app.oncall.model import Rotation as RotationValue
@@ -54,7 +55,9 @@ def list_rotations(query: PageQuery) -> RotationPage:
     )
 
 
-@endpoint("/rotations", "POST", "write", TAG, HTTP_201=Rotation, HTTP_404=ErrorBody)
+@endpoint(
+    "/rotations", "POST", "write", TAG, HTTP_201=Rotation, HTTP_404=ErrorBody, allow=TEAM_CREATE
+)
 def create_rotation(json: RotationCreate) -> tuple[Rotation, int]:
     """Create a rotation; the first participant is on call from `start` (unknown users: 404)."""
     fields = json.model_dump(exclude={"participants"}) | {"start_index": 0}
@@ -70,7 +73,7 @@ def get_rotation(rotation_id: UUID) -> Rotation:
         return Rotation.model_validate(require_rotation(conn, rotation_id))
 
 
-@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Rotation)
+@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Rotation, allow=TEAM_MOVE)
 def update_rotation(rotation_id: UUID, json: RotationPatch) -> Rotation:
     """Change a rotation; `participants` replaces the whole ordered list."""
     changes = json.changes()
@@ -86,7 +89,7 @@ def update_rotation(rotation_id: UUID, json: RotationPatch) -> Rotation:
     return Rotation.model_validate(row)
 
 
-@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_rotation(rotation_id: UUID) -> tuple[str, int]:
     """Delete a rotation, and the schedule rules that target it."""
     with transaction() as conn:
@@ -123,13 +126,13 @@ def _make_active(rotation_id: UUID, choose: Any) -> Rotation:
     return Rotation.model_validate(updated)
 
 
-@endpoint(ONE + "/advance", "POST", "write", TAG, HTTP_200=Rotation)
+@endpoint(ONE + "/advance", "POST", "write", TAG, HTTP_200=Rotation, allow=TEAM)
 def advance_rotation(rotation_id: UUID) -> Rotation:
     """Hand off to the next participant now; later handoffs keep their times."""
     return _make_active(rotation_id, lambda current, count: (current + 1) % count)
 
 
-@endpoint(ONE + "/active", "POST", "write", TAG, HTTP_200=Rotation)
+@endpoint(ONE + "/active", "POST", "write", TAG, HTTP_200=Rotation, allow=TEAM)
 def set_active_participant(rotation_id: UUID, json: ActiveIndex) -> Rotation:
     """Put the participant at `index` on call now; later handoffs keep their times."""
 

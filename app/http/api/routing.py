@@ -1,9 +1,13 @@
 """How an /api/v1 route is declared: one `endpoint(...)` binds URL, scope and schemas.
 
-`endpoint` stacks, outermost first: API-key authentication for the route's scope (so a request
-without a valid key is 401 before anything about it is parsed), the JSON body checks (size,
-content type, well-formed JSON object), then spectree's validation of query and body against the
-pydantic models — the same models the OpenAPI document is generated from.
+`endpoint` stacks, outermost first: authentication (an API key or a session) for the route's
+scope (so a request without valid credentials is 401 before anything about it is parsed), the
+JSON body checks (size, content type, well-formed JSON object), spectree's validation of query
+and body against the pydantic models — the same models the OpenAPI document is generated from —
+and then the route's permission rule (`allow=`, app.http.permissions: whose things this
+identity may change). Validation answers before any lookup, so a malformed request is a 422
+whoever sends it, and the rule's lookups (404 for an unknown parent) see only valid requests.
+Every route that changes state must state its rule; reads default to EVERYONE.
 """
 
 from __future__ import annotations
@@ -21,15 +25,17 @@ from flask import Blueprint, current_app, g, request
 from flask import Response as FlaskResponse
 from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SpecTree
-from spectree.models import SecureType, SecuritySchemeData
+from spectree.models import InType, SecureType, SecuritySchemeData
 from spectree.utils import get_request_model_hints
 
 from app.alerts.store import Actor
 from app.audit import context as audit_context
 from app.http.api import audited
+from app.http import permissions
 from app.http.api.schemas.base import ErrorBody
 from app.http.api.validation import validation_failed
-from app.http.auth import require_scope
+from app.http.auth import identity, require_scope
+from app.http.session_cookie import COOKIE
 from app.platform import json_input
 from app.platform.body_limits import LIMITS
 from app.platform.errors import (
@@ -52,13 +58,17 @@ MAX_BODY = LIMITS[
     "api"
 ]  # bytes; larger bodies are a 413 (app.platform.body_limits says why this size)
 BEARER = "bearer"
+SESSION = "session"
 
 api_blueprint = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 
-def _reject_invalid(models: dict[str, type[BaseModel]]) -> Callable[..., None]:
+def _before_view(
+    models: dict[str, type[BaseModel]], allow: permissions.Rule | None
+) -> Callable[..., None]:
     """spectree's `before` hook for a route whose query/body models are `models` (by name): a
-    failed validation becomes our 422 naming each field (app.http.api.validation).
+    failed validation becomes our 422 naming each field (app.http.api.validation); a request
+    that passed validation then meets the route's permission rule (`allow`).
 
     The rejected values are not echoed: a misplaced secret must not travel back, or into logs.
     """
@@ -66,6 +76,8 @@ def _reject_invalid(models: dict[str, type[BaseModel]]) -> Callable[..., None]:
     def hook(_req: Any, _resp: Any, error: Exception | None, _instance: Any, _adapter: Any) -> None:
         if isinstance(error, ValidationError):
             raise validation_failed(models.get(error.title), error)
+        if error is None and allow is not None:
+            allow.check(identity())
 
     return hook
 
@@ -89,9 +101,19 @@ spec = SpecTree(
                 scheme="bearer",
                 description="An API key: `Authorization: Bearer klx_…`",
             ),
-        )
+        ),
+        SecurityScheme(
+            name=SESSION,
+            data=SecuritySchemeData(
+                type=SecureType.API_KEY,
+                name=COOKIE,
+                field_in=InType.COOKIE,
+                description="A sign-in session (POST /auth/login); requests that change state "
+                "also send the session's CSRF token in `X-CSRF-Token`",
+            ),
+        ),
     ],
-    security={BEARER: []},
+    security=[{BEARER: []}, {SESSION: []}],  # either one
 )
 
 
@@ -103,6 +125,7 @@ class Route:
     method: str
     scope: str | None  # None: public
     endpoint: str
+    allow: permissions.Rule | None  # None: public
 
 
 ROUTES: list[Route] = []
@@ -113,20 +136,29 @@ def endpoint(
     method: str,
     scope: str | None,
     tag: str,
+    allow: permissions.Rule | None = None,
     **responses: Any,
 ) -> Callable[[F], F]:
-    """Declare an /api/v1 route: `scope` (read|write|admin, None = public) and its responses.
+    """Declare an /api/v1 route: `scope` (read|write|admin, None = public), who may use it
+    (`allow`, a rule of app.http.permissions; reads default to EVERYONE, a route that changes
+    state must state one) and its responses.
 
     `responses` are spectree codes, e.g. `HTTP_200=User`; the error statuses this route can
     answer with are added from the route's shape. Query and body models come from the view's
     `query` and `json` parameter annotations.
     """
+    if scope is not None and allow is None:
+        if method != "GET":
+            raise TypeError(f"{method} {rule}: state who may change this (allow=...)")
+        allow = permissions.EVERYONE
+    if allow is not None and not allow.fits(rule):
+        raise TypeError(f"{method} {rule}: {allow!r} reads one of {sorted(allow.path_needs)}")
 
     def decorate(view: F) -> F:
         takes_body = "json" in view.__annotations__
         documented = Response(**_with_errors(rule, scope, takes_body, responses))
         validated = spec.validate(
-            before=_reject_invalid(_request_models(view)),
+            before=_before_view(_request_models(view), allow),
             resp=documented,
             tags=[tag],
             operation_id=view.__name__,
@@ -135,7 +167,7 @@ def endpoint(
         checked = _json_body(validated) if takes_body else validated
         secured = require_scope(scope)(checked) if scope else checked
         api_blueprint.add_url_rule(rule, view.__name__, secured, methods=[method])
-        ROUTES.append(Route(API_PREFIX + rule, method, scope, f"api.{view.__name__}"))
+        ROUTES.append(Route(API_PREFIX + rule, method, scope, f"api.{view.__name__}", allow))
         return secured
 
     return decorate
@@ -192,17 +224,16 @@ def _json_body(view: F) -> F:
 @api_blueprint.after_request
 def _log_request(response: FlaskResponse) -> FlaskResponse:
     """One line per API request saying which key or user did what: the key's id (never the
-    key) or the session's user, and the path without its query string."""
+    key), the user a session or personal key acts as, and the path without its query string."""
     api_key = g.get("api_key")
     identity = g.get("identity")
-    session = identity.session if identity is not None else None
     log.info(
         "api_request",
         method=request.method,
         path=request.path,
         status=response.status_code,
         api_key_id=api_key.id if api_key else None,
-        user_id=session.user_id if session else None,
+        user_id=identity.user_id if identity is not None else None,
     )
     return response
 
@@ -225,7 +256,8 @@ def settings() -> Settings:
 
 
 def actor() -> Actor:
-    """Who is acting: the API key or signed-in user of this request (set by authentication)."""
+    """Who is acting: the signed-in user, a personal key's user, or the (team or service) API
+    key of this request (set by authentication)."""
     who: Actor = g.actor
     return who
 
@@ -236,6 +268,7 @@ def actor() -> Actor:
 CONSTRAINT_FIELDS = {
     "users_email_key": "email",
     "services_name_key": "name",
+    "teams_name_key": "name",
 }
 
 

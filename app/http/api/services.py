@@ -16,11 +16,16 @@ from app.http.api.routing import NotFound, actor, endpoint, transaction
 from app.http.api.schemas.alerts import BulkResult
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.services import Service, ServiceCreate, ServicePage, ServicePatch
+from app.http.permissions import EVERYONE, TEAM, TEAM_CREATE, TEAM_MOVE
 from app.platform.errors import invalid
 
 TAG = "services"
 log = structlog.get_logger(__name__)
 ALERTS = "/services/<uuid:service_id>/alerts"  # bulk actions on a service's open alerts
+
+
+def _text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def require_service(conn: psycopg.Connection[Any], service_id: UUID) -> dict[str, Any]:
@@ -52,11 +57,11 @@ def list_services(query: PageQuery) -> ServicePage:
     return listing.oldest_first(query, services.list_services, Service.model_validate, ServicePage)
 
 
-@endpoint("/services", "POST", "write", TAG, HTTP_201=Service)
+@endpoint("/services", "POST", "write", TAG, HTTP_201=Service, allow=TEAM_CREATE)
 def create_service(json: ServiceCreate) -> tuple[Service, int]:
     """Create a service; its name must be unique (case-insensitively)."""
     with transaction() as conn:
-        row = services.create_service(conn, json.name, json.description)
+        row = services.create_service(conn, json.name, json.description, _text(json.team_id))
         _apply_policy(conn, row["id"], None, json.escalation_policy_id)
         changes = json.model_dump(include={"maintenance_until", "escalation_policy_id"})
         changes = {key: value for key, value in changes.items() if value is not None}
@@ -72,7 +77,7 @@ def get_service(service_id: UUID) -> Service:
         return Service.model_validate(require_service(conn, service_id))
 
 
-@endpoint("/services/<uuid:service_id>", "PATCH", "write", TAG, HTTP_200=Service)
+@endpoint("/services/<uuid:service_id>", "PATCH", "write", TAG, HTTP_200=Service, allow=TEAM_MOVE)
 def update_service(service_id: UUID, json: ServicePatch) -> Service:
     """Change a service's name, description, maintenance window (null ends it) or escalation
     policy (null: none). Setting or changing the policy makes its triggered alerts that never
@@ -96,7 +101,7 @@ def update_service(service_id: UUID, json: ServicePatch) -> Service:
     return Service.model_validate(row)
 
 
-@endpoint("/services/<uuid:service_id>", "DELETE", "write", TAG, HTTP_204=None)
+@endpoint("/services/<uuid:service_id>", "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_service(service_id: UUID) -> tuple[str, int]:
     """Delete a service with its integration keys, heartbeat monitors and alerts."""
     with transaction() as conn:
@@ -114,13 +119,13 @@ def _bulk(service_id: UUID, to: str) -> BulkResult:
     )
 
 
-@endpoint(ALERTS + "/acknowledge", "POST", "write", TAG, HTTP_200=BulkResult)
+@endpoint(ALERTS + "/acknowledge", "POST", "write", TAG, HTTP_200=BulkResult, allow=EVERYONE)
 def acknowledge_service_alerts(service_id: UUID) -> BulkResult:
     """Acknowledge every triggered alert of the service."""
     return _bulk(service_id, "acknowledged")
 
 
-@endpoint(ALERTS + "/close", "POST", "write", TAG, HTTP_200=BulkResult)
+@endpoint(ALERTS + "/close", "POST", "write", TAG, HTTP_200=BulkResult, allow=EVERYONE)
 def close_service_alerts(service_id: UUID) -> BulkResult:
     """Close every open (triggered or acknowledged) alert of the service."""
     return _bulk(service_id, "closed")

@@ -10,12 +10,13 @@ from app.http.api.parents import require_user
 from app.http.api.routing import endpoint, transaction
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.sessions import Session, SessionPage, SessionsRevoked
+from app.http.permissions import ADMINS
 
 TAG = "users"
 MANY = "/users/<uuid:user_id>/sessions"
 
 
-@endpoint(MANY, "GET", "admin", TAG, HTTP_200=SessionPage)
+@endpoint(MANY, "GET", "admin", TAG, HTTP_200=SessionPage, allow=ADMINS)
 def list_user_sessions(user_id: UUID, query: PageQuery) -> SessionPage:
     """A user's live sessions, oldest first (admins)."""
     after = pagination.decode_time_cursor(query.cursor)
@@ -28,7 +29,7 @@ def list_user_sessions(user_id: UUID, query: PageQuery) -> SessionPage:
     return SessionPage(items=items, next_cursor=next_cursor)
 
 
-@endpoint(MANY + "/revoke", "POST", "admin", TAG, HTTP_200=SessionsRevoked)
+@endpoint(MANY + "/revoke", "POST", "admin", TAG, HTTP_200=SessionsRevoked, allow=ADMINS)
 def revoke_user_sessions(user_id: UUID) -> SessionsRevoked:
     """Sign a user out everywhere (admins): every live session of theirs ends at once."""
     with transaction() as conn:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from app.directory import users
+from app.directory import teams, users
 from app.http.api import listing
 from app.http.api.routing import NotFound, endpoint, transaction
 from app.http.api.schemas.base import PageQuery
-from app.http.api.schemas.users import User, UserCreate, UserPage, UserPatch
+from app.http.api.schemas.users import User, UserCreate, UserPage, UserPatch, UserWithTeams
 from app.http.auth import require_admin_for
+from app.http.permissions import ADMINS, SELF
 
 TAG = "users"
 
@@ -26,7 +27,7 @@ def list_users(query: PageQuery) -> UserPage:
     return listing.oldest_first(query, users.list_users, User.model_validate, UserPage)
 
 
-@endpoint("/users", "POST", "write", TAG, HTTP_201=User)
+@endpoint("/users", "POST", "write", TAG, HTTP_201=User, allow=ADMINS)
 def create_user(json: UserCreate) -> tuple[User, int]:
     """Create a user; the email must be unique (case-insensitively)."""
     require_admin_for("sets a user's role" if json.role != "user" else None)
@@ -35,14 +36,17 @@ def create_user(json: UserCreate) -> tuple[User, int]:
     return User.model_validate(row), 201
 
 
-@endpoint("/users/<uuid:user_id>", "GET", "read", TAG, HTTP_200=User)
-def get_user(user_id: UUID) -> User:
-    """Get one user."""
+@endpoint("/users/<uuid:user_id>", "GET", "read", TAG, HTTP_200=UserWithTeams)
+def get_user(user_id: UUID) -> UserWithTeams:
+    """Get one user, with the teams they belong to and their role in each."""
     with transaction() as conn:
-        return _user_or_404(users.get_user(conn, str(user_id)), user_id)
+        row = users.get_user(conn, str(user_id))
+        if row is None:
+            raise NotFound(f"no user with id {user_id}")
+        return UserWithTeams.model_validate({**row, "teams": teams.user_teams(conn, str(user_id))})
 
 
-@endpoint("/users/<uuid:user_id>", "PATCH", "write", TAG, HTTP_200=User)
+@endpoint("/users/<uuid:user_id>", "PATCH", "write", TAG, HTTP_200=User, allow=SELF)
 def update_user(user_id: UUID, json: UserPatch) -> User:
     """Change a user's name, email, role or time zone."""
     changes = json.changes()
@@ -53,7 +57,7 @@ def update_user(user_id: UUID, json: UserPatch) -> User:
     return _user_or_404(row, user_id)
 
 
-@endpoint("/users/<uuid:user_id>", "DELETE", "write", TAG, HTTP_204=None)
+@endpoint("/users/<uuid:user_id>", "DELETE", "write", TAG, HTTP_204=None, allow=ADMINS)
 def delete_user(user_id: UUID) -> tuple[str, int]:
     """Delete a user."""
     with transaction() as conn:

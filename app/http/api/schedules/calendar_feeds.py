@@ -29,6 +29,7 @@ from app.http.api.schemas.calendar_subscriptions import (
     CalendarSubscriptionCreated,
     CalendarSubscriptionPage,
 )
+from app.http.permissions import SELF, TEAM
 from app.oncall import calendar_subscriptions, ical, loading
 from app.oncall import schedules as stored_schedules
 from app.oncall.model import Shift as ShiftValue
@@ -66,7 +67,7 @@ def list_schedule_subscriptions(schedule_id: UUID, query: PageQuery) -> Calendar
         return _subscription_page(conn, "schedule_id", schedule_id, query)
 
 
-@endpoint(SCHEDULE_FEEDS, "POST", "write", TAG, HTTP_201=CalendarSubscriptionCreated)
+@endpoint(SCHEDULE_FEEDS, "POST", "write", TAG, HTTP_201=CalendarSubscriptionCreated, allow=TEAM)
 def create_schedule_subscription(schedule_id: UUID) -> tuple[CalendarSubscriptionCreated, int]:
     """A calendar feed of the schedule's shifts; its URL is shown only in this response."""
     with transaction() as conn:
@@ -75,7 +76,9 @@ def create_schedule_subscription(schedule_id: UUID) -> tuple[CalendarSubscriptio
     return _created(row), 201
 
 
-@endpoint(SCHEDULE_FEEDS + "/<uuid:subscription_id>", "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(
+    SCHEDULE_FEEDS + "/<uuid:subscription_id>", "DELETE", "write", TAG, HTTP_204=None, allow=TEAM
+)
 def revoke_schedule_subscription(schedule_id: UUID, subscription_id: UUID) -> tuple[str, int]:
     """Revoke a schedule's calendar feed: its URL answers 404 from now on."""
     with transaction() as conn:
@@ -94,7 +97,7 @@ def list_user_subscriptions(user_id: UUID, query: PageQuery) -> CalendarSubscrip
         return _subscription_page(conn, "user_id", user_id, query)
 
 
-@endpoint(USER_FEEDS, "POST", "write", TAG, HTTP_201=CalendarSubscriptionCreated)
+@endpoint(USER_FEEDS, "POST", "write", TAG, HTTP_201=CalendarSubscriptionCreated, allow=SELF)
 def create_user_subscription(user_id: UUID) -> tuple[CalendarSubscriptionCreated, int]:
     """A calendar feed of the user's shifts in every schedule; the URL is shown only here."""
     with transaction() as conn:
@@ -103,7 +106,7 @@ def create_user_subscription(user_id: UUID) -> tuple[CalendarSubscriptionCreated
     return _created(row), 201
 
 
-@endpoint(USER_FEEDS + "/<uuid:subscription_id>", "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(USER_FEEDS + "/<uuid:subscription_id>", "DELETE", "write", TAG, HTTP_204=None, allow=SELF)
 def revoke_user_subscription(user_id: UUID, subscription_id: UUID) -> tuple[str, int]:
     """Revoke a user's calendar feed: its URL answers 404 from now on."""
     with transaction() as conn:

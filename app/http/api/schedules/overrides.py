@@ -20,6 +20,7 @@ from app.http.api.schemas.overrides import (
     OverridePage,
     OverridePatch,
 )
+from app.http.permissions import TEAM
 from app.oncall import overrides as stored_overrides
 from app.platform.errors import invalid
 
@@ -62,7 +63,7 @@ def list_overrides(schedule_id: UUID, query: PageQuery) -> OverridePage:
     )
 
 
-@endpoint(OVERRIDES, "POST", "write", TAG, HTTP_201=Override)
+@endpoint(OVERRIDES, "POST", "write", TAG, HTTP_201=Override, allow=TEAM)
 def create_override(schedule_id: UUID, json: OverrideCreate) -> tuple[Override, int]:
     """Add, remove or replace a user during [start, end); overrides may overlap."""
     fields = _override_fields(json.model_dump())
@@ -83,7 +84,7 @@ def get_override(schedule_id: UUID, override_id: UUID) -> Override:
     return Override.model_validate(row)
 
 
-@endpoint(OVERRIDE, "PATCH", "write", TAG, HTTP_200=Override)
+@endpoint(OVERRIDE, "PATCH", "write", TAG, HTTP_200=Override, allow=TEAM)
 def update_override(schedule_id: UUID, override_id: UUID, json: OverridePatch) -> Override:
     """Change an override's kind, users or span; the result is checked as POST checks it."""
     with transaction() as conn:
@@ -99,7 +100,7 @@ def update_override(schedule_id: UUID, override_id: UUID, json: OverridePatch) -
     return Override.model_validate(row)
 
 
-@endpoint(OVERRIDE, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(OVERRIDE, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_override(schedule_id: UUID, override_id: UUID) -> tuple[str, int]:
     """Delete an override."""
     with transaction() as conn:

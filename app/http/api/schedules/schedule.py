@@ -13,6 +13,7 @@ from app.http.api.routing import NotFound, endpoint, transaction
 from app.http.api.schedules.shared import ONE, TAG, require_schedule, with_notice_channels
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.schedules import Schedule, ScheduleCreate, SchedulePage, SchedulePatch
+from app.http.permissions import TEAM, TEAM_CREATE, TEAM_MOVE
 from app.oncall import schedules as stored_schedules
 from app.platform.errors import invalid
 
@@ -41,11 +42,14 @@ def list_schedules(query: PageQuery) -> SchedulePage:
     )
 
 
-@endpoint("/schedules", "POST", "write", TAG, HTTP_201=Schedule)
+@endpoint("/schedules", "POST", "write", TAG, HTTP_201=Schedule, allow=TEAM_CREATE)
 def create_schedule(json: ScheduleCreate) -> tuple[Schedule, int]:
     """Create a schedule; its name must be unique (case-insensitively)."""
     with transaction() as conn:
-        row = stored_schedules.create_schedule(conn, json.name, json.time_zone, json.description)
+        team = None if json.team_id is None else str(json.team_id)
+        row = stored_schedules.create_schedule(
+            conn, json.name, json.time_zone, json.description, team
+        )
         if json.notice_channel_id is not None:
             _set_notice_channel(conn, row["id"], json.notice_channel_id)
         row = require_schedule(conn, UUID(row["id"]))
@@ -59,7 +63,7 @@ def get_schedule(schedule_id: UUID) -> Schedule:
         return Schedule.model_validate(require_schedule(conn, schedule_id))
 
 
-@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Schedule)
+@endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Schedule, allow=TEAM_MOVE)
 def update_schedule(schedule_id: UUID, json: SchedulePatch) -> Schedule:
     """Change a schedule's name, description, time zone or notice channel."""
     changes = json.changes()
@@ -75,7 +79,7 @@ def update_schedule(schedule_id: UUID, json: SchedulePatch) -> Schedule:
     return Schedule.model_validate(row)
 
 
-@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_schedule(schedule_id: UUID) -> tuple[str, int]:
     """Delete a schedule with its rules, overrides, temporary schedules and feeds."""
     with transaction() as conn:

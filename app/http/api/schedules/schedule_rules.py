@@ -11,6 +11,7 @@ from app.http.api.routing import endpoint, transaction
 from app.http.api.schedules.shared import ONE, TAG, not_found, require_schedule
 from app.http.api.schemas.base import PageQuery
 from app.http.api.schemas.schedule_rules import Rule, RuleCreate, RulePage, RulePatch
+from app.http.permissions import TEAM
 from app.oncall import schedule_rules as stored_rules
 
 RULES = ONE + "/rules"
@@ -37,7 +38,7 @@ def list_rules(schedule_id: UUID, query: PageQuery) -> RulePage:
     )
 
 
-@endpoint(RULES, "POST", "write", TAG, HTTP_201=Rule)
+@endpoint(RULES, "POST", "write", TAG, HTTP_201=Rule, allow=TEAM)
 def create_rule(schedule_id: UUID, json: RuleCreate) -> tuple[Rule, int]:
     """Add a rule: a user or rotation on call on some weekdays between two local times."""
     with transaction() as conn:
@@ -58,7 +59,7 @@ def get_rule(schedule_id: UUID, rule_id: UUID) -> Rule:
     return Rule.model_validate(row)
 
 
-@endpoint(RULE, "PATCH", "write", TAG, HTTP_200=Rule)
+@endpoint(RULE, "PATCH", "write", TAG, HTTP_200=Rule, allow=TEAM)
 def update_rule(schedule_id: UUID, rule_id: UUID, json: RulePatch) -> Rule:
     """Change a rule (target_type and target_id change together)."""
     with transaction() as conn:
@@ -70,7 +71,7 @@ def update_rule(schedule_id: UUID, rule_id: UUID, json: RulePatch) -> Rule:
     return Rule.model_validate(row)
 
 
-@endpoint(RULE, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(RULE, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_rule(schedule_id: UUID, rule_id: UUID) -> tuple[str, int]:
     """Delete a rule."""
     with transaction() as conn:

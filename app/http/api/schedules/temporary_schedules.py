@@ -20,6 +20,7 @@ from app.http.api.schemas.temporary_schedules import (
     TemporarySchedulePage,
     TemporarySchedulePatch,
 )
+from app.http.permissions import TEAM
 from app.oncall import temporary_schedules as stored_temporaries
 from app.platform.errors import invalid
 
@@ -70,7 +71,7 @@ def list_temporary_schedules(schedule_id: UUID, query: PageQuery) -> TemporarySc
     )
 
 
-@endpoint(TEMPORARIES, "POST", "write", TAG, HTTP_201=TemporarySchedule)
+@endpoint(TEMPORARIES, "POST", "write", TAG, HTTP_201=TemporarySchedule, allow=TEAM)
 def create_temporary_schedule(
     schedule_id: UUID, json: TemporaryScheduleCreate
 ) -> tuple[TemporarySchedule, int]:
@@ -95,7 +96,7 @@ def get_temporary_schedule(schedule_id: UUID, temporary_id: UUID) -> TemporarySc
     return TemporarySchedule.model_validate(row)
 
 
-@endpoint(TEMPORARY, "PATCH", "write", TAG, HTTP_200=TemporarySchedule)
+@endpoint(TEMPORARY, "PATCH", "write", TAG, HTTP_200=TemporarySchedule, allow=TEAM)
 def update_temporary_schedule(
     schedule_id: UUID, temporary_id: UUID, json: TemporarySchedulePatch
 ) -> TemporarySchedule:
@@ -120,7 +121,7 @@ def update_temporary_schedule(
     return TemporarySchedule.model_validate(row)
 
 
-@endpoint(TEMPORARY, "DELETE", "write", TAG, HTTP_204=None)
+@endpoint(TEMPORARY, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_temporary_schedule(schedule_id: UUID, temporary_id: UUID) -> tuple[str, int]:
     """Delete a temporary schedule."""
     with transaction() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from pydantic import Field, StrictBool
@@ -18,12 +19,20 @@ class ChannelCreate(Input):
     type: ChannelType
     address: Address = Field(description="webhook URL, or Slack channel id / #name")
     status_updates: StrictBool = Field(True, description="also post acknowledge/close notices")
+    team_id: uuid.UUID | None = Field(
+        None, description="the owning team: its managers change this (only admins may omit it)"
+    )
 
 
 class ChannelPatch(Patch):
+    NULLABLE = frozenset({"team_id"})
+
     name: Name | SkipJsonSchema[None] = None
     address: Address | SkipJsonSchema[None] = None
     status_updates: StrictBool | SkipJsonSchema[None] = None
+    team_id: uuid.UUID | None = Field(
+        None, description="move to another team (managing both); null: no team (admins only)"
+    )
 
 
 class Channel(Output):
@@ -34,6 +43,7 @@ class Channel(Output):
     status_updates: bool
     created_at: OutTime
     updated_at: OutTime
+    team_id: str | None = Field(description="the owning team (null: no team, admins only)")
 
 
 class ChannelCreated(Channel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -48,13 +49,21 @@ class PolicyCreate(Input):
     description: Description = ""
     repeat_count: RepeatCount = 0
     steps: Steps = []
+    team_id: uuid.UUID | None = Field(
+        None, description="the owning team: its managers change this (only admins may omit it)"
+    )
 
 
 class PolicyPatch(Patch):
+    NULLABLE = frozenset({"team_id"})
+
     name: Name | SkipJsonSchema[None] = None
     description: Description | SkipJsonSchema[None] = None
     repeat_count: RepeatCount | SkipJsonSchema[None] = None
     steps: Steps | SkipJsonSchema[None] = Field(None, description="replaces every step")
+    team_id: uuid.UUID | None = Field(
+        None, description="move to another team (managing both); null: no team (admins only)"
+    )
 
 
 class Target(Output):
@@ -78,6 +87,7 @@ class Policy(Output):
     steps: list[Step]
     created_at: OutTime
     updated_at: OutTime
+    team_id: str | None = Field(description="the owning team (null: no team, admins only)")
 
 
 class PolicyPage(Output):

@@ -10,7 +10,7 @@ from app.directory import passwords
 from app.http.api.schemas.api_keys import Scope
 from app.http.api.schemas.base import Input, Output
 from app.http.api.schemas.sessions import Session
-from app.http.api.schemas.users import User
+from app.http.api.schemas.users import UserWithTeams
 
 Password = Annotated[str, StringConstraints(min_length=1, max_length=passwords.MAX_LENGTH)]
 
@@ -19,14 +19,21 @@ class KeyIdentity(Output):
     id: str
     name: str
     scope: Scope
+    owner_user_id: str | None = Field(None, description="a personal key's user")
+    owner_team_id: str | None = Field(None, description="a team key's team")
 
 
 class Me(Output):
     """The identity of this request and what it may do."""
 
     kind: Literal["user", "api_key"]
-    scope: Scope = Field(description="an admin user acts with admin, other users with write")
-    user: User | None = Field(description="the signed-in user (kind user)")
+    scope: Scope = Field(
+        description="an admin user acts with admin, other users with write; a key with the "
+        "smaller of its scope and its owner's"
+    )
+    user: UserWithTeams | None = Field(
+        description="the signed-in user (kind user), or a personal key's user"
+    )
     api_key: KeyIdentity | None = Field(description="the key (kind api_key)")
     session: Session | None = Field(description="this request's session (kind user)")
     csrf_token: str | None = Field(

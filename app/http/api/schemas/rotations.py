@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -40,9 +41,14 @@ class RotationCreate(Input):
     start: Time = Field(description="the first handoff; later ones keep its local wall time")
     time_zone: TimeZone
     participants: Participants
+    team_id: uuid.UUID | None = Field(
+        None, description="the owning team: its managers change this (only admins may omit it)"
+    )
 
 
 class RotationPatch(Patch):
+    NULLABLE = frozenset({"team_id"})
+
     name: Name | SkipJsonSchema[None] = None
     description: Description | SkipJsonSchema[None] = None
     type: RotationType | SkipJsonSchema[None] = None
@@ -50,6 +56,9 @@ class RotationPatch(Patch):
     start: Time | SkipJsonSchema[None] = None
     time_zone: TimeZone | SkipJsonSchema[None] = None
     participants: Participants | SkipJsonSchema[None] = None
+    team_id: uuid.UUID | None = Field(
+        None, description="move to another team (managing both); null: no team (admins only)"
+    )
 
 
 class ActiveIndex(Input):
@@ -68,6 +77,7 @@ class Rotation(Output):
     participants: list[str]
     created_at: OutTime
     updated_at: OutTime
+    team_id: str | None = Field(description="the owning team (null: no team, admins only)")
 
 
 class RotationPage(Output):

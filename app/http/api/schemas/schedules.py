@@ -3,6 +3,7 @@ temporary schedules, shifts and feeds have modules of their own)."""
 
 from __future__ import annotations
 
+import uuid
 from uuid import UUID
 
 from pydantic import Field
@@ -18,15 +19,21 @@ class ScheduleCreate(Input):
     description: Description = ""
     time_zone: TimeZone
     notice_channel_id: UUID | None = Field(None, description=NOTICE_CHANNEL)
+    team_id: uuid.UUID | None = Field(
+        None, description="the owning team: its managers change this (only admins may omit it)"
+    )
 
 
 class SchedulePatch(Patch):
-    NULLABLE = frozenset({"notice_channel_id"})
+    NULLABLE = frozenset({"team_id", "notice_channel_id"})
 
     name: Name | SkipJsonSchema[None] = None
     description: Description | SkipJsonSchema[None] = None
     time_zone: TimeZone | SkipJsonSchema[None] = None
     notice_channel_id: UUID | None = Field(None, description=NOTICE_CHANNEL + " (null: none)")
+    team_id: uuid.UUID | None = Field(
+        None, description="move to another team (managing both); null: no team (admins only)"
+    )
 
 
 class Schedule(Output):
@@ -37,6 +44,7 @@ class Schedule(Output):
     notice_channel_id: str | None = Field(description=NOTICE_CHANNEL)
     created_at: OutTime
     updated_at: OutTime
+    team_id: str | None = Field(description="the owning team (null: no team, admins only)")
 
 
 class SchedulePage(Output):

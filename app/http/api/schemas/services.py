@@ -17,15 +17,21 @@ class ServiceCreate(Input):
         None, description="alerts are held back until this time (a maintenance window)"
     )
     escalation_policy_id: uuid.UUID | None = Field(None, description="who is paged, and when")
+    team_id: uuid.UUID | None = Field(
+        None, description="the owning team: its managers change this (only admins may omit it)"
+    )
 
 
 class ServicePatch(Patch):
-    NULLABLE = frozenset({"maintenance_until", "escalation_policy_id"})
+    NULLABLE = frozenset({"team_id", "maintenance_until", "escalation_policy_id"})
 
     name: Name | SkipJsonSchema[None] = None
     description: Description | SkipJsonSchema[None] = None
     maintenance_until: Time | None = None
     escalation_policy_id: uuid.UUID | None = Field(None, description="null: page no one")
+    team_id: uuid.UUID | None = Field(
+        None, description="move to another team (managing both); null: no team (admins only)"
+    )
 
 
 class Service(Output):
@@ -36,6 +42,7 @@ class Service(Output):
     maintenance_until: OutTime | None
     created_at: OutTime
     updated_at: OutTime
+    team_id: str | None = Field(description="the owning team (null: no team, admins only)")
 
 
 class ServicePage(Output):

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, StrictBool, StringConstraints, WithJ
 from pydantic.json_schema import SkipJsonSchema
 
 from app.http.api.schemas.base import Input, Name, Output, OutTime, Patch, TimeZone, one_line
+from app.http.api.schemas.teams import UserTeam
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 
@@ -55,6 +56,12 @@ class User(Output):
     disabled_at: OutTime | None
     created_at: OutTime
     updated_at: OutTime
+
+
+class UserWithTeams(User):
+    """A user with the teams they belong to, and their role in each."""
+
+    teams: list[UserTeam]
 
 
 class UserPage(Output):
