@@ -57,6 +57,21 @@ RECIPES: dict[str, Callable[[World], Call]] = {
         "/api-keys", ("api_keys", CREATED), {"name": unique("k"), "scope": "read"}
     ),
     "revoke_api_key": lambda w: Call(f"/api-keys/{w['api_key']}", ("api_keys", w["api_key"])),
+    "create_team": lambda w: Call("/teams", ("teams", CREATED), {"name": unique("t")}),
+    "update_team": lambda w: Call(
+        f"/teams/{w['team']}", ("teams", w["team"]), {"description": "db"}
+    ),
+    "delete_team": lambda w: Call(f"/teams/{w['team']}", ("teams", w["team"])),
+    # a membership has no id of its own: its team is the target
+    "add_team_member": lambda w: Call(
+        f"/teams/{w['team']}/members", ("teams", w["team"]), {"user_id": w["spare_user"]}
+    ),
+    "update_team_member": lambda w: Call(
+        f"/teams/{w['team']}/members/{w['user2']}", ("teams", w["team"]), {"role": "manager"}
+    ),
+    "remove_team_member": lambda w: Call(
+        f"/teams/{w['team']}/members/{w['user2']}", ("teams", w["team"])
+    ),
     "create_invitation": lambda w: Call(
         "/invitations",
         ("signin_links", CREATED),

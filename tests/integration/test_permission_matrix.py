@@ -76,6 +76,11 @@ ROUTES: dict[str, tuple[str, str]] = {
     "POST /api-keys": ("write", "team"),
     "GET /api-keys/<key_id>": ("read", "key holder"),
     "DELETE /api-keys/<key_id>": ("write", "key holder"),
+    # invitations and the audit log: admins only
+    "GET /invitations": ("admin", "admins"),
+    "POST /invitations": ("admin", "admins"),
+    "DELETE /invitations/<invitation_id>": ("admin", "admins"),
+    "GET /audit": ("admin", "admins"),
     # teams
     "GET /teams": ("read", "everyone"),
     "POST /teams": ("write", "admins"),

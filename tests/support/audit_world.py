@@ -66,6 +66,8 @@ def _directory(api: Api, world: World) -> None:
     api_key = created(api.post("/api-keys", json={"name": unique("key"), "scope": "read"}))
     ids["api_key"] = api_key["id"]
     world.secrets.append(api_key["key"])
+    ids["team"] = team = created(api.post("/teams", json={"name": unique("team")}))["id"]
+    created(api.post(f"/teams/{team}/members", json={"user_id": ids["user2"], "role": "member"}))
     invitation = {"email": f"{unique('invitee')}@example.com", "name": "Invitee"}
     invited = created(api.post("/invitations", json=invitation))
     ids["invitation"] = invited["id"]

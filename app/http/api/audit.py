@@ -6,11 +6,12 @@ from app.audit import events
 from app.http.api import pagination
 from app.http.api.routing import endpoint, transaction
 from app.http.api.schemas.audit import AuditEvent, AuditPage, AuditQuery
+from app.http.permissions import ADMINS
 
 TAG = "audit"
 
 
-@endpoint("/audit", "GET", "admin", TAG, HTTP_200=AuditPage)
+@endpoint("/audit", "GET", "admin", TAG, HTTP_200=AuditPage, allow=ADMINS)
 def list_audit_events(query: AuditQuery) -> AuditPage:
     """List audit events, newest first, filtered by actor, target and time. Each is one
     transaction's changes to configuration, with secrets left out."""

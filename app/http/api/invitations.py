@@ -20,13 +20,14 @@ from app.http.api.routing import endpoint, settings, transaction
 from app.http.api.schemas import invitations as schemas
 from app.http.api.schemas.base import PageQuery
 from app.http.auth import identity
+from app.http.permissions import ADMINS
 from app.platform.errors import Conflict, NotFound
 
 TAG = "invitations"
 log = structlog.get_logger(__name__)
 
 
-@endpoint("/invitations", "POST", "admin", TAG, HTTP_201=schemas.InvitationCreated)
+@endpoint("/invitations", "POST", "admin", TAG, HTTP_201=schemas.InvitationCreated, allow=ADMINS)
 def create_invitation(json: schemas.InvitationCreate) -> tuple[schemas.InvitationCreated, int]:
     """Invite a person: creates the user (or re-invites one without a password, voiding the
     old link) and emails a one-time link. Without SMTP, the answer holds the link."""
@@ -49,7 +50,7 @@ def create_invitation(json: schemas.InvitationCreate) -> tuple[schemas.Invitatio
     return schemas.created({**issued.link, "live": True}, user_created, delivery, link), 201
 
 
-@endpoint("/invitations", "GET", "admin", TAG, HTTP_200=schemas.InvitationPage)
+@endpoint("/invitations", "GET", "admin", TAG, HTTP_200=schemas.InvitationPage, allow=ADMINS)
 def list_invitations(query: PageQuery) -> schemas.InvitationPage:
     """Every invitation, oldest first, with its state (pending, accepted, replaced, …)."""
 
@@ -59,7 +60,7 @@ def list_invitations(query: PageQuery) -> schemas.InvitationPage:
     return listing.oldest_first(query, fetch, schemas.invitation, schemas.InvitationPage)
 
 
-@endpoint("/invitations/<uuid:invitation_id>", "DELETE", "admin", TAG, HTTP_204=None)
+@endpoint("/invitations/<uuid:invitation_id>", "DELETE", "admin", TAG, HTTP_204=None, allow=ADMINS)
 def revoke_invitation(invitation_id: UUID) -> tuple[str, int]:
     """Revoke a pending invitation: its link stops working at once (the user stays)."""
     with transaction() as conn:
