@@ -30,8 +30,8 @@ from spectree.utils import get_request_model_hints
 
 from app.alerts.store import Actor
 from app.audit import context as audit_context
-from app.http.api import audited
 from app.http import permissions
+from app.http.api import audited
 from app.http.api.schemas.base import ErrorBody
 from app.http.api.validation import validation_failed
 from app.http.auth import identity, require_scope
