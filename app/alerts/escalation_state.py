@@ -83,3 +83,15 @@ def release_held(conn: psycopg.Connection[Any], service_id: str) -> int:
         "UPDATE alert_escalations SET next_step_at = now() WHERE service_id = %s AND held",
         (service_id,),
     ).rowcount
+
+
+def position(conn: psycopg.Connection[Any], alert_id: int) -> dict[str, Any] | None:
+    """Where the alert is in its escalation: the next step to fire (`step_index`), repeats
+    done, when the next step fires (`next_step_at`, None: nothing more will), whether it is
+    held by maintenance, and when a step last fired."""
+    row = conn.execute(
+        "SELECT step_index, repeats_done, next_step_at, held, forced, last_step_at "
+        "FROM alert_escalations WHERE alert_id = %s",
+        (alert_id,),
+    ).fetchone()
+    return dict(row) if row else None

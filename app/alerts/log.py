@@ -119,3 +119,14 @@ def add_unreachable(
     statement, once per engagement."""
     params = engine_pass.columns(list(failures), ("alert_ids", "user_ids", "seqs", "messages"))
     conn.execute(_UNREACHABLE, {**params, "actor": actor})
+
+
+# ---- what changed lately (the web app's alert list polls it) -----------------------------------
+
+
+def latest_entry_id(conn: psycopg.Connection[Any]) -> int:
+    """The id of the newest log entry of any alert (0: none). Every raise and status change
+    logs an entry, so a list showing alerts as of this id is current while it stays the same;
+    one index probe, cheap enough to ask every 2 s from every open tab."""
+    row = conn.execute("SELECT coalesce(max(id), 0) AS id FROM alert_logs").fetchone()
+    return int(row["id"]) if row else 0

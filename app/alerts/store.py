@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,13 +252,19 @@ def set_status_for_service(
 
 
 _REQUESTED_LOG = alert_logs.insert_sql(
-    "alert_id, event, actor_type, actor_id",
-    "SELECT id, 'escalation_requested', %(actor_type)s, %(actor_id)s FROM target",
+    "alert_id, event, actor_type, actor_id, meta",
+    "SELECT id, 'escalation_requested', %(actor_type)s, %(actor_id)s, %(meta)s FROM target",
 )
 
 
-def request_escalation(conn: psycopg.Connection[Any], alert_id: int, actor: Actor) -> bool:
-    """Record a request to escalate an open alert now (the engine acts on it)."""
+def request_escalation(
+    conn: psycopg.Connection[Any],
+    alert_id: int,
+    actor: Actor,
+    meta: Mapping[str, Any] | None = None,
+) -> bool:
+    """Record a request to escalate an open alert now (the engine acts on it); `meta` lands
+    on the log entry, as with set_status."""
     row = conn.execute(
         f"""
         WITH target AS (SELECT id FROM alerts WHERE id = %(id)s AND status <> 'closed'),
@@ -268,7 +274,12 @@ def request_escalation(conn: psycopg.Connection[Any], alert_id: int, actor: Acto
             json_build_object('alert_id', id, 'event', 'escalation_requested')::text)
         FROM target
         """,
-        {"id": alert_id, "actor_type": actor.type, "actor_id": actor.id},
+        {
+            "id": alert_id,
+            "actor_type": actor.type,
+            "actor_id": actor.id,
+            "meta": Jsonb(dict(meta or {})),
+        },
     ).fetchone()
     return row is not None
 
@@ -311,6 +322,8 @@ class AlertFilter:
     service_id: str | None = None
     status: str | None = None
     q: str | None = None
+    service_ids: Sequence[str] | None = None  # any of these services ("my services")
+    statuses: Sequence[str] | None = None  # any of these statuses (open: not closed)
     since: Any = None  # datetime
     until: Any = None  # datetime
     before_id: int | None = None  # cursor: alerts with a smaller id
@@ -323,6 +336,8 @@ def list_alerts(conn: psycopg.Connection[Any], f: AlertFilter) -> list[dict[str,
     params: dict[str, Any] = {"limit": f.limit + 1}
     for clause, key, value in (
         ("a.service_id = %(service_id)s", "service_id", f.service_id),
+        ("a.service_id = ANY(%(service_ids)s::uuid[])", "service_ids", f.service_ids),
+        ("a.status = ANY(%(statuses)s::text[])", "statuses", f.statuses),
         ("a.status = %(status)s", "status", f.status),
         ("a.created_at >= %(since)s", "since", f.since),
         ("a.created_at < %(until)s", "until", f.until),

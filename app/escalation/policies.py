@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 
 from app.alerts import escalation_state
+from app.oncall import loading
 from app.platform.sql_fragments import EVENTS_CHANNEL, keyset_page, update_row
 
 POLICY_COLUMNS = (
@@ -205,3 +206,27 @@ def release_held_alerts(conn: psycopg.Connection[Any], service_id: str) -> int:
 
 
 # ---- who is on call for a service --------------------------------------------------------------
+
+
+# ---- who a policy can reach -------------------------------------------------------------------
+
+
+def services_reaching(conn: psycopg.Connection[Any], user_id: str) -> list[str]:
+    """The ids of services whose escalation policy can reach this user: a step names them, or a
+    rotation they take part in, or a schedule that could put them on call (the schedules
+    app.oncall.loading.schedule_ids_for_user finds)."""
+    schedule_ids = loading.schedule_ids_for_user(conn, user_id)
+    rows = conn.execute(
+        """
+        SELECT id::text AS id FROM services WHERE escalation_policy_id IN (
+            SELECT st.policy_id FROM escalation_steps st
+            JOIN escalation_step_targets t ON t.step_id = st.id
+            WHERE t.user_id = %(u)s
+               OR t.schedule_id = ANY(%(schedules)s::uuid[])
+               OR t.rotation_id IN (SELECT rotation_id FROM rotation_participants
+                                    WHERE user_id = %(u)s))
+        ORDER BY id
+        """,
+        {"u": user_id, "schedules": schedule_ids},
+    ).fetchall()
+    return [row["id"] for row in rows]

@@ -23,3 +23,11 @@ DASHBOARD_CSP = (
     "img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+
+# The web app's pages (app.http.pages): the same rules, and only this origin's own scripts and
+# style sheets (htmx and app.js, vendored; no inline script or style, no eval) and requests.
+WEB_APP_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+WEB_APP_HEADERS = {**PAGE_HEADERS, "Content-Security-Policy": WEB_APP_CSP}

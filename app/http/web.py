@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
     from app.http.ingest import ingest_blueprint
     from app.http.metrics import register_metrics
     from app.http.oidc import oidc_blueprint
+    from app.http.pages import register_pages
     from app.http.runtime import WebRuntime
     from app.http.signin import signin_blueprint
     from app.http.signin_link_pages import link_pages_blueprint
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, resolver: Resolver = system_res
     app.register_blueprint(slack_blueprint)
     register_metrics(app, settings)
     register_admin(app)
+    register_pages(app)
     _trust_proxies(app, settings.limits.proxy_hops)
     return app
 

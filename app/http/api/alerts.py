@@ -7,11 +7,13 @@ logged with the acting API key as actor (`actor_type` "api_key", `actor_id` its 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
 
 from app.alerts import store
+from app.alerts.store import Actor
 from app.http.api import pagination
 from app.http.api.routing import Conflict, NotFound, actor, endpoint, transaction
 from app.http.api.schemas.alerts import (
@@ -94,13 +96,35 @@ def _locked_status(conn: psycopg.Connection[Any], alert_id: int) -> str:
     return status
 
 
-def _move(alert_id: int, to: str, verb: str) -> AlertWithLog:
+# How the alert log says an action was taken (meta "via"); the API's entries carry none.
+Via = Mapping[str, Any] | None
+# Past participle of each status an action moves to, for the refusal's message.
+_DONE = {"acknowledged": "acknowledged", "closed": "closed"}
+
+
+def change_status(
+    conn: psycopg.Connection[Any], alert_id: int, to: str, who: Actor, meta: Via = None
+) -> bool:
+    """The one rule for moving an alert's status, for the API and the web app alike: forward
+    only; doing it again is a no-op (False); a closed alert is never acknowledged (409)."""
+    status = _locked_status(conn, alert_id)
+    if status == "closed" and to != "closed":
+        raise InvalidTransition(f"alert {alert_id} is closed; it cannot be {_DONE[to]}")
+    if status == to:
+        return False
+    return store.set_status(conn, alert_id, to, who, meta)
+
+
+def escalate(conn: psycopg.Connection[Any], alert_id: int, who: Actor, meta: Via = None) -> None:
+    """Ask for an open alert to be escalated now (409 when it is closed)."""
+    if _locked_status(conn, alert_id) == "closed":
+        raise InvalidTransition(f"alert {alert_id} is closed; it cannot be escalated")
+    store.request_escalation(conn, alert_id, who, meta)
+
+
+def _move(alert_id: int, to: str) -> AlertWithLog:
     with transaction() as conn:
-        status = _locked_status(conn, alert_id)
-        if status == "closed" and to != "closed":
-            raise InvalidTransition(f"alert {alert_id} is closed; it cannot be {verb}")
-        if status != to:
-            store.set_status(conn, alert_id, to, actor())
+        change_status(conn, alert_id, to, actor())
         return _alert(conn, alert_id)
 
 
@@ -115,13 +139,13 @@ def _move(alert_id: int, to: str, verb: str) -> AlertWithLog:
 )
 def acknowledge_alert(alert_id: int) -> AlertWithLog:
     """Acknowledge a triggered alert (a no-op if it already is; 409 if it is closed)."""
-    return _move(alert_id, "acknowledged", "acknowledged")
+    return _move(alert_id, "acknowledged")
 
 
 @endpoint(ALERT + "/close", "POST", "write", TAG, HTTP_200=AlertWithLog, allow=EVERYONE)
 def close_alert(alert_id: int) -> AlertWithLog:
     """Close an alert (a no-op if it already is)."""
-    return _move(alert_id, "closed", "closed")
+    return _move(alert_id, "closed")
 
 
 @endpoint(
@@ -136,7 +160,5 @@ def close_alert(alert_id: int) -> AlertWithLog:
 def escalate_alert(alert_id: int) -> AlertWithLog:
     """Ask for the alert to be escalated now; the escalation engine acts on the request."""
     with transaction() as conn:
-        if _locked_status(conn, alert_id) == "closed":
-            raise InvalidTransition(f"alert {alert_id} is closed; it cannot be escalated")
-        store.request_escalation(conn, alert_id, actor())
+        escalate(conn, alert_id, actor())
         return _alert(conn, alert_id)

@@ -1,0 +1,20 @@
+"""The web app: server-rendered pages (Jinja2 templates under app/http/templates/pages) made
+interactive with htmx, vendored under app/http/static/vendor (README, Web app).
+
+One module per page group: `signin_page` (/login, /logout), `alert_list` (/alerts and its
+live fragment and bulk actions), `alert_detail` (/alerts/<id> and its actions). `base` holds
+what every page shares: the blueprint, who is signed in, the CSRF token, the security headers.
+Pages call the same domain functions and permission rules as /api/v1; none has its own.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_pages(app: Flask) -> None:
+    """Mount the web app's pages and static files on `app`."""
+    from app.http.pages import alert_detail, alert_list, signin_page  # noqa: F401 (routes)
+    from app.http.pages.base import pages_blueprint
+
+    app.register_blueprint(pages_blueprint)
