@@ -27,7 +27,9 @@ def service(make_service: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     return make_service("checkout")
 
 
-def raise_alert(conn: psycopg.Connection[Any], service: dict[str, Any], summary: str, **kw: Any) -> int:
+def raise_alert(
+    conn: psycopg.Connection[Any], service: dict[str, Any], summary: str, **kw: Any
+) -> int:
     return store.raise_alert(conn, service["id"], summary, **kw).alert_id
 
 

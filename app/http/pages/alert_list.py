@@ -136,5 +136,7 @@ def _is_uuid(value: str) -> bool:
 def bulk_action() -> Response:
     """Acknowledge, close or escalate every selected alert (form fields `action`, `alert_id`)."""
     who = viewer(EVERYONE, "write")
-    done = actions.act_on_many(who, request.form.get("action", ""), request.form.getlist("alert_id"))
+    done = actions.act_on_many(
+        who, request.form.get("action", ""), request.form.getlist("alert_id")
+    )
     return actions.back_to(request.form.get("back"), done)

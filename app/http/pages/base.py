@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request
 
+from app.directory import users
 from app.http import session_cookie
 from app.http.api.routing import transaction
 from app.http.auth import Identity, authenticate
@@ -23,7 +24,6 @@ from app.http.oidc import DEFAULT_NEXT, safe_next
 from app.http.page_headers import WEB_APP_HEADERS
 from app.http.pages.formatting import when
 from app.http.permissions import Rule
-from app.directory import users
 from app.platform.errors import ApiError, Unauthorized
 
 pages_blueprint = Blueprint(
@@ -105,9 +105,7 @@ def sign_in_redirect() -> Response:
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
     """A rendered page (or fragment) with the web app's security headers."""
-    html = render_template(
-        template, oidc_name=_oidc_name(), viewer=g.get("page_viewer"), **context
-    )
+    html = render_template(template, oidc_name=_oidc_name(), viewer=g.get("page_viewer"), **context)
     return Response(html, status=status, content_type="text/html; charset=utf-8")
 
 

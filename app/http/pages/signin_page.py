@@ -66,9 +66,9 @@ def login() -> Response:
         response = _login_page(next_path, _refusal_text(refused), refused.status)
         response.headers.update(refused.headers)
         return response
-    response = redirect(next_path, code=303)
-    session_cookie.set_cookie(response, done.token)
-    return response  # type: ignore[return-value]
+    went = redirect(next_path, code=303)
+    session_cookie.set_cookie(went, done.token)
+    return went  # type: ignore[return-value]
 
 
 @pages_blueprint.post("/logout")
