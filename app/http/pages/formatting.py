@@ -69,7 +69,8 @@ def describe(entry: Mapping[str, Any], names: Mapping[str, str]) -> str:
     """One log entry as a sentence: "acknowledged by Ada via web"."""
     event = _EVENTS.get(str(entry["event"]), str(entry["event"]).replace("_", " "))
     if entry["event"] == "duplicate_suppressed":
-        event = f"{event} ({(entry.get('meta') or {}).get('count', 1)} times)"
+        count = int((entry.get("meta") or {}).get("count", 1))
+        event = f"{event} ({count} time{'' if count == 1 else 's'})"
     actor_type, actor_id = entry.get("actor_type"), entry.get("actor_id")
     who = names.get(str(actor_id), "") if actor_type == "user" else ""
     how = via(entry)
