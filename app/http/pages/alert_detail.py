@@ -59,7 +59,9 @@ def _people(log: list[dict[str, Any]], sent: list[dict[str, Any]]) -> set[str]:
     return found | {str(m["user_id"]) for m in sent if m["user_id"]}
 
 
-@pages_blueprint.post(ALERT + "/<any(acknowledge, close, escalate):action>")
+@pages_blueprint.post(ALERT + "/acknowledge", defaults={"action": "acknowledge"})
+@pages_blueprint.post(ALERT + "/close", defaults={"action": "close"})
+@pages_blueprint.post(ALERT + "/escalate", defaults={"action": "escalate"})
 def alert_action(alert_id: int, action: str) -> Response:
     """Acknowledge, close or escalate this alert, then go back to the page the form was on."""
     who = viewer(EVERYONE, "write")

@@ -24,7 +24,7 @@ from app.http.oidc import DEFAULT_NEXT, safe_next
 from app.http.page_headers import WEB_APP_HEADERS
 from app.http.pages.formatting import when
 from app.http.permissions import Rule
-from app.platform.errors import ApiError, Unauthorized
+from app.platform.errors import ApiError, Unauthorized, error_response
 
 pages_blueprint = Blueprint(
     "pages",
@@ -151,6 +151,15 @@ def _not_signed_in(_error: NotSignedIn) -> Response:
     return sign_in_redirect()
 
 
+# Refusals a person can act on are pages; any other (a body too large or too slow, 503) is the
+# JSON error envelope, as everywhere: the request never reached a page.
+PAGE_STATUSES = frozenset({401, 403, 404, 409, 422, 429})
+
+
 @pages_blueprint.errorhandler(ApiError)
 def _refused(error: ApiError) -> Response:
-    return refusal(error)
+    if error.status in PAGE_STATUSES:
+        return refusal(error)
+    response = error_response(error.status, error.code, error.message, error.details)
+    response.headers.update(error.headers)
+    return response
