@@ -48,9 +48,7 @@ def person(db_conn: psycopg.Connection[Any]) -> dict[str, Any]:
 
 
 def open_context(browser: Browser, viewport: dict[str, int]) -> BrowserContext:
-    context = browser.new_context(
-        viewport=viewport, locale="en-US", timezone_id="America/New_York"
-    )
+    context = browser.new_context(viewport=viewport, locale="en-US", timezone_id="America/New_York")
     context.set_default_timeout(UI_TIMEOUT)
     return context
 
@@ -67,9 +65,9 @@ def watch_csp(page: Page) -> Page:
     violations: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     page.csp_violations = violations  # type: ignore[attr-defined]
     return page
