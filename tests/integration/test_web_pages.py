@@ -258,3 +258,31 @@ def test_an_unknown_alert_is_a_404_page(client: Any, signed_in: str) -> None:
 def test_sign_out_ends_the_session(client: Any, signed_in: str) -> None:
     assert client.post("/logout", data={"csrf_token": signed_in}).status_code == 303
     assert client.get("/alerts").status_code == 303
+
+
+def test_the_sign_in_page_offers_the_identity_provider_and_keeps_next(
+    settings_for: Callable[..., Any],
+) -> None:
+    from app import create_app
+    from tests.support.fakes.oidc_idp import CLIENT_ID, CLIENT_SECRET, FakeIdp
+
+    idp = FakeIdp().start()
+    app = create_app(
+        settings_for(
+            KLAXON_OIDC_ISSUER=idp.issuer,
+            KLAXON_OIDC_CLIENT_ID=CLIENT_ID,
+            KLAXON_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+            KLAXON_OIDC_NAME="Example SSO",
+        )
+    )
+    try:
+        page = app.test_client().get("/login?next=/alerts/5").get_data(as_text=True)
+        assert "Sign in with Example SSO" in page
+        assert 'href="/auth/oidc/start?next=%2Falerts%2F5"' in page
+    finally:
+        app.extensions["klaxon"].stop()
+        idp.stop()
+
+
+def test_without_oidc_the_sign_in_page_has_no_provider_button(client: Any) -> None:
+    assert "Sign in with" not in client.get("/login").get_data(as_text=True)

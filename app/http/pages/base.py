@@ -10,6 +10,7 @@ Without a live session a page redirects to /login?next=<this path>; an htmx requ
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -45,8 +46,14 @@ class Viewer:
     user_id: str
     name: str
     email: str
-    time_zone: str
     csrf_token: str
+
+    @functools.cached_property
+    def time_zone(self) -> str:
+        """The profile's zone, read only when a page shows a time (a 204 refresh shows none)."""
+        with transaction() as conn:
+            user = users.get_user(conn, self.user_id)
+        return str(user["time_zone"]) if user else "UTC"
 
 
 class NotSignedIn(Exception):
@@ -77,16 +84,9 @@ def viewer(rule: Rule, scope: str = "read") -> Viewer:
         user_id=identity.user_id,
         name=live.name,
         email=live.email,
-        time_zone=_time_zone(identity.user_id),
         csrf_token=session_cookie.csrf_for(live.id),
     )
     return found
-
-
-def _time_zone(user_id: str) -> str:
-    with transaction() as conn:
-        user = users.get_user(conn, user_id)
-    return str(user["time_zone"]) if user else "UTC"
 
 
 def sign_in_redirect() -> Response:
