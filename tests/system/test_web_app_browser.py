@@ -1,8 +1,9 @@
 """The web app in a real browser (Debian's Chromium driven by Playwright) against gunicorn
 (README, Web app): sign in; an alert raised through the generic endpoint appears in the open
 list within 3 s without a reload; acknowledge from the list and from the alert's page, and the
-log says via web with the user; bulk close; the phone viewport; no session -> sign-in page;
-axe-core finds no serious or critical violation; the CSP is never violated."""
+log says via web with the user; bulk close; the phone viewport; no session -> sign-in page; a
+form post without the CSRF token is refused; axe-core finds no serious or critical violation;
+the CSP is never violated."""
 
 from __future__ import annotations
 
@@ -171,6 +172,13 @@ def test_the_phone_view_fits_and_a_page_without_a_session_goes_to_sign_in(
     expect(page.get_by_role("button", name=f"Acknowledge alert #{alert_id}")).to_be_in_viewport()
     assert serious_violations(page) == []
     assert page.csp_violations == []  # type: ignore[attr-defined]
+
+    # The browser's own cookie, a form post without the page's CSRF token: refused, nothing done.
+    forged = context.request.post(
+        f"{web}/alerts/{alert_id}/acknowledge", form={"back": "/alerts"}, max_redirects=0
+    )
+    assert forged.status == 403 and "CSRF" in forged.text()
+    assert store.alert_status(db_conn, alert_id) == "triggered"
     context.close()
 
 
