@@ -286,3 +286,34 @@ def test_the_sign_in_page_offers_the_identity_provider_and_keeps_next(
 
 def test_without_oidc_the_sign_in_page_has_no_provider_button(client: Any) -> None:
     assert "Sign in with" not in client.get("/login").get_data(as_text=True)
+
+
+def test_the_sign_in_page_keeps_the_sign_in_limits(
+    settings_for: Callable[..., Any], user: dict[str, Any]
+) -> None:
+    from app import create_app
+
+    app = create_app(settings_for(KLAXON_LIMIT_SIGNIN_PER_ACCOUNT="2/minute"))
+    try:
+        client = app.test_client()
+        for _ in range(2):
+            assert (
+                client.post("/login", data={"email": user["email"], "password": "no"}).status_code
+                == 401
+            )
+        limited = page_sign_in(client, user)  # the right password, past the limit
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) > 0
+        assert "Too many sign-in attempts" in limited.get_data(as_text=True)
+    finally:
+        app.extensions["klaxon"].stop()
+
+
+def test_a_sign_in_another_site_started_is_refused(client: Any, user: dict[str, Any]) -> None:
+    refused = client.post(
+        "/login",
+        data={"email": user["email"], "password": PASSWORD},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert refused.status_code == 403
+    assert client.get_cookie("klaxon_session") is None
