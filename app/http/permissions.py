@@ -225,7 +225,13 @@ def _key_create(who: Identity) -> None:
     _, user = _body_field("owner_user_id")
     _, team = _existing_team("owner_team_id")
     _, scope = _body_field("scope")
-    if user is not None and _team_id(user) != who.user_id:
+    check_key_create(who, None if user is None else _team_id(user), team, scope)
+
+
+def check_key_create(who: Identity, user: str | None, team: str | None, scope: Any) -> None:
+    """KEY_CREATE's rule for a key of owner `user` or `team` (or neither) and `scope`; the
+    web app's key form applies it to its own fields."""
+    if user is not None and user != who.user_id:
         raise Forbidden("a personal key is made by its own user")
     if team is not None and not (who.admin or team in managed_teams(who)):
         raise Forbidden("a team key is made by an admin or a manager of that team")

@@ -106,6 +106,11 @@ def create_contact_method(
 ) -> tuple[ContactMethodCreated, int]:
     """Add a contact method (unverified) and send it a verification code. Webhooks get a
     signing secret, shown only here. The same type and address twice: 409."""
+    return add_contact_method(user_id, json), 201
+
+
+def add_contact_method(user_id: UUID, json: ContactMethodCreate) -> ContactMethodCreated:
+    """The rule of adding a contact method (the API's and the profile page's)."""
     _check_address(json.type, json.address)
     _require_provider(json.type)
     with transaction() as conn:
@@ -116,7 +121,7 @@ def create_contact_method(
         message_id = _send_code(conn, user_id, row)
     log.info("contact_method_created", contact_method_id=row["id"], type=json.type,
              verification_message_id=message_id)  # fmt: skip
-    return ContactMethodCreated.model_validate(row), 201
+    return ContactMethodCreated.model_validate(row)
 
 
 @endpoint(ONE, "GET", "read", TAG, HTTP_200=ContactMethod)
@@ -130,7 +135,11 @@ def get_contact_method(user_id: UUID, cm_id: UUID) -> ContactMethod:
 def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) -> ContactMethod:
     """Rename, disable/enable, opt in/out of status updates, or change the address (which makes
     the method unverified again and sends a new code)."""
-    changes = dump(json)
+    return change_contact_method(user_id, cm_id, dump(json))
+
+
+def change_contact_method(user_id: UUID, cm_id: UUID, changes: dict[str, Any]) -> ContactMethod:
+    """The rule of changing a contact method (`changes`: a validated ContactMethodPatch's)."""
     if "address" in changes:
         # Checked before the row is locked: a webhook URL's check waits on DNS, and no
         # connection or lock is held meanwhile. The type never changes, so it can be read first.
@@ -154,10 +163,15 @@ def update_contact_method(user_id: UUID, cm_id: UUID, json: ContactMethodPatch) 
 @endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, allow=SELF)
 def delete_contact_method(user_id: UUID, cm_id: UUID) -> tuple[str, int]:
     """Delete a contact method with its notification rules."""
+    remove_contact_method(user_id, cm_id)
+    return "", 204
+
+
+def remove_contact_method(user_id: UUID, cm_id: UUID) -> None:
+    """Delete the user's contact method (404 if they have no such one)."""
     with transaction() as conn:
         if not contact_methods.delete_contact_method(conn, str(user_id), str(cm_id)):
             raise NotFound(f"no contact method with id {cm_id} for user {user_id}")
-    return "", 204
 
 
 @endpoint(
@@ -173,6 +187,11 @@ def delete_contact_method(user_id: UUID, cm_id: UUID) -> tuple[str, int]:
 def send_verification(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
     """Send a new code (the old one stops working). At most one a minute (429, Retry-After);
     an already verified method: 409."""
+    return MessageQueued(message_id=str(resend_code(user_id, cm_id))), 202
+
+
+def resend_code(user_id: UUID, cm_id: UUID) -> int:
+    """Send the unverified method a new code, at most one a minute; the message's id."""
     with transaction() as conn:
         method = require_method(conn, user_id, cm_id, lock=True)
         if method["verified"]:
@@ -181,19 +200,23 @@ def send_verification(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
         if age is not None and age < verification.RESEND_AFTER:
             wait = max(1, int((verification.RESEND_AFTER - age).total_seconds() + 0.999))
             raise RateLimited(f"a code was sent less than a minute ago; retry in {wait} s", wait)
-        message_id = _send_code(conn, user_id, method)
-    return MessageQueued(message_id=str(message_id)), 202
+        return _send_code(conn, user_id, method)
 
 
 @endpoint(ONE + "/verify", "POST", "write", TAG, HTTP_200=ContactMethod, allow=SELF)
 def verify_contact_method(user_id: UUID, cm_id: UUID, json: VerifyCode) -> ContactMethod:
     """Confirm the code the method received. Wrong code: 422 (5 tries per code); expired, used
     up or never sent: 409 (request a new one); already verified: 200, nothing changes."""
+    return check_code(user_id, cm_id, json.code)
+
+
+def check_code(user_id: UUID, cm_id: UUID, code: str) -> ContactMethod:
+    """Verify the method with `code` (the refusals: verify_contact_method's)."""
     with transaction() as conn:
         method = require_method(conn, user_id, cm_id, lock=True)
         if method["verified"]:
             return ContactMethod.model_validate(method)
-        verdict = verification.check_code(conn, settings().secret_key, str(cm_id), json.code)
+        verdict = verification.check_code(conn, settings().secret_key, str(cm_id), code)
         method = require_method(conn, user_id, cm_id)
     # Out of the transaction: a wrong guess is counted (committed) before it is refused.
     log.info("contact_method_verification", contact_method_id=str(cm_id), outcome=verdict.outcome)
@@ -224,6 +247,11 @@ def verify_contact_method(user_id: UUID, cm_id: UUID, json: VerifyCode) -> Conta
 def test_contact_method(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]:
     """Queue a test message to the method (409 if it is unverified, disabled or STOPped; 429
     past KLAXON_LIMIT_TEST_SENDS to its address)."""
+    return MessageQueued(message_id=str(send_test(user_id, cm_id))), 202
+
+
+def send_test(user_id: UUID, cm_id: UUID) -> int:
+    """Queue a test message to the user's method; the message's id."""
     with transaction() as conn:
         method = require_method(conn, user_id, cm_id)
         for flag, problem in (
@@ -236,8 +264,7 @@ def test_contact_method(user_id: UUID, cm_id: UUID) -> tuple[MessageQueued, int]
         address = ratelimit.destination_key(method["type"], method["address"])
         limit = settings().limits.test_sends
         ratelimit.limiter().hit(limit, "test messages to this address", address)
-        message_id = _queue_test(conn, str(cm_id))
-    return MessageQueued(message_id=str(message_id)), 202
+        return _queue_test(conn, str(cm_id))
 
 
 def _queue_test(conn: psycopg.Connection[Any], cm_id: str) -> int:

@@ -43,13 +43,18 @@ def create_notification_rule(
     user_id: UUID, json: NotificationRuleCreate
 ) -> tuple[NotificationRule, int]:
     """Add a rule: contact method (one of this user's) and delay in minutes."""
+    return add_rule(user_id, json), 201
+
+
+def add_rule(user_id: UUID, json: NotificationRuleCreate) -> NotificationRule:
+    """The rule of adding a notification rule (the API's and the profile page's)."""
     with transaction() as conn:
         require_user(conn, user_id)
         cm_id = str(json.contact_method_id)
         if contact_methods.get_contact_method(conn, str(user_id), cm_id, lock=True) is None:
             raise invalid("contact_method_id", f"user {user_id} has no contact method {cm_id}")
         row = notification_rules.create_rule(conn, str(user_id), cm_id, json.delay_minutes)
-    return NotificationRule.model_validate(row), 201
+    return NotificationRule.model_validate(row)
 
 
 @endpoint(ONE, "GET", "read", TAG, HTTP_200=NotificationRule)
@@ -65,7 +70,12 @@ def get_notification_rule(user_id: UUID, rule_id: UUID) -> NotificationRule:
 @endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, allow=SELF)
 def delete_notification_rule(user_id: UUID, rule_id: UUID) -> tuple[str, int]:
     """Delete a notification rule."""
+    remove_rule(user_id, rule_id)
+    return "", 204
+
+
+def remove_rule(user_id: UUID, rule_id: UUID) -> None:
+    """Delete the user's notification rule (404 if they have no such one)."""
     with transaction() as conn:
         if not notification_rules.delete_rule(conn, str(user_id), str(rule_id)):
             raise NotFound(f"no notification rule with id {rule_id} for user {user_id}")
-    return "", 204

@@ -302,5 +302,19 @@ def _data_error(_exc: psycopg.errors.DataError) -> Any:
     return _handled(ValidationFailed("invalid request: a value cannot be stored", {"errors": []}))
 
 
+def database_refusal(exc: psycopg.Error) -> ApiError:
+    """The 4xx the API answers a constraint violation with (the web app's pages use it too)."""
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        field = _constraint_field(exc)
+        message = f"{field}: already taken" if field else "conflicts with an existing record"
+        return Conflict(message, {"field": field} if field else {})
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        return NotFound("a record this request refers to does not exist (any more)")
+    field = _constraint_field(exc)
+    if field is not None:
+        return invalid(field, "is out of range")
+    return ValidationFailed("invalid request: a value cannot be stored", {"errors": []})
+
+
 def _handled(error: ApiError) -> Any:
     return error_response(error.status, error.code, error.message, error.details)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from app.directory import teams, users
@@ -49,7 +50,11 @@ def get_user(user_id: UUID) -> UserWithTeams:
 @endpoint("/users/<uuid:user_id>", "PATCH", "write", TAG, HTTP_200=User, allow=SELF)
 def update_user(user_id: UUID, json: UserPatch) -> User:
     """Change a user's name, email, role or time zone."""
-    changes = json.changes()
+    return change_user(user_id, json.changes())
+
+
+def change_user(user_id: UUID, changes: dict[str, Any]) -> User:
+    """The rule of changing a user (`changes`: a validated UserPatch's)."""
     require_admin_for("sets a user's role" if "role" in changes else None)
     require_admin_for("disables or enables a user" if "disabled" in changes else None)
     with transaction() as conn:

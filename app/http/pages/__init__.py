@@ -2,8 +2,9 @@
 interactive with htmx, vendored under app/http/static/vendor (README, Web app).
 
 One module per page group: `signin_page` (/login, /logout), `alert_list` (/alerts and its
-live fragment and bulk actions), `alert_detail` (/alerts/<id> and its actions). `base` holds
-what every page shares: the blueprint, who is signed in, the CSRF token, the security headers.
+live fragment and bulk actions), `alert_detail` (/alerts/<id> and its actions), `profile` with
+`profile_contacts` and `profile_access` (/profile and its forms). `base` holds what every
+page shares: the blueprint, who is signed in, the CSRF token, the security headers.
 Pages call the same domain functions and permission rules as /api/v1; none has its own.
 """
 
@@ -14,7 +15,9 @@ from flask import Flask
 
 def register_pages(app: Flask) -> None:
     """Mount the web app's pages and static files on `app`."""
-    from app.http.pages import alert_detail, alert_list, signin_page  # noqa: F401 (routes)
+    from app.http.pages import alert_detail, alert_list, profile, signin_page  # noqa: F401
     from app.http.pages.base import pages_blueprint
+
+    profile.register()  # its form modules' routes
 
     app.register_blueprint(pages_blueprint)

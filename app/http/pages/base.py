@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import psycopg
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request
 
 from app.directory import users
 from app.http import session_cookie
-from app.http.api.routing import transaction
+from app.http.api.routing import database_refusal, transaction
 from app.http.auth import Identity, authenticate
 from app.http.oidc import DEFAULT_NEXT, safe_next
 from app.http.page_headers import WEB_APP_HEADERS
@@ -154,6 +155,13 @@ def _not_signed_in(_error: NotSignedIn) -> Response:
 # Refusals a person can act on are pages; any other (a body too large or too slow, 503) is the
 # JSON error envelope, as everywhere: the request never reached a page.
 PAGE_STATUSES = frozenset({401, 403, 404, 409, 422, 429})
+
+
+@pages_blueprint.errorhandler(psycopg.errors.IntegrityError)
+@pages_blueprint.errorhandler(psycopg.errors.DataError)
+def _database_refused(exc: psycopg.Error) -> Response:
+    """A form that breaks a constraint (the same thing twice): the API's 409 or 422, as a page."""
+    return refusal(database_refusal(exc))
 
 
 @pages_blueprint.errorhandler(ApiError)

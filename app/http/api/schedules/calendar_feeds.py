@@ -100,21 +100,31 @@ def list_user_subscriptions(user_id: UUID, query: PageQuery) -> CalendarSubscrip
 @endpoint(USER_FEEDS, "POST", "write", TAG, HTTP_201=CalendarSubscriptionCreated, allow=SELF)
 def create_user_subscription(user_id: UUID) -> tuple[CalendarSubscriptionCreated, int]:
     """A calendar feed of the user's shifts in every schedule; the URL is shown only here."""
+    return new_user_feed(user_id), 201
+
+
+def new_user_feed(user_id: UUID) -> CalendarSubscriptionCreated:
+    """A new calendar feed of the user's shifts, with its URL (the only time it is shown)."""
     with transaction() as conn:
         require_user(conn, user_id)
         row = calendar_subscriptions.create_subscription(conn, user_id=str(user_id))
-    return _created(row), 201
+    return _created(row)
 
 
 @endpoint(USER_FEEDS + "/<uuid:subscription_id>", "DELETE", "write", TAG, HTTP_204=None, allow=SELF)
 def revoke_user_subscription(user_id: UUID, subscription_id: UUID) -> tuple[str, int]:
     """Revoke a user's calendar feed: its URL answers 404 from now on."""
+    revoke_user_feed(user_id, subscription_id)
+    return "", 204
+
+
+def revoke_user_feed(user_id: UUID, subscription_id: UUID) -> None:
+    """Revoke the user's calendar feed (404 if they have no such live one)."""
     with transaction() as conn:
         if not calendar_subscriptions.revoke_subscription(
             conn, str(subscription_id), "user_id", str(user_id)
         ):
             raise NotFound(f"no calendar subscription {subscription_id} of user {user_id}")
-    return "", 204
 
 
 def _feed_window(now: datetime) -> tuple[datetime, datetime]:

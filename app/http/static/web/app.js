@@ -50,5 +50,19 @@
     localTimes(document);
   });
 
+  // A shown-once secret's Copy button copies its field (the clipboard API, else selection).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-copy]") : null;
+    if (!button) { return; }
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field) { return; }
+    field.select();
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(field.value).then(function () { button.textContent = "Copied"; });
+    } else if (document.execCommand && document.execCommand("copy")) {
+      button.textContent = "Copied";
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
 })();
