@@ -4,7 +4,7 @@
   password. Never changes anything (mail scanners fetch links).
 - `POST` to the same URL (a form field or a JSON member `password`): uses the link once, sets
   the password, ends every session of the user and signs them in afresh (the session cookie;
-  JSON callers get the /api/v1/me document).
+  a form goes on, 303, to the alert list; JSON callers get the /api/v1/me document).
 - `GET /auth/password-reset`: a form asking for an email; `POST /auth/password-reset` (form or
   JSON `email`): always the same answer (202 for JSON), whether or not the account exists;
   limited per client address and per account (app.http.signin_limits).
@@ -21,7 +21,16 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from app.directory import passwords, signin, signin_links
 from app.http import link_mail, session_cookie, signin_limits
@@ -34,6 +43,7 @@ from app.platform.errors import ApiError, Forbidden, MalformedBody, invalid
 
 log = structlog.get_logger(__name__)
 
+HOME = "/alerts"  # where a person lands once the link signed them in
 link_pages_blueprint = Blueprint("signin_links", __name__, url_prefix="/auth")
 
 TITLES = {"invitation": "Welcome to Klaxon", "password_reset": "Choose a new password"}
@@ -166,7 +176,7 @@ def _use(token: str, purpose: str) -> Response:
         response = jsonify(signed_in_as(done.user, done.session).model_dump(mode="json"))
         response.headers["Cache-Control"] = "no-store"
     else:
-        response = _page(200, "Your password is set", "You are signed in to Klaxon.")
+        response = redirect(HOME, code=303)  # signed in: straight to the alert list
     session_cookie.set_cookie(response, done.token)
     return response
 

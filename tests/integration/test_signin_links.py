@@ -146,8 +146,10 @@ def test_an_invitation_emails_a_link_that_sets_the_password_and_signs_in(
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert sign_in(person, "new.person@example.com", NEW_PASSWORD).status_code == 401
     accepted = person.post(f"/{path}", data={"password": NEW_PASSWORD})
-    assert accepted.status_code == 200, accepted.get_data(as_text=True)
+    assert accepted.status_code == 303, accepted.get_data(as_text=True)
+    assert accepted.headers["Location"] == "/alerts"  # signed in: on to the alert list
     assert person.get_cookie(COOKIE) is not None
+    assert person.get("/alerts").status_code == 200
     me = person.get(ME).get_json()
     assert me["kind"] == "user" and me["user"]["email"] == "new.person@example.com"
     assert me["scope"] == "admin"
