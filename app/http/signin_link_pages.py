@@ -176,7 +176,7 @@ def _use(token: str, purpose: str) -> Response:
         response = jsonify(signed_in_as(done.user, done.session).model_dump(mode="json"))
         response.headers["Cache-Control"] = "no-store"
     else:
-        response = redirect(HOME, code=303)  # signed in: straight to the alert list
+        response = redirect(HOME, code=303)  # type: ignore[assignment]  # on to the alert list
     session_cookie.set_cookie(response, done.token)
     return response
 

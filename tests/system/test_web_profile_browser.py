@@ -122,8 +122,8 @@ def test_a_person_sets_up_a_webhook_and_gets_paged_through_it(
     assert alert["alert"]["id"] == alert_id
 
     phone = watch_csp(open_context(browser, PHONE).new_page())
-    phone.context.add_cookies(context.cookies())
     phone.goto(f"{web}/profile")
+    sign_in(phone, person)
     expect(phone.get_by_role("heading", name="Your profile")).to_be_visible()
     assert no_horizontal_scroll(phone)
     assert serious_violations(phone) == []

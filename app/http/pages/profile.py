@@ -7,80 +7,30 @@ on the session's user, through the same shared functions and permission rules as
 forms with the CSRF token that redirect back here with a notice (post/redirect/get), except
 those whose answer holds a secret shown once (a calendar URL, an API key, a webhook's signing
 secret): they answer with that page directly, so the secret is never in a URL or history.
-The forms: app.http.pages.profile_contacts and app.http.pages.profile_access.
+The forms: app.http.pages.profile_contacts and app.http.pages.profile_access; what they
+share (validation, the notice, the shown-once page): app.http.pages.profile_forms.
 """
 
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Mapping
-from typing import Any, TypeVar
 from uuid import UUID
 
-from flask import Response, redirect, request
-from pydantic import BaseModel, ValidationError
+from flask import Response, request
 
 from app.contacts import contact_methods, notification_rules
 from app.directory import api_keys, sessions, users
 from app.http.api.routing import transaction
 from app.http.api.schemas.users import UserPatch
 from app.http.api.users import change_user
-from app.http.api.validation import validation_failed
-from app.http.pages.base import Viewer, page, pages_blueprint, viewer
+from app.http.pages.base import page, pages_blueprint, viewer
+from app.http.pages.profile_forms import NOTICES, PROFILE, done, form_model
 from app.http.permissions import EVERYONE
 from app.oncall import calendar_subscriptions
-from app.platform.errors import NotFound, invalid
+from app.platform.errors import NotFound
 
-PROFILE = "/profile"
 MAX_LISTED = 100  # rows of each kind the page lists (a person has a handful)
 ZONES = tuple(sorted(zoneinfo.available_timezones()))
-Model = TypeVar("Model", bound=BaseModel)
-
-# The notices an action may leave (a fixed word in the URL, never text from the request).
-NOTICES = {
-    "details": "Your details are saved.",
-    "method-added": "Contact method added: a verification code is on its way to it.",
-    "verified": "Contact method verified.",
-    "code-sent": "A new verification code is on its way.",
-    "test-sent": "Test message queued.",
-    "disabled": "Contact method disabled: nothing is sent to it.",
-    "enabled": "Contact method enabled.",
-    "method-deleted": "Contact method deleted, with its notification rules.",
-    "rule-added": "Notification rule added.",
-    "rule-deleted": "Notification rule deleted.",
-    "feed-revoked": "Calendar feed revoked: its URL stops working.",
-    "session-revoked": "Session signed out.",
-    "others-revoked": "Signed out everywhere else.",
-    "key-revoked": "API key revoked.",
-}
-
-
-def form_model(model: type[Model], data: Mapping[str, Any]) -> Model:
-    """A form validated by the API's own schema (422 naming the field, as the API answers)."""
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as error:
-        raise validation_failed(model, error) from None
-
-
-def form_id(name: str) -> UUID:
-    """A form field holding an id (422 when it does not)."""
-    try:
-        return UUID(request.form.get(name, "")[:64])
-    except ValueError:
-        raise invalid(name, "must be an id") from None
-
-
-def done(notice: str) -> Response:
-    """Back to the profile with a notice (a reload repeats nothing)."""
-    return redirect(f"{PROFILE}?done={notice}", code=303)  # type: ignore[return-value]
-
-
-def shown_once(who: Viewer, title: str, label: str, secret: str, note: str) -> Response:
-    """A page showing a secret this once (never cached, never in a URL)."""
-    return page(
-        "pages/shown_once.html", title=title, label=label, secret=secret, note=note, who=who
-    )
 
 
 @pages_blueprint.get(PROFILE)
@@ -123,8 +73,3 @@ def update_user() -> Response:
     changes = form_model(UserPatch, fields).changes()
     change_user(UUID(who.user_id), changes)
     return done("details")
-
-
-def register() -> None:
-    """Import the form modules (their routes join the blueprint)."""
-    from app.http.pages import profile_access, profile_contacts  # noqa: F401

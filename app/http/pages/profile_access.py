@@ -20,7 +20,7 @@ from app.http.api.routing import transaction
 from app.http.api.schedules.calendar_feeds import new_user_feed, revoke_user_feed
 from app.http.api.schemas.api_keys import ApiKeyCreate
 from app.http.pages.base import Viewer, pages_blueprint, viewer
-from app.http.pages.profile import PROFILE, done, form_model, shown_once
+from app.http.pages.profile_forms import PROFILE, done, form_model, shown_once
 from app.http.permissions import EVERYONE, check_key_create, may_hold_key
 from app.platform.errors import NotFound
 
@@ -41,7 +41,6 @@ def create_user_subscription() -> Response:
     who = _writer()
     created = new_user_feed(UUID(who.user_id))
     return shown_once(
-        who,
         "Calendar feed created",
         "Calendar URL",
         created.url,
@@ -89,7 +88,6 @@ def create_api_key() -> Response:
     with transaction() as conn:
         row = api_keys.create_api_key(conn, body.name, body.scope, who.user_id, None)
     return shown_once(
-        who,
         "API key created",
         "API key",
         row["key"],

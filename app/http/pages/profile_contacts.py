@@ -20,7 +20,7 @@ from app.http.api import notification_rules as api_rules
 from app.http.api.schemas.contact_methods import ContactMethodCreate, VerifyCode
 from app.http.api.schemas.notification_rules import NotificationRuleCreate
 from app.http.pages.base import pages_blueprint, viewer
-from app.http.pages.profile import PROFILE, done, form_id, form_model, shown_once
+from app.http.pages.profile_forms import PROFILE, done, form_id, form_model, shown_once
 from app.http.permissions import EVERYONE
 
 METHODS = PROFILE + "/contact-methods"
@@ -35,13 +35,12 @@ def _me() -> UUID:
 @pages_blueprint.post(METHODS)
 def create_contact_method() -> Response:
     """Add a contact method; a webhook's signing secret is shown this once."""
-    user_id = _me()
+    who = viewer(EVERYONE, "write")
     fields = {k: request.form.get(k, "") for k in ("name", "type", "address")}
     body = form_model(ContactMethodCreate, fields)
-    created = api_methods.add_contact_method(user_id, body)
+    created = api_methods.add_contact_method(UUID(who.user_id), body)
     if created.signing_secret:
         return shown_once(
-            viewer(EVERYONE, "write"),
             "Webhook added",
             "Signing secret",
             created.signing_secret,
