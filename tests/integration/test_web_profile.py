@@ -242,3 +242,22 @@ def test_sessions_are_listed_and_others_signed_out(
     assert elsewhere.get("/profile").status_code == 303  # signed out: to the sign-in page
     assert len(sessions.list_sessions(db_conn, me["id"])) == 1
     assert post(client, f"/profile/sessions/{live[0]['id']}/revoke", csrf).status_code in (303, 404)
+
+
+def test_changes_are_audited_under_the_api_action_names(
+    client: Any, csrf: str, me: dict[str, Any], db_conn: psycopg.Connection[Any]
+) -> None:
+    post(client, "/profile", csrf, name="Ada Audit", email=me["email"], time_zone="UTC")
+    hook = {"name": "Hook", "type": "webhook", "address": "http://127.0.0.1:9/a"}
+    post(client, "/profile/contact-methods", csrf, **hook)
+    [method] = my_methods(db_conn, me["id"])
+    post(client, f"/profile/contact-methods/{method['id']}/disable", csrf)
+    rows = db_conn.execute(
+        "SELECT actor_type, actor_id, action, target_type, target_id FROM audit_events ORDER BY id"
+    ).fetchall()
+    seen = [(r["actor_type"], r["actor_id"], r["action"], r["target_type"], r["target_id"])
+            for r in rows]  # fmt: skip
+    who = ("user", me["id"])
+    assert (*who, "update_user", "users", me["id"]) in seen, seen
+    assert (*who, "create_contact_method", "contact_methods", method["id"]) in seen, seen
+    assert (*who, "update_contact_method", "contact_methods", method["id"]) in seen, seen
