@@ -1,7 +1,8 @@
 """The profile page in a real browser (Chromium through Playwright) against gunicorn, with the
 real engine and worker running (README, Web app): a person adds a webhook contact method
 pointing at a local receiver, verifies it with the code the receiver got, adds a notification
-rule, and an alert on a service whose escalation policy targets them arrives at the receiver.
+rule, and an alert on a service whose escalation policy targets them arrives at the receiver;
+a calendar URL is shown once and its Copy button copies it.
 axe-core finds no serious or critical violation; the phone view does not scroll sideways."""
 
 from __future__ import annotations
@@ -110,6 +111,20 @@ def test_a_person_sets_up_a_webhook_and_gets_paged_through_it(
     assert serious_violations(page) == []
     assert page.csp_violations == []  # type: ignore[attr-defined]
     shot(page, "profile-desktop")
+
+    page.get_by_role("button", name="Create a calendar URL").click()
+    expect(page.get_by_role("heading", name="Calendar feed created")).to_be_visible()
+    url = page.get_by_label("Calendar URL").input_value()
+    assert url.startswith("http://127.0.0.1/calendar/") and url.endswith(".ics")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web)
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("() => navigator.clipboard.readText()") == url
+    assert serious_violations(page) == []
+    shot(page, "calendar-shown-once")
+    page.get_by_role("link", name="Back to your profile").click()
+    expect(page.get_by_role("button", name="Revoke feed")).to_be_visible()
+    assert url.rsplit("/", 1)[1] not in page.content()  # shown once: never again
 
     token = pages_user(Http(running, make_api_key("admin")), person["id"])
     alert_id = raise_alert(running, token, "checkout is down")
