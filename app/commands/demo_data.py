@@ -127,9 +127,12 @@ def _on_call(
     now: datetime,
 ) -> list[tuple[str, str]]:  # fmt: skip
     """Per schedule a weekly rotation (handoffs Monday 09:00) and a business-hours cover rule;
-    answers the (type, id) targets the policies can page."""
+    answers the (type, id) targets the policies can page. The first rotation's first
+    participant, the demo admin, is on call this week."""
     found: list[tuple[str, str]] = []
-    start = (now - timedelta(days=now.weekday() + 7)).replace(hour=9, minute=0, second=0)
+    start = (now - timedelta(days=now.weekday())).replace(hour=9, minute=0, second=0)
+    if start > now:  # Monday before 09:00: the handoff that started this shift was last week
+        start -= timedelta(days=7)
     for s in range(size.schedules):
         team = groups[s % len(groups)]
         crew = [people[(s * 3 + k) % len(people)] for k in range(4)]
@@ -153,7 +156,6 @@ def _on_call(
              "start_time": time(9), "end_time": time(17)},
         )  # fmt: skip
         found += [("schedule", str(schedule["id"])), ("rotation", str(rotation["id"]))]
-    # the person signing in is on call in the first schedule now and next week (crew[0] now)
     return found
 
 
@@ -194,10 +196,11 @@ def _alerts(
 ) -> None:  # fmt: skip
     """Alerts in every status: a third still triggered, some acknowledged, most closed; some
     escalated by hand; one in three with an email about it."""
+    service_names = [(services.get_service(conn, s) or {"name": "?"})["name"] for s in service_ids]
     for n in range(size.alerts):
         service_id = service_ids[n % len(service_ids)]
         summary, details = rng.choice(_PROBLEMS)
-        system = _SYSTEMS[n % len(_SYSTEMS)]
+        system = service_names[n % len(service_ids)]
         raised = alerts.raise_alert(
             conn, service_id, summary.format(s=system), details, dedup=f"demo-{n}",
             source=rng.choice(["api", "generic", "grafana", "email"]),
