@@ -1,4 +1,4 @@
-"""`make screenshots`: a PNG of every web app page, at desktop (1440×900) and phone (390×844)
+"""`make screenshots`: a PNG of every web app page, at desktop (1440x900) and phone (390x844)
 size, into build/screenshots/ (<page>-desktop.png, <page>-phone.png), from the demo dataset.
 
 It runs the real thing: a fresh database (BENCH_DATABASE_URL's server, else an embedded

@@ -2,10 +2,10 @@
 `GET /api/v1/services/<id>/on-call` answers for one service and the web app's on-call page for
 many.
 
-Many services cost a bounded number of queries, not a few per service: their policies load in
-two queries (app.escalation.policies.get_policies), and a `Resolver` computes each distinct
-schedule or rotation once however many steps and services name it. What stays per target is
-app.oncall.resolve's load of one schedule (a handful of queries), once per distinct schedule.
+Any number of services costs a fixed number of queries, not a few per service or per target:
+their policies load in two (app.escalation.policies.get_policies), every schedule and rotation
+the policies name in about seven more (app.oncall.resolve.targets_on_call), and each distinct
+schedule or rotation is computed once however many steps and services name it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from app.escalation import policies
-from app.escalation.targets import Resolver
+from app.oncall import resolve
 
 
 def services_on_call(
@@ -28,15 +28,20 @@ def services_on_call(
     services = list(services)
     wanted = {s["escalation_policy_id"] for s in services if s["escalation_policy_id"]}
     found = policies.get_policies(conn, sorted(wanted))
-    resolver = Resolver(conn, at)
+    targets = {
+        (t["type"], t["id"]) for p in found.values() for s in p["steps"] for t in s["targets"]
+    }
+    engaged = resolve.targets_on_call(conn, targets, at)
     return {
-        str(s["id"]): _on_call(found.get(str(s["escalation_policy_id"])), resolver)
-        for s in services
+        str(s["id"]): _on_call(found.get(str(s["escalation_policy_id"])), engaged) for s in services
     }
 
 
-def _on_call(policy: Mapping[str, Any] | None, resolver: Resolver) -> dict[str, Any]:
-    steps = [] if policy is None else [_step(step, resolver) for step in policy["steps"]]
+Engaged = Mapping[tuple[str, str], list[str]]
+
+
+def _on_call(policy: Mapping[str, Any] | None, engaged: Engaged) -> dict[str, Any]:
+    steps = [] if policy is None else [_step(step, engaged) for step in policy["steps"]]
     return {
         "escalation_policy_id": policy["id"] if policy else None,
         "escalation_policy_name": policy["name"] if policy else None,
@@ -44,10 +49,8 @@ def _on_call(policy: Mapping[str, Any] | None, resolver: Resolver) -> dict[str, 
     }
 
 
-def _step(step: Mapping[str, Any], resolver: Resolver) -> dict[str, Any]:
-    targets = [
-        {**t, "user_ids": list(resolver.users_of(t["type"], t["id"]))} for t in step["targets"]
-    ]
+def _step(step: Mapping[str, Any], engaged: Engaged) -> dict[str, Any]:
+    targets = [{**t, "user_ids": list(engaged[(t["type"], t["id"])])} for t in step["targets"]]
     return {**step, "targets": targets}
 
 

@@ -133,3 +133,36 @@ def test_on_call_page_needs_a_session(client: Any) -> None:
     response = client.get("/on-call")
     assert response.status_code == 303
     assert response.headers["Location"] == "/login?next=%2Fon-call"
+
+
+def test_bulk_resolution_agrees_with_one_target_at_a_time(
+    db_conn: psycopg.Connection[Any], demo: demo_data.Seeded
+) -> None:
+    """The page's (and the API's) bulk path answers what the engine's per-target path does,
+    now and at other instants (shift boundaries, weekends, an override)."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.oncall import overrides, resolve
+
+    targets = {
+        (r["t"], r["id"])
+        for r in db_conn.execute(
+            "SELECT target_type AS t, coalesce(user_id, schedule_id, rotation_id, channel_id)::text"
+            " AS id FROM escalation_step_targets"
+        )
+    }
+    schedule_id = next(i for t, i in targets if t == "schedule")
+    someone = users.credentials_by_email(db_conn, demo_data.DEMO_EMAIL)
+    assert someone is not None
+    now = datetime.now(UTC)
+    overrides.create_override(
+        db_conn, schedule_id,
+        {"kind": "add", "start": now + timedelta(days=2), "end": now + timedelta(days=3),
+         "add_user_id": someone["id"], "remove_user_id": None},
+    )  # fmt: skip
+    assert {t for t, _ in targets} >= {"schedule", "rotation"}
+    for at in [now + timedelta(hours=h) for h in range(0, 24 * 9, 7)]:
+        bulk = resolve.targets_on_call(db_conn, targets, at)
+        for target_type, target_id in targets:
+            one = resolve.target_on_call(db_conn, target_type, target_id, at)
+            assert sorted(bulk[(target_type, target_id)]) == sorted(one), (target_type, at)

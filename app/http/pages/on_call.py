@@ -2,10 +2,10 @@
 step right now (what `GET /api/v1/services/<id>/on-call` answers, service by service), and the
 signed-in person's current and next shifts (what `GET /api/v1/users/<id>/on-call-next` reads).
 
-The services part costs a bounded number of queries however many services there are
-(app.escalation.on_call_now): one for the services, two for their policies, one per distinct
-schedule or rotation the policies name, one for the names. It shows at most MAX_SERVICES
-services, by name, and says so when there are more.
+The services part costs a fixed number of queries however many services, schedules and
+rotations there are (app.escalation.on_call_now): one for the services, two for their policies,
+about seven for every schedule and rotation they name, one for the names. It shows at most
+MAX_SERVICES services, by name, and says so when there are more.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from app.oncall import schedules, user_shifts
 
 MAX_SERVICES = 200  # services the page shows (the rest: a note saying how many are not shown)
 SHIFT_HORIZON_DAYS = 90  # how far ahead "your next shift" looks (as /users/<id>/on-call-next)
+FIRST_LOOK_DAYS = 8  # computed first: 90 days of a busy schedule's shifts is the page's cost
 
 
 @pages_blueprint.get("/on-call")
@@ -50,8 +51,13 @@ def on_call_page() -> Response:
 
 
 def _my_shifts(conn: Any, user_id: str, now: datetime) -> dict[str, Any]:
-    shifts = user_shifts.user_shifts(conn, user_id, now, now + timedelta(days=SHIFT_HORIZON_DAYS))
-    current, upcoming = user_shifts.current_and_next(shifts, now)
+    current: list[user_shifts.UserShift] = []
+    upcoming: user_shifts.UserShift | None = None
+    for days in (FIRST_LOOK_DAYS, SHIFT_HORIZON_DAYS):  # most people's next shift is near
+        shifts = user_shifts.user_shifts(conn, user_id, now, now + timedelta(days=days))
+        current, upcoming = user_shifts.current_and_next(shifts, now)
+        if upcoming is not None:
+            break
     ids = {s.schedule_id for s in current} | ({upcoming.schedule_id} if upcoming else set())
     schedule_names = {i: (schedules.get_schedule(conn, i) or {}).get("name", i) for i in ids}
     return {
