@@ -122,9 +122,11 @@ def browser_interactive(port: int, cookie: str, runs: int = 10) -> list[Figure]:
             loaded.append(timing[2] / 1000)
         browser.close()
     interactive, loaded = interactive[1:], loaded[1:]  # the first fills the cache
-    rows = [["DOMContentLoaded (htmx live)", fmt(percentile(interactive, 50)),
-             fmt(percentile(interactive, 95))],
-            ["load event end", fmt(percentile(loaded, 50)), fmt(percentile(loaded, 95))]]  # fmt: skip
+    rows = [
+        ["DOMContentLoaded (htmx live)", fmt(percentile(interactive, 50)),
+         fmt(percentile(interactive, 95))],
+        ["load event end", fmt(percentile(loaded, 50)), fmt(percentile(loaded, 95))],
+    ]  # fmt: skip
     print_table("Browser: navigation to an interactive alert list (s)", ["", "p50", "p95"], rows)
     return [
         Figure("web_pages", "alert list interactive p95", percentile(interactive, 95), "s",

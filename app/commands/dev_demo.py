@@ -67,7 +67,7 @@ class Demo:
     def list_alerts_command(self) -> str:
         return (
             f'curl -H "Authorization: Bearer $(cat {shlex.quote(str(self.admin_key_file))})" '
-            f"{shlex.quote(self.public_url + '/api/v1/alerts')}"
+            f"{shlex.quote(self.public_url + '/api/v1/alerts?service_id=' + self.service_id)}"
         )
 
     def use_env_command(self) -> str:
@@ -103,7 +103,7 @@ class Demo:
                 "",
                 "Raise a test alert:",
                 f"  {self.raise_alert_command()}",
-                "List alerts:",
+                "List the demo service's alerts:",
                 f"  {self.list_alerts_command()}",
                 f"Queues and workers: {self.public_url}/admin/rq/ "
                 f"(sign in at {self.public_url}/admin/login as an admin user: "
