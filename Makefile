@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install venv lock upgrade wheel run test lint format bench vendor clean
+.PHONY: help install venv lock upgrade wheel run test lint format bench screenshots vendor clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,9 @@ format: install ## format the code and apply ruff's safe fixes
 
 bench: install ## run the benchmarks (they print their figures)
 	$(BIN)/python bench/run_all.py
+
+screenshots: install ## a PNG of every web app page (desktop and phone) from the demo dataset into build/screenshots/
+	$(BIN)/python scripts/screenshots.py
 
 vendor: ## fetch the web app's browser assets (htmx; axe-core for tests) from npm at the pinned versions, integrity-checked
 	python3 scripts/vendor_assets.py

@@ -35,6 +35,7 @@ BENCHMARKS = (
     "page_latency",
     "delivery_throughput",
     "alert_storm",
+    "web_pages",
     "deploy_figures",
 )
 BENCHMARK_TIMEOUT = 300.0  # seconds one benchmark may run before it is stopped

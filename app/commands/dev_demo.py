@@ -1,5 +1,7 @@
-"""The demo `klaxon dev` sets up once the system is healthy: an admin API key and a service
-"Demo service" with a generic integration key, plus the `curl` commands to try them.
+"""The demo `klaxon dev` sets up once the system is healthy: the demo dataset
+(app.commands.demo_data: people who can sign in to the web app, teams, services, schedules,
+alerts), an admin API key and a service "Demo service" with a generic integration key, plus the
+`curl` commands to try them.
 
 Klaxon stores only hashes of secrets, so the demo's two secrets live in files under the data
 folder (mode 0600) and are reused on the next start while the database still accepts them;
@@ -24,6 +26,7 @@ import psycopg
 import structlog
 from psycopg.rows import dict_row
 
+from app.commands import demo_data
 from app.directory import api_keys, integration_keys, services
 from app.platform import postgres
 from app.platform.bounded import run_bounded
@@ -50,6 +53,8 @@ class Demo:
     integration_token_file: Path
     admin_key_file: Path
     env_file: Path
+    signin_email: str = demo_data.DEMO_EMAIL
+    signin_password: str = demo_data.DEMO_PASSWORD
 
     def raise_alert_command(self) -> str:
         return (
@@ -62,7 +67,7 @@ class Demo:
     def list_alerts_command(self) -> str:
         return (
             f'curl -H "Authorization: Bearer $(cat {shlex.quote(str(self.admin_key_file))})" '
-            f"{shlex.quote(self.public_url + '/api/v1/alerts')}"
+            f"{shlex.quote(self.public_url + '/api/v1/alerts?service_id=' + self.service_id)}"
         )
 
     def use_env_command(self) -> str:
@@ -78,6 +83,8 @@ class Demo:
             "list_alerts": self.list_alerts_command(),
             "dashboard": f"{self.public_url}/admin/rq/",
             "use_env": self.use_env_command(),
+            "web_app": f"{self.public_url}/alerts",
+            "demo_sign_in": self.signin_email,
         }
 
     def banner(self) -> str:
@@ -89,9 +96,14 @@ class Demo:
                 f"key, token in {self.integration_token_file}",
                 f"  - an admin API key ({self.api_key_id}), in {self.admin_key_file}",
                 "",
+                f"Open the web app at {self.public_url}/alerts and sign in as "
+                f"{self.signin_email} with password {self.signin_password}",
+                "  (demo data: teams, people, services, schedules, alerts; every demo person "
+                f"@{demo_data.DEMO_DOMAIN} shares that password)",
+                "",
                 "Raise a test alert:",
                 f"  {self.raise_alert_command()}",
-                "List alerts:",
+                "List the demo service's alerts:",
                 f"  {self.list_alerts_command()}",
                 f"Queues and workers: {self.public_url}/admin/rq/ "
                 f"(sign in at {self.public_url}/admin/login as an admin user: "
@@ -141,6 +153,7 @@ def _ensure_demo(settings: Settings, data_dir: Path) -> Demo:
         row_factory=dict_row,
     )
     try:
+        seeded = demo_data.seed(conn)  # first: the demo service below joins the lived-in world
         with conn.transaction():
             api_key_id = _ensure_admin_key(conn, admin_key_file)
         with conn.transaction():
@@ -155,6 +168,8 @@ def _ensure_demo(settings: Settings, data_dir: Path) -> Demo:
         token_file,
         admin_key_file,
         data_dir / ENV_FILE,
+        seeded.email,
+        seeded.password,
     )
 
 

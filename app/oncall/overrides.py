@@ -96,6 +96,19 @@ def override_values(conn: Conn, schedule_id: str) -> tuple[Override, ...]:
     return tuple(_value(row) for row in rows)
 
 
+def override_values_many(conn: Conn, schedule_ids: list[str]) -> dict[str, tuple[Override, ...]]:
+    """`override_values` of several schedules in one query, by schedule id."""
+    rows = conn.execute(
+        f"SELECT schedule_id::text AS sid, {OVERRIDE_COLUMNS} FROM schedule_overrides "
+        "WHERE schedule_id = ANY(%s::uuid[]) ORDER BY start_at, created_seq",
+        (schedule_ids,),
+    ).fetchall()
+    found: dict[str, list[Override]] = {sid: [] for sid in schedule_ids}
+    for row in rows:
+        found[row["sid"]].append(_value(row))
+    return {sid: tuple(values) for sid, values in found.items()}
+
+
 def _value(row: Row) -> Override:
     return Override(
         kind=row["kind"],

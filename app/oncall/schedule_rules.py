@@ -120,6 +120,21 @@ def schedule_rule_values(conn: Conn, schedule_id: str) -> tuple[ScheduleRule, ..
     return tuple(_value(row) for row in rows)
 
 
+def schedule_rule_values_many(
+    conn: Conn, schedule_ids: list[str]
+) -> dict[str, tuple[ScheduleRule, ...]]:
+    """`schedule_rule_values` of several schedules in one query, by schedule id."""
+    rows = conn.execute(
+        f"SELECT schedule_id::text AS sid, {SCHEDULE_RULE_COLUMNS} FROM schedule_rules "
+        "WHERE schedule_id = ANY(%s::uuid[]) ORDER BY created_at, id",
+        (schedule_ids,),
+    ).fetchall()
+    found: dict[str, list[ScheduleRule]] = {sid: [] for sid in schedule_ids}
+    for row in rows:
+        found[row["sid"]].append(_value(row))
+    return {sid: tuple(values) for sid, values in found.items()}
+
+
 def _value(row: Row) -> ScheduleRule:
     start_time: time = row["start_time"]
     end_time: time = row["end_time"]

@@ -39,6 +39,14 @@ def list_schedules(conn: Conn, after: After = None, limit: int = 50) -> list[Row
     return keyset_page(conn, SCHEDULE_COLUMNS, "schedules", after, limit)
 
 
+def get_schedules(conn: Conn, schedule_ids: list[str]) -> dict[str, Row]:
+    """Several schedules by id, in one query (missing ids are left out)."""
+    rows = conn.execute(
+        f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ANY(%s::uuid[])", (schedule_ids,)
+    ).fetchall()
+    return {row["id"]: dict(row) for row in rows}
+
+
 def update_schedule(conn: Conn, schedule_id: str, changes: dict[str, Any]) -> Row | None:
     return update_by_id(conn, "schedules", SCHEDULE_COLUMNS, schedule_id, changes)
 

@@ -151,6 +151,21 @@ def temporary_schedule_values(conn: Conn, schedule_id: str) -> tuple[TemporarySc
     return tuple(_value(row) for row in _with_shifts(conn, [dict(row) for row in rows]))
 
 
+def temporary_schedule_values_many(
+    conn: Conn, schedule_ids: list[str]
+) -> dict[str, tuple[TemporarySchedule, ...]]:
+    """`temporary_schedule_values` of several schedules in two queries, by schedule id."""
+    rows = conn.execute(
+        f"SELECT schedule_id::text AS sid, {TEMPORARY_COLUMNS} FROM temporary_schedules "
+        "WHERE schedule_id = ANY(%s::uuid[]) ORDER BY start_at, created_seq",
+        (schedule_ids,),
+    ).fetchall()
+    found: dict[str, list[TemporarySchedule]] = {sid: [] for sid in schedule_ids}
+    for row in _with_shifts(conn, [dict(row) for row in rows]) if rows else []:
+        found[row["sid"]].append(_value(row))
+    return {sid: tuple(values) for sid, values in found.items()}
+
+
 def _value(row: Row) -> TemporarySchedule:
     shifts = tuple(Shift(s["start"], s["end"], s["user_id"]) for s in row["shifts"])
     return TemporarySchedule(start=row["start"], end=row["end"], shifts=shifts)

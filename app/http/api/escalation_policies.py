@@ -17,7 +17,7 @@ from uuid import UUID
 import psycopg
 
 from app.directory import users as directory_users
-from app.escalation import policies
+from app.escalation import on_call_now, policies
 from app.http.api import listing
 from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
 from app.http.api.schemas.base import AtQuery, ErrorBody, PageQuery
@@ -25,7 +25,6 @@ from app.http.api.schemas.escalation_policies import Policy, PolicyCreate, Polic
 from app.http.api.schemas.service_on_call import ServiceOnCall
 from app.http.api.services import require_service
 from app.http.permissions import TEAM, TEAM_CREATE, TEAM_MOVE
-from app.oncall import resolve
 from app.platform.errors import Conflict, NotFound, invalid
 
 TAG = "escalation policies"
@@ -123,32 +122,10 @@ def service_on_call(service_id: UUID, query: AtQuery) -> ServiceOnCall:
     at = query.at or datetime.now(UTC)
     with transaction() as conn:
         service = require_service(conn, service_id)
-        policy_id = service["escalation_policy_id"]
-        policy = policies.get_policy(conn, policy_id) if policy_id else None
-        steps = [] if policy is None else [_step_on_call(conn, s, at) for s in policy["steps"]]
-        names = directory_users.user_names(
-            conn, {u for s in steps for t in s["targets"] for u in t["user_ids"]}
-        )
-    for step in steps:
+        found = on_call_now.services_on_call(conn, [service], at)[str(service_id)]
+        names = directory_users.user_names(conn, on_call_now.user_ids([found]))
+    for step in found["steps"]:
         for target in step["targets"]:
             ids = target.pop("user_ids")
             target["users"] = [{"id": u, "name": names[u]} for u in ids if u in names]
-    return ServiceOnCall.model_validate(
-        {
-            "service_id": str(service_id),
-            "at": at,
-            "escalation_policy_id": policy_id,
-            "escalation_policy_name": policy["name"] if policy else None,
-            "steps": steps,
-        }
-    )
-
-
-def _step_on_call(
-    conn: psycopg.Connection[Any], step: dict[str, Any], at: datetime
-) -> dict[str, Any]:
-    targets = [
-        {**t, "user_ids": resolve.target_on_call(conn, t["type"], t["id"], at)}
-        for t in step["targets"]
-    ]
-    return {**step, "targets": targets}
+    return ServiceOnCall.model_validate({"service_id": str(service_id), "at": at, **found})

@@ -19,6 +19,7 @@ def register_pages(app: Flask) -> None:
     from app.http.pages import (  # noqa: F401 (their routes)
         alert_detail,
         alert_list,
+        on_call,
         profile,
         profile_access,
         profile_contacts,

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from app.http.api.parents import require_user
 from app.http.api.routing import endpoint, transaction
-from app.http.api.schedules.computation import computed, load_for_computation, shifts_or_none
+from app.http.api.schedules.computation import computed, load_for_computation
 from app.http.api.schedules.shared import ONE, TAG
 from app.http.api.schemas.base import AtQuery, ErrorBody
 from app.http.api.schemas.shifts import (
@@ -20,7 +20,7 @@ from app.http.api.schemas.shifts import (
     ShiftPage,
     UserNextShift,
 )
-from app.oncall import compute, loading
+from app.oncall import compute, user_shifts
 from app.oncall.model import Shift as ShiftValue
 from app.platform.errors import invalid
 
@@ -66,18 +66,13 @@ def schedule_on_call(schedule_id: UUID, query: AtQuery) -> ScheduleOnCall:
 def user_next_shift(user_id: UUID) -> UserNextShift:
     """When the user is next on call (their current shift if on call now), in any schedule."""
     now = datetime.now(UTC)
-    found: list[tuple[datetime, datetime, str]] = []
     with transaction() as conn:
         require_user(conn, user_id)
-        for schedule_id in loading.schedule_ids_for_user(conn, str(user_id)):
-            schedule, rotations = load_for_computation(conn, UUID(schedule_id))
-            shifts = shifts_or_none(schedule, rotations, now, now + NEXT_SHIFT_HORIZON)
-            shift = compute.next_shift_for(str(user_id), shifts, now)
-            if shift is not None:
-                found.append((shift.start, shift.end, schedule_id))
-    if not found:
+        shifts = user_shifts.user_shifts(conn, str(user_id), now, now + NEXT_SHIFT_HORIZON)
+    if not shifts:
         return UserNextShift(user_id=str(user_id), shift=None)
-    start, end, schedule_id = min(found)
+    first = shifts[0]  # the earliest ending after now: a current shift comes first
     return UserNextShift(
-        user_id=str(user_id), shift=NextShift(schedule_id=schedule_id, start=start, end=end)
+        user_id=str(user_id),
+        shift=NextShift(schedule_id=first.schedule_id, start=first.start, end=first.end),
     )
