@@ -18,6 +18,7 @@ import psycopg
 
 from app.directory import users as directory_users
 from app.escalation import policies
+from app.escalation import service_on_call as on_call
 from app.http.api import listing
 from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
 from app.http.api.schemas.base import AtQuery, ErrorBody, PageQuery
@@ -25,7 +26,6 @@ from app.http.api.schemas.escalation_policies import Policy, PolicyCreate, Polic
 from app.http.api.schemas.service_on_call import ServiceOnCall
 from app.http.api.services import require_service
 from app.http.permissions import TEAM, TEAM_CREATE, TEAM_MOVE
-from app.oncall import resolve
 from app.platform.errors import Conflict, NotFound, invalid
 
 TAG = "escalation policies"
@@ -125,7 +125,7 @@ def service_on_call(service_id: UUID, query: AtQuery) -> ServiceOnCall:
         service = require_service(conn, service_id)
         policy_id = service["escalation_policy_id"]
         policy = policies.get_policy(conn, policy_id) if policy_id else None
-        steps = [] if policy is None else [_step_on_call(conn, s, at) for s in policy["steps"]]
+        steps = on_call.steps_on_call(conn, policy, at)
         names = directory_users.user_names(
             conn, {u for s in steps for t in s["targets"] for u in t["user_ids"]}
         )
@@ -142,13 +142,3 @@ def service_on_call(service_id: UUID, query: AtQuery) -> ServiceOnCall:
             "steps": steps,
         }
     )
-
-
-def _step_on_call(
-    conn: psycopg.Connection[Any], step: dict[str, Any], at: datetime
-) -> dict[str, Any]:
-    targets = [
-        {**t, "user_ids": resolve.target_on_call(conn, t["type"], t["id"], at)}
-        for t in step["targets"]
-    ]
-    return {**step, "targets": targets}

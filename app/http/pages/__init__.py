@@ -14,7 +14,12 @@ from flask import Flask
 
 def register_pages(app: Flask) -> None:
     """Mount the web app's pages and static files on `app`."""
-    from app.http.pages import alert_detail, alert_list, signin_page  # noqa: F401 (routes)
+    from app.http.pages import (  # noqa: F401 (routes)
+        alert_detail,
+        alert_list,
+        services,
+        signin_page,
+    )
     from app.http.pages.base import pages_blueprint
 
     app.register_blueprint(pages_blueprint)

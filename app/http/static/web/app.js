@@ -1,7 +1,7 @@
 // Klaxon's web app: the little the pages need from a script (no inline scripts: the CSP
 // forbids them). htmx sends every request with the session's CSRF token; the list keeps the
 // rows a person selected when it refreshes itself; times shown in UTC (a profile without a
-// zone) are rewritten into the browser's own zone, named.
+// zone) are rewritten into the browser's own zone, named; copy buttons copy their field.
 (function () {
   "use strict";
 
@@ -48,6 +48,26 @@
       if (box) { box.checked = true; }
     });
     localTimes(document);
+  });
+
+  // A copy button copies the field it names (data-copy), e.g. a new integration key's URL.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-copy]") : null;
+    if (!button) { return; }
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) { return; }
+    var label = button.textContent;
+    function done(text) {
+      button.textContent = text;
+      setTimeout(function () { button.textContent = label; }, 2000);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.value).then(
+        function () { done("Copied"); }, function () { source.select(); done("Press Ctrl+C"); });
+    } else {
+      source.select();
+      done(document.execCommand && document.execCommand("copy") ? "Copied" : "Press Ctrl+C");
+    }
   });
 
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
