@@ -200,3 +200,34 @@ def test_an_unknown_service_is_a_404_page(client: Any, world: dict[str, Any]) ->
     signed_in_as(client, world["member"])
     missing = client.get("/services/00000000-0000-4000-8000-000000000000")
     assert missing.status_code == 404 and "no service with id" in missing.get_data(as_text=True)
+
+
+def test_the_service_page_says_who_is_on_call_next_through_a_rotation(
+    client: Any, db_conn: psycopg.Connection[Any], world: dict[str, Any]
+) -> None:
+    from app.oncall.rotations import create_rotation
+
+    ada, bob = world["member"], world["manager"]
+    with db_conn.transaction():
+        rotation = create_rotation(
+            db_conn,
+            {"name": "payments hourly", "description": "", "type": "hourly", "shift_length": 1,
+             "start": "2020-01-01T00:00:00Z", "time_zone": "UTC", "start_index": 0},
+            [ada["id"], bob["id"]],
+        )  # fmt: skip
+    policy = policies.create_policy(
+        db_conn, {"name": "Rotating", "description": "", "repeat_count": 0},
+        [{"delay_minutes": 5, "targets": [{"type": "rotation", "id": rotation["id"]}]}],
+    )  # fmt: skip
+    service = services.create_service(db_conn, "rotating")
+    services.update_service(db_conn, service["id"], {"escalation_policy_id": policy["id"]})
+    now = datetime.now(UTC)
+    hours = int((now - datetime(2020, 1, 1, tzinfo=UTC)).total_seconds() // 3600)
+    on_now, on_next = (ada, bob) if hours % 2 == 0 else (bob, ada)
+    signed_in_as(client, world["member"])
+    html = client.get(f"/services/{service['id']}").get_data(as_text=True)
+    assert "rotation <strong>payments hourly</strong>" in html
+    assert f"on call now: {on_now['name']}" in html
+    assert f"next: {on_next['name']}" in html
+    handoff = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    assert f'datetime="{handoff.isoformat()}"' in html  # the next handoff, on the hour
