@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from app.alerts import store
-from app.directory import integration_keys, services
+from app.directory import heartbeat_monitors, integration_keys, services
 from app.escalation import policies
 from tests.integration.test_web_pages import csrf_of, page_sign_in
 from tests.support.signin import make_user
@@ -72,6 +72,7 @@ def test_the_service_page_shows_its_alerts_policy_and_who_is_on_call(
     client: Any, db_conn: psycopg.Connection[Any], world: dict[str, Any]
 ) -> None:
     alert_id = store.raise_alert(db_conn, world["service"]["id"], "checkout latency").alert_id
+    heartbeat_monitors.create_heartbeat_monitor(db_conn, world["service"]["id"], "nightly", 600)
     other = services.create_service(db_conn, "elsewhere")
     elsewhere = store.raise_alert(db_conn, other["id"], "not this one").alert_id
     signed_in_as(client, world["member"])
@@ -82,6 +83,10 @@ def test_the_service_page_shows_its_alerts_policy_and_who_is_on_call(
     assert "Payments primary" in html
     assert f"user <strong>{world['member']['name']}</strong>" in html
     assert f"on call now: {world['member']['name']}" in html
+    assert "<strong>nightly</strong> · every 600 s" in html
+    assert (
+        '<span class="badge hb-inactive">inactive</span>' in html and "last check-in never" in html
+    )
 
 
 def test_a_member_cannot_edit_another_teams_service(
