@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from app.directory import services
+from app.escalation import policies
 from app.platform.embedded import free_port
 from tests.support.http import get
 from tests.support.procs import KlaxonProcess
@@ -71,7 +72,14 @@ def manager(db_conn: psycopg.Connection[Any]) -> dict[str, Any]:
 @pytest.fixture
 def service(db_conn: psycopg.Connection[Any], manager: dict[str, Any]) -> dict[str, Any]:
     team = make_team(db_conn, managers=[manager], name="Payments")
-    return services.create_service(db_conn, "checkout", "the shop's payment step", team["id"])
+    policy = policies.create_policy(
+        db_conn, {"name": "Payments primary", "description": "", "repeat_count": 1,
+                  "team_id": team["id"]},
+        [{"delay_minutes": 5, "targets": [{"type": "user", "id": manager["id"]}]}],
+    )  # fmt: skip
+    service = services.create_service(db_conn, "checkout", "the shop's payment step", team["id"])
+    services.update_service(db_conn, service["id"], {"escalation_policy_id": policy["id"]})
+    return service
 
 
 @pytest.fixture
@@ -115,6 +123,7 @@ def test_a_manager_creates_a_key_and_raises_an_alert_with_the_shown_example(
     row.get_by_role("link", name="checkout").click()
     expect(page).to_have_url(f"{web}/services/{service['id']}")
 
+    expect(page.locator("ol.steps")).to_contain_text(f"user {manager['name']}: paged directly")
     page.get_by_label("Name").fill("ci")
     page.get_by_role("button", name="Create integration key").click()
     shown = page.locator("#new-key-url")

@@ -92,6 +92,9 @@ def _service_context(conn: Any, service: dict[str, Any]) -> dict[str, Any]:
         "policy": policy,
         "on_call": list(zip(on_call_now, on_call_next, strict=True)),
         "next_at": next_at,
+        "has_shifts": any(
+            t["type"] in ("schedule", "rotation") for s in steps for t in s["targets"]
+        ),
         "names": users.user_names(conn, people),
         "team": team,
         "keys": integration_keys.list_integration_keys(conn, service["id"], None, MAX_ROWS),
