@@ -236,3 +236,16 @@ def test_the_service_page_says_who_is_on_call_next_through_a_rotation(
     assert f"next: {on_next['name']}" in html
     handoff = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     assert f'datetime="{handoff.isoformat()}"' in html  # the next handoff, on the hour
+
+
+def test_without_redis_no_key_is_created_that_nobody_could_see(
+    client: Any, db_conn: psycopg.Connection[Any], world: dict[str, Any], redis_server: Any
+) -> None:
+    service_id = world["service"]["id"]
+    csrf = signed_in_as(client, world["manager"])
+    redis_server.stop()
+    refused = client.post(f"/services/{service_id}/integration-keys", data={"csrf_token": csrf})
+    assert refused.status_code == 503
+    assert refused.get_json()["code"] == "unavailable"
+    assert "none was created" in refused.get_json()["error"]
+    assert integration_keys.list_integration_keys(db_conn, service_id) == []

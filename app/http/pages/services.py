@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from flask import Response, current_app, redirect, request
+from redis.exceptions import RedisError
 
 from app.alerts import store
 from app.directory import heartbeat_monitors, integration_keys, services, teams, users
@@ -28,7 +29,7 @@ from app.http.api.services import require_service, set_maintenance
 from app.http.pages import alert_list
 from app.http.pages.base import Viewer, page, pages_blueprint, viewer
 from app.http.permissions import EVERYONE, TEAM, may_change
-from app.platform.errors import invalid
+from app.platform.errors import ApiError, invalid
 
 SERVICE = "/services/<uuid:service_id>"
 MAX_SERVICES = 1000  # services the list shows (as the alert list's filter offers)
@@ -107,8 +108,23 @@ def _service_context(conn: Any, service: dict[str, Any]) -> dict[str, Any]:
 # ---- integration keys --------------------------------------------------------------------------
 
 
+class KeyShowingUnavailable(ApiError):
+    """Redis, which holds a new key for its one showing, cannot be reached (503, the JSON
+    envelope: a page cannot help)."""
+
+    status = 503
+    code = "unavailable"
+
+
 def _redis() -> Any:
     return current_app.extensions["klaxon"].jobs_redis()
+
+
+def _unavailable(exc: RedisError) -> KeyShowingUnavailable:
+    return KeyShowingUnavailable(
+        f"Redis is unreachable ({type(exc).__name__}): a new integration key cannot be shown, "
+        "so none was created; try again when Redis is back"
+    )
 
 
 def _new_key_name(user_id: str, nonce: str) -> str:
@@ -119,7 +135,10 @@ def _take_new_key(who: Viewer, service_id: str, nonce: str) -> dict[str, Any] | 
     """The key created just now by this user for this service, once (then it is gone)."""
     if not nonce or len(nonce) > 64 or not nonce.replace("-", "").replace("_", "").isalnum():
         return None
-    raw = _redis().getdel(_new_key_name(who.user_id, nonce))
+    try:
+        raw = _redis().getdel(_new_key_name(who.user_id, nonce))
+    except RedisError as exc:
+        raise _unavailable(exc) from exc
     if raw is None:
         return None
     shown: dict[str, Any] = json.loads(raw)
@@ -134,15 +153,19 @@ def create_key(service_id: UUID) -> Response:
     if key_type not in integration_keys.INTEGRATION_TYPES:
         raise invalid("type", f"must be one of {', '.join(integration_keys.INTEGRATION_TYPES)}")
     name = " ".join(request.form.get("name", "").split())[:200]
+    nonce = secrets.token_urlsafe(18)
     with transaction() as conn:
         require_service(conn, service_id)
         row = integration_keys.create_integration_key(conn, str(service_id), key_type, name)
-    url = integration_keys.integration_url(settings().public_url, key_type, row["token"])
-    curl = integration_keys.test_alert_curl(url) if key_type in ("generic", "email") else ""
-    shown = {"service_id": str(service_id), "id": row["id"], "type": key_type, "url": url,
-             "curl": curl}  # fmt: skip
-    nonce = secrets.token_urlsafe(18)
-    _redis().set(_new_key_name(who.user_id, nonce), json.dumps(shown), ex=NEW_KEY_TTL)
+        url = integration_keys.integration_url(settings().public_url, key_type, row["token"])
+        curl = integration_keys.test_alert_curl(url) if key_type in ("generic", "email") else ""
+        shown = {"service_id": str(service_id), "id": row["id"], "type": key_type, "url": url,
+                 "curl": curl}  # fmt: skip
+        # Before the commit: if Redis cannot keep it, no key exists that nobody ever saw.
+        try:
+            _redis().set(_new_key_name(who.user_id, nonce), json.dumps(shown), ex=NEW_KEY_TTL)
+        except RedisError as exc:  # the transaction rolls back: no key nobody saw
+            raise _unavailable(exc) from exc
     return _back(service_id, f"key={nonce}", "#keys")
 
 
