@@ -7,7 +7,8 @@ Postgres, as the benchmarks do; dropped after), `klaxon migrate`, the demo datas
 Playwright, signed in as the demo admin. A page that answers anything but itself (a redirect
 to the sign-in page, an error page) or scrolls sideways stops the run with its name.
 
-To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert.
+To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert, `{service}`
+its service (page_params).
 tests/system/test_screenshots.py runs `capture` once against gunicorn, so this cannot rot.
 
 Usage: .venv/bin/python scripts/screenshots.py [--out build/screenshots]
@@ -33,7 +34,7 @@ START_TIMEOUT = 60.0  # seconds gunicorn may take to answer /livez
 @dataclass(frozen=True)
 class Shot:
     name: str  # the PNG's name before -desktop/-phone
-    path: str  # may hold {alert}
+    path: str  # may hold {alert} and {service}
     signed_in: bool = True
     full_page: bool = False
 
@@ -44,6 +45,8 @@ PAGES: tuple[Shot, ...] = (
     Shot("alert-list-all", "/alerts?status=all"),
     Shot("alert-detail", "/alerts/{alert}", full_page=True),
     Shot("on-call", "/on-call", full_page=True),
+    Shot("services", "/services"),
+    Shot("service", "/services/{service}", full_page=True),
     Shot("profile", "/profile", full_page=True),
 )
 
@@ -114,6 +117,17 @@ def _sign_in(page: object, base_url: str, email: str, password: str) -> None:
     page.wait_for_url(base_url + "/alerts")
 
 
+def page_params(database_url: str) -> dict[str, str]:
+    """What the paths in PAGES name: the busiest demo alert and its service."""
+    import psycopg
+
+    alert = busiest_alert(database_url)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT service_id::text FROM alerts WHERE id = %s", (alert,)).fetchone()
+    assert row is not None
+    return {"alert": alert, "service": row[0]}
+
+
 def busiest_alert(database_url: str) -> str:
     """The demo alert with the most log entries and a message: the detail page's subject."""
     import psycopg
@@ -142,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with services("screenshots") as stack:
         with psycopg.connect(stack.database_url, row_factory=dict_row) as conn:
             seeded = demo_data.seed(conn)
-        params = {"alert": busiest_alert(stack.database_url)}
+        params = page_params(stack.database_url)
         with owned_processes(stack) as procs:
             port = free_port()
             web = procs.start(WEB_COMMAND, stack.env(PORT=str(port)), "web")

@@ -375,6 +375,16 @@ def alert_card(conn: psycopg.Connection[Any], alert_id: int) -> dict[str, Any] |
     ).fetchone()
 
 
+def open_alert_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """Open (triggered or acknowledged) alerts per service id, in one query; a service with
+    none is absent (the services list shows 0)."""
+    rows = conn.execute(
+        "SELECT service_id::text AS service_id, count(*) AS n FROM alerts "
+        "WHERE status IN ('triggered', 'acknowledged') GROUP BY service_id"
+    ).fetchall()
+    return {str(row["service_id"]): int(row["n"]) for row in rows}
+
+
 # For /metrics: one row per (source, status), tagged 'alert' so it can share a round trip with
 # the other tables' counts (UNION ALL); a full scan, bounded by the caller's statement timeout.
 COUNT_BY_SOURCE_AND_STATUS = (

@@ -416,14 +416,6 @@ def _how_to_send(key_type: str, url: str) -> list[str]:
             "      webhook_configs:",
             f"        - url: {shlex.quote(url)}",
         ]
-    return ["Raise a test alert:", f"  {alert_curl(url)}"]
+    from app.directory.integration_keys import test_alert_curl
 
-
-def alert_curl(url: str) -> str:
-    """A copy-paste curl that raises a test alert through the generic ingest URL `url`."""
-    return (
-        "curl -X POST -H 'Accept: application/json' "
-        "--data-urlencode 'summary=Test alert from Klaxon' "
-        "--data-urlencode 'details=Sent with curl to check the integration.' "
-        f"{shlex.quote(url)}"
-    )
+    return ["Raise a test alert:", f"  {test_alert_curl(url)}"]

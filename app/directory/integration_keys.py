@@ -3,6 +3,7 @@ verified by id + hash."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,16 @@ def integration_url(public_url: str, key_type: str, token: str) -> str:
         "email": "/api/v2/generic/incoming",
     }[key_type]
     return f"{public_url}{path}?token={token}"
+
+
+def test_alert_curl(url: str) -> str:
+    """A copy-paste curl that raises a test alert through the generic ingest URL `url`."""
+    return (
+        "curl -X POST -H 'Accept: application/json' "
+        "--data-urlencode 'summary=Test alert from Klaxon' "
+        "--data-urlencode 'details=Sent with curl to check the integration.' "
+        f"{shlex.quote(url)}"
+    )
 
 
 INTEGRATION_KEY_COLUMNS = (

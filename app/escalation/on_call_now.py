@@ -40,6 +40,15 @@ def services_on_call(
 Engaged = Mapping[tuple[str, str], list[str]]
 
 
+def policy_on_call(
+    conn: psycopg.Connection[Any], policy: Mapping[str, Any], at: datetime
+) -> list[dict[str, Any]]:
+    """One policy's steps, each target with `user_ids` on call through it at `at`."""
+    targets = {(t["type"], t["id"]) for s in policy["steps"] for t in s["targets"]}
+    engaged = resolve.targets_on_call(conn, targets, at)
+    return [_step(step, engaged) for step in policy["steps"]]
+
+
 def _on_call(policy: Mapping[str, Any] | None, engaged: Engaged) -> dict[str, Any]:
     steps = [] if policy is None else [_step(step, engaged) for step in policy["steps"]]
     return {

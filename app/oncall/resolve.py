@@ -6,13 +6,13 @@ Used by the engine when a step fires (it pages whoever is on call at that moment
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 import structlog
 
-from app.oncall import compute
+from app.oncall import compute, notices
 from app.oncall.loading import load_schedule, load_schedules, rotation_ids_of
 from app.oncall.rotations import load_rotations
 
@@ -92,3 +92,33 @@ def _one_of_many(
         user = compute.rotation_on_call_at(rotation, at)
         return [] if user is None else [user]
     return []
+
+
+def target_next_handoff(
+    conn: psycopg.Connection[Any],
+    target_type: str,
+    target_id: str,
+    at: datetime,
+    horizon: timedelta,
+) -> datetime | None:
+    """When the people a schedule or rotation target has on call next change after `at`
+    (within `horizon`); None for users and channels, or when nothing changes that soon."""
+    end = at + horizon
+    try:
+        if target_type == "schedule":
+            schedule = load_schedule(conn, target_id)
+            if schedule is None:
+                return None
+            rotations = load_rotations(conn, rotation_ids_of(schedule))
+            shifts = compute.schedule_shifts(schedule, rotations, at, end)
+        elif target_type == "rotation":
+            rotation = load_rotations(conn, [target_id]).get(target_id)
+            if rotation is None or not rotation.participants:
+                return None
+            shifts = compute.rotation_shifts(rotation, at, end)
+        else:
+            return None
+    except ValueError as exc:  # not computable (logged as schedule_on_call does)
+        log.warning("target_not_computable", target_id=target_id, error=str(exc))
+        return None
+    return notices.next_boundary(shifts, at, end)

@@ -47,7 +47,7 @@ def test_every_page_is_captured_at_both_sizes(
     shots = load_script()
     seeded = demo_data.seed(db_conn)
     _proc, port = start_web({**klaxon_env, "KLAXON_PUBLIC_URL": "http://127.0.0.1"})
-    params = {"alert": shots.busiest_alert(database_url)}
+    params = shots.page_params(database_url)
     written = shots.capture(
         f"http://127.0.0.1:{port}", seeded.email, seeded.password, tmp_path, params
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -93,9 +94,7 @@ def update_service(service_id: UUID, json: ServicePatch) -> Service:
             _apply_policy(conn, str(service_id), current["escalation_policy_id"], new)
         row = services.update_service(conn, str(service_id), changes)
         if row is not None and "maintenance_until" in changes:
-            released = policies.release_held_alerts(conn, str(service_id))
-            log.info("service_maintenance_changed", service_id=str(service_id),
-                     maintenance_until=row["maintenance_until"], held_alerts=released)  # fmt: skip
+            _release_held(conn, row)
     if row is None:
         raise NotFound(f"no service with id {service_id}")
     return Service.model_validate(row)
@@ -117,6 +116,24 @@ def _bulk(service_id: UUID, to: str) -> BulkResult:
     return BulkResult.model_validate(
         {"service_id": str(service_id), "status": to, "alert_ids": changed}
     )
+
+
+def _release_held(conn: psycopg.Connection[Any], row: dict[str, Any]) -> None:
+    released = policies.release_held_alerts(conn, row["id"])
+    log.info("service_maintenance_changed", service_id=row["id"],
+             maintenance_until=row["maintenance_until"], held_alerts=released)  # fmt: skip
+
+
+def set_maintenance(
+    conn: psycopg.Connection[Any], service_id: str, until: datetime | None
+) -> dict[str, Any]:
+    """Start (until a moment) or end (None) a service's maintenance window, as PATCH
+    `maintenance_until` does: the alerts it held become due at once; 404 if the service is gone."""
+    row = services.update_service(conn, service_id, {"maintenance_until": until})
+    if row is None:
+        raise NotFound(f"no service with id {service_id}")
+    _release_held(conn, row)
+    return row
 
 
 @endpoint(ALERTS + "/acknowledge", "POST", "write", TAG, HTTP_200=BulkResult, allow=EVERYONE)

@@ -23,6 +23,7 @@ def register_pages(app: Flask) -> None:
         profile,
         profile_access,
         profile_contacts,
+        services,
         signin_page,
     )
     from app.http.pages.base import pages_blueprint

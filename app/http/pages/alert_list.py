@@ -73,7 +73,7 @@ def alert_list() -> Response:
     who = viewer(EVERYONE)
     query = ListQuery.from_args(request.args)
     return page("pages/alerts.html", title="Alerts", notice=actions.notice(request.args),
-                **_table(who, query))  # fmt: skip
+                **table(who, query))  # fmt: skip
 
 
 @pages_blueprint.get("/alerts/rows")
@@ -86,10 +86,11 @@ def alert_rows() -> Response:
         latest = alert_log.latest_entry_id(conn)
     if shown.isdigit() and int(shown) == latest:
         return Response(status=204)
-    return page("pages/_alert_table.html", **_table(who, query))
+    return page("pages/_alert_table.html", **table(who, query))
 
 
-def _table(who: Viewer, query: ListQuery) -> dict[str, Any]:
+def table(who: Viewer, query: ListQuery) -> dict[str, Any]:
+    """What the alert table shows for `query` (also on a service's page, with its service)."""
     with transaction() as conn:
         version = alert_log.latest_entry_id(conn)  # first: a change after it shows next poll
         named = services.list_services(conn, limit=MAX_SERVICES)

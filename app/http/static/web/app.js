@@ -1,7 +1,7 @@
 // Klaxon's web app: the little the pages need from a script (no inline scripts: the CSP
 // forbids them). htmx sends every request with the session's CSRF token; the list keeps the
 // rows a person selected when it refreshes itself; times shown in UTC (a profile without a
-// zone) are rewritten into the browser's own zone, named.
+// zone) are rewritten into the browser's own zone, named; copy buttons copy their field.
 (function () {
   "use strict";
 
@@ -50,17 +50,23 @@
     localTimes(document);
   });
 
-  // A shown-once secret's Copy button copies its field (the clipboard API, else selection).
+  // A copy button copies the field it names (data-copy), e.g. a new integration key's URL.
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("button[data-copy]") : null;
     if (!button) { return; }
-    var field = document.getElementById(button.getAttribute("data-copy"));
-    if (!field) { return; }
-    field.select();
-    if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(field.value).then(function () { button.textContent = "Copied"; });
-    } else if (document.execCommand && document.execCommand("copy")) {
-      button.textContent = "Copied";
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) { return; }
+    var label = button.textContent;
+    function done(text) {
+      button.textContent = text;
+      setTimeout(function () { button.textContent = label; }, 2000);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.value).then(
+        function () { done("Copied"); }, function () { source.select(); done("Press Ctrl+C"); });
+    } else {
+      source.select();
+      done(document.execCommand && document.execCommand("copy") ? "Copied" : "Press Ctrl+C");
     }
   });
 
