@@ -10,6 +10,9 @@ cross-site is refused.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -28,17 +31,23 @@ CROSS_SITE = frozenset({"cross-site", "same-site"})
 MAX_FIELD = 1024  # characters of an email or password read at all
 
 
+def request_fields() -> Mapping[str, Any]:
+    """The request's JSON object or its form (the /auth pages take either); 400 when the JSON
+    is malformed or not an object."""
+    if not request.is_json:
+        return request.form
+    try:
+        body = json_input.loads(request.get_data(cache=True) or b"null")
+    except ValueError:
+        raise MalformedBody("the body is not well-formed JSON") from None
+    if not isinstance(body, dict):
+        raise MalformedBody("the body must be a JSON object")
+    return body
+
+
 def credentials() -> tuple[str, str]:
     """(email, password) from a JSON object or a form; a 4xx when either is missing."""
-    if request.is_json:
-        try:
-            body = json_input.loads(request.get_data(cache=True) or b"null")
-        except ValueError:
-            raise MalformedBody("the body is not well-formed JSON") from None
-        if not isinstance(body, dict):
-            raise MalformedBody("the body must be a JSON object")
-    else:
-        body = request.form
+    body = request_fields()
     found = {}
     for field in ("email", "password"):
         value = body.get(field)

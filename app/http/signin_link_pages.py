@@ -37,9 +37,9 @@ from app.http import link_mail, session_cookie, signin_limits
 from app.http.api.me import signed_in_as
 from app.http.page_headers import PAGE_HEADERS
 from app.http.runtime import WebRuntime
-from app.http.signin import CROSS_SITE, MAX_FIELD
-from app.platform import json_input, ratelimit
-from app.platform.errors import ApiError, Forbidden, MalformedBody, invalid
+from app.http.signin import CROSS_SITE, MAX_FIELD, request_fields
+from app.platform import ratelimit
+from app.platform.errors import ApiError, Forbidden, invalid
 
 log = structlog.get_logger(__name__)
 
@@ -247,15 +247,7 @@ def _refuse_cross_site() -> None:
 
 def _field(name: str) -> str:
     """One string field of a JSON object or a form; a 4xx when it is missing."""
-    if request.is_json:
-        try:
-            body = json_input.loads(request.get_data(cache=True) or b"null")
-        except ValueError:
-            raise MalformedBody("the body is not well-formed JSON") from None
-        if not isinstance(body, dict):
-            raise MalformedBody("the body must be a JSON object")
-    else:
-        body = request.form
+    body = request_fields()
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise invalid(name, "is required")

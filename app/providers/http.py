@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import structlog
 import urllib3
 
+from app.platform.outbound.operator import failure_reason
 from app.platform.outbound.policy import Policy, Refused
 from app.platform.outbound.target import Resolver, Target, Unresolvable, system_resolver, vet_url
 from app.providers.base import DeliveryError
@@ -149,7 +150,9 @@ def request(
             f"{where(url)} did not answer within {timeout:g}s", permanent=False
         ) from None
     except urllib3.exceptions.HTTPError as exc:
-        raise DeliveryError(f"cannot reach {where(url)}: {_reason(exc)}", permanent=False) from None
+        raise DeliveryError(
+            f"cannot reach {where(url)}: {failure_reason(exc)}", permanent=False
+        ) from None
 
 
 def _send(
@@ -237,20 +240,6 @@ def _read(response: urllib3.BaseHTTPResponse, deadline: float) -> bytes:
         raise
     response.close()  # too big to drain: drop the connection instead
     return b"".join(chunks)[:MAX_BODY]
-
-
-def _reason(exc: urllib3.exceptions.HTTPError) -> str:
-    """The root cause without the URL (urllib3 puts the full URL, maybe a secret, in str())."""
-    cause: BaseException = exc
-    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-        cause = exc.reason
-    if isinstance(cause, urllib3.exceptions.NewConnectionError):
-        return "connection refused or unreachable"
-    if isinstance(cause, urllib3.exceptions.ProtocolError):
-        return "connection dropped"
-    if isinstance(cause, urllib3.exceptions.SSLError):
-        return "TLS failed"
-    return type(cause).__name__
 
 
 def is_transient_status(status: int) -> bool:

@@ -86,7 +86,7 @@ def request(
                 f"{where(url)} did not answer within {left:.1f}s", timed_out=True
             ) from None
         except urllib3.exceptions.HTTPError as exc:
-            raise Unreachable(f"{where(url)}: {_reason(exc)}") from None
+            raise Unreachable(f"{where(url)}: {failure_reason(exc)}") from None
     return Answer(response.status, dict(response.headers), data, complete)
 
 
@@ -118,7 +118,7 @@ def _shorten_socket_timeout(response: urllib3.BaseHTTPResponse, left: float) -> 
         sock.settimeout(left)
 
 
-def _reason(exc: urllib3.exceptions.HTTPError) -> str:
+def failure_reason(exc: urllib3.exceptions.HTTPError) -> str:
     """The root cause without the URL (urllib3 puts the full URL, maybe a secret, in str())."""
     cause: BaseException = exc
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
