@@ -22,6 +22,7 @@ import http.client
 import re
 import threading
 import time
+from urllib.parse import urlsplit
 
 import psutil
 import psycopg
@@ -151,7 +152,7 @@ def db_counters(stack: Stack) -> tuple[int, int]:
     with psycopg.connect(stack.admin_url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT xact_commit + xact_rollback, tup_returned + tup_fetched FROM pg_stat_database "
-            "WHERE datname = %s", (stack.database_url.rsplit("/", 1)[1].split("?")[0],),
+            "WHERE datname = %s", (urlsplit(stack.database_url).path.lstrip("/"),),
         ).fetchone()  # fmt: skip
     assert row is not None
     return int(row[0]), int(row[1])
@@ -253,6 +254,9 @@ def body(args: argparse.Namespace) -> list[Figure]:
                     f"/alerts/rows?version={version.group(1).decode() if version else 0}",
                 "alert detail": f"/alerts/{ids['alert']}",
                 "on call now": "/on-call",
+                "services": "/services",
+                "service": f"/services/{ids['service']}",
+                "profile": "/profile",
             }  # fmt: skip
             figures = page_times(port, cookie, paths, args.samples)
             figures += browser_interactive(port, cookie)
