@@ -48,7 +48,7 @@ from werkzeug.exceptions import NotFound
 from app.http import session_cookie
 from app.http.auth import Forbidden, Identity, Unauthorized, authenticate, bearer_token
 from app.http.page_headers import DASHBOARD_CSP, PAGE_HEADERS
-from app.http.signin import credentials, end_session, sign_in
+from app.http.signin import PAGE_REFUSALS, credentials, end_session, refusal_text, sign_in
 from app.platform.errors import ApiError
 from app.platform.pool import Unavailable
 from app.platform.redis_client import make_redis
@@ -196,26 +196,12 @@ def login() -> Response:
     except ApiError as refused:
         if refused.status not in PAGE_REFUSALS:
             raise  # a body too large or too slow: the JSON envelope, as everywhere
-        page = _login_page(_login_refusal(refused), refused.status)
+        page = _login_page(refusal_text(refused), refused.status)
         page.headers.update(refused.headers)
         return page
     response = redirect(f"{DASHBOARD_PREFIX}/", code=303)
     session_cookie.set_cookie(response, done.token)
     return response  # type: ignore[return-value]
-
-
-# Refusals of a sign-in the login page explains itself (others answer the JSON envelope).
-PAGE_REFUSALS = frozenset({401, 403, 422, 429})
-
-
-def _login_refusal(refused: ApiError) -> str:
-    if refused.status == 422:
-        return "Enter an email and a password."
-    if refused.status == 401:
-        return "Wrong email or password."
-    if refused.status == 429:
-        return f"Too many sign-in attempts; retry in {refused.headers['Retry-After']} s."
-    return refused.message
 
 
 @admin_blueprint.post("/logout")

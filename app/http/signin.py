@@ -20,7 +20,7 @@ from app.directory import sessions, signin
 from app.http import session_cookie, signin_limits
 from app.http.api.me import signed_in_as
 from app.platform import json_input, ratelimit
-from app.platform.errors import Forbidden, MalformedBody, Unauthorized, invalid
+from app.platform.errors import ApiError, Forbidden, MalformedBody, Unauthorized, invalid
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -29,6 +29,21 @@ signin_blueprint = Blueprint("auth", __name__, url_prefix="/auth")
 # Sec-Fetch-Site values a browser sends for requests another site started.
 CROSS_SITE = frozenset({"cross-site", "same-site"})
 MAX_FIELD = 1024  # characters of an email or password read at all
+
+
+# Sign-in refusals a page explains in words; any other (a body too large) is the JSON envelope.
+PAGE_REFUSALS = frozenset({401, 403, 422, 429})
+
+
+def refusal_text(refused: ApiError) -> str:
+    """What a sign-in page says for one of PAGE_REFUSALS (/login and /admin/login alike)."""
+    if refused.status == 422:
+        return "Enter an email and a password."
+    if refused.status == 401:
+        return "Wrong email or password."
+    if refused.status == 429:
+        return f"Too many sign-in attempts; try again in {refused.headers['Retry-After']} s."
+    return refused.message
 
 
 def request_fields() -> Mapping[str, Any]:

@@ -15,21 +15,15 @@ from flask import Response, redirect, request
 
 from app.http import session_cookie
 from app.http.pages.base import SIGN_IN, local_next, page, pages_blueprint
-from app.http.signin import credentials, end_session, refuse_cross_site, sign_in
+from app.http.signin import (
+    PAGE_REFUSALS,
+    credentials,
+    end_session,
+    refusal_text,
+    refuse_cross_site,
+    sign_in,
+)
 from app.platform.errors import ApiError
-
-# Refusals the page explains itself; any other (a body too large) is the JSON envelope.
-PAGE_REFUSALS = frozenset({401, 403, 422, 429})
-
-
-def _refusal_text(refused: ApiError) -> str:
-    if refused.status == 422:
-        return "Enter an email and a password."
-    if refused.status == 401:
-        return "Wrong email or password."
-    if refused.status == 429:
-        return f"Too many sign-in attempts; try again in {refused.headers['Retry-After']} s."
-    return refused.message
 
 
 def _login_page(next_path: str, message: str = "", status: int = 200) -> Response:
@@ -63,7 +57,7 @@ def login() -> Response:
     except ApiError as refused:
         if refused.status not in PAGE_REFUSALS:
             raise
-        response = _login_page(next_path, _refusal_text(refused), refused.status)
+        response = _login_page(next_path, refusal_text(refused), refused.status)
         response.headers.update(refused.headers)
         return response
     went = redirect(next_path, code=303)
