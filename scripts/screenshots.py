@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
@@ -57,29 +58,38 @@ class PageFailed(RuntimeError):
 
 def capture(
     base_url: str, email: str, password: str, out_dir: Path, params: dict[str, str],
-    pages: Sequence[Shot] = PAGES,
+    pages: Sequence[Shot] = PAGES, browser: Any = None,
 ) -> list[Path]:  # fmt: skip
-    """Screenshot every page at every viewport; the PNGs written."""
+    """Screenshot every page at every viewport; the PNGs written. `browser` is a running
+    Playwright browser to use (the tests' own); without one, Chromium is launched here."""
     from playwright.sync_api import sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    if browser is not None:
+        return _all_pages(browser, base_url, (email, password), out_dir, params, pages)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM)
+        launched = pw.chromium.launch(executable_path=CHROMIUM)
         try:
-            for size, (width, height) in VIEWPORTS.items():
-                context = browser.new_context(
-                    viewport={"width": width, "height": height}, locale="en-US",
-                    timezone_id="Europe/London",
-                )  # fmt: skip
-                context.set_default_timeout(PAGE_TIMEOUT_MS)
-                page = context.new_page()
-                for shot in pages:
-                    written.append(_one(page, base_url, shot, size, out_dir, params,
-                                        (email, password)))  # fmt: skip
-                context.close()
+            return _all_pages(launched, base_url, (email, password), out_dir, params, pages)
         finally:
-            browser.close()
+            launched.close()
+
+
+def _all_pages(
+    browser: Any, base_url: str, login: tuple[str, str], out_dir: Path, params: dict[str, str],
+    pages: Sequence[Shot],
+) -> list[Path]:  # fmt: skip
+    written: list[Path] = []
+    for size, (width, height) in VIEWPORTS.items():
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, locale="en-US",
+            timezone_id="Europe/London",
+        )  # fmt: skip
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        page = context.new_page()
+        for shot in pages:
+            written.append(_one(page, base_url, shot, size, out_dir, params, login))
+        context.close()
     return written
 
 

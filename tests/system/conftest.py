@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, Page
 
 from app.platform.embedded import free_port
+from tests.support import browser as browser_support
 from tests.support.http import get
 from tests.support.procs import KlaxonProcess, klaxon_bin
 from tests.support.wait import wait_until
@@ -69,3 +72,25 @@ def start_engine(spawn: Callable[..., KlaxonProcess]) -> Callable[..., KlaxonPro
         return proc
 
     return start
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's browser, launched from Debian's Chromium."""
+    return {**browser_type_launch_args, "executable_path": browser_support.CHROMIUM}
+
+
+@pytest.fixture
+def web(klaxon_env: dict[str, str], start_web: Callable[..., tuple[KlaxonProcess, int]]) -> str:
+    """gunicorn serving the web app; its base URL (modules that need another gunicorn define
+    their own `web`)."""
+    _proc, port = start_web({**klaxon_env, "KLAXON_PUBLIC_URL": "http://127.0.0.1"})
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[Page]:
+    """A desktop-sized page in its own context, its CSP violations watched."""
+    context = browser_support.open_context(browser, browser_support.DESKTOP)
+    yield browser_support.watch_csp(context.new_page())
+    context.close()

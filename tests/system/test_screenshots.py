@@ -1,6 +1,7 @@
 """`make screenshots`' core (scripts/screenshots.py `capture`) run once against gunicorn on the
 demo dataset, so it cannot rot: every page of PAGES is written at desktop and phone size, as
-a PNG of that size, and none of them is the sign-in page standing in for a signed-in page."""
+a PNG of that size (in the tests' own browser, so it can share a worker with the other
+browser tests), and none of them is the sign-in page standing in for a signed-in page."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from playwright.sync_api import Browser
 
 from app.commands import demo_data
 from tests.support.procs import KlaxonProcess
@@ -43,13 +45,19 @@ def test_every_page_is_captured_at_both_sizes(
     db_conn: psycopg.Connection[Any],
     database_url: str,
     tmp_path: Path,
+    browser: Browser,
 ) -> None:
     shots = load_script()
     seeded = demo_data.seed(db_conn)
     _proc, port = start_web({**klaxon_env, "KLAXON_PUBLIC_URL": "http://127.0.0.1"})
     params = shots.page_params(database_url)
     written = shots.capture(
-        f"http://127.0.0.1:{port}", seeded.email, seeded.password, tmp_path, params
+        f"http://127.0.0.1:{port}",
+        seeded.email,
+        seeded.password,
+        tmp_path,
+        params,
+        browser=browser,
     )
     expected = {f"{s.name}-{v}.png" for s in shots.PAGES for v in shots.VIEWPORTS}
     assert {p.name for p in written} == expected
@@ -65,6 +73,7 @@ def test_a_page_that_sends_the_browser_elsewhere_stops_the_run(
     start_web: Callable[..., tuple[KlaxonProcess, int]],
     db_conn: psycopg.Connection[Any],
     tmp_path: Path,
+    browser: Browser,
 ) -> None:
     shots = load_script()
     seeded = demo_data.seed(db_conn)
@@ -72,5 +81,11 @@ def test_a_page_that_sends_the_browser_elsewhere_stops_the_run(
     missing = shots.Shot("missing", "/alerts/999999999")
     with pytest.raises(shots.PageFailed, match="missing: /alerts/999999999 answered 404"):
         shots.capture(
-            f"http://127.0.0.1:{port}", seeded.email, seeded.password, tmp_path, {}, [missing]
+            f"http://127.0.0.1:{port}",
+            seeded.email,
+            seeded.password,
+            tmp_path,
+            {},
+            [missing],
+            browser=browser,
         )

@@ -8,88 +8,33 @@ the CSP is never violated."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from app.alerts import store
+from tests.support.browser import (
+    PHONE,
+    no_horizontal_scroll,
+    open_context,
+    serious_violations,
+    sign_in,
+    watch_csp,
+)
 from tests.support.e2e import raise_alert
-from tests.support.procs import KlaxonProcess
-from tests.support.signin import PASSWORD, make_user
+from tests.support.signin import make_user
 
 pytestmark = pytest.mark.system
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's: Playwright cannot download its own browsers here
-AXE = Path(__file__).parents[1] / "fixtures/vendor/axe-core-4.14.1/axe.min.js"
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
 LIVE_WITHIN = 3.0  # seconds from a raise to the row in an open list (README, Web app)
-UI_TIMEOUT = 10_000  # ms any other page step may take on a loaded 2-core machine
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """pytest-playwright's browser, launched from Debian's Chromium."""
-    return {**browser_type_launch_args, "executable_path": CHROMIUM}
-
-
-@pytest.fixture
-def web(klaxon_env: dict[str, str], start_web: Callable[..., tuple[KlaxonProcess, int]]) -> str:
-    _proc, port = start_web({**klaxon_env, "KLAXON_PUBLIC_URL": "http://127.0.0.1"})
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
 def person(db_conn: psycopg.Connection[Any]) -> dict[str, Any]:
     return make_user(db_conn)
-
-
-def open_context(browser: Browser, viewport: dict[str, int]) -> BrowserContext:
-    context = browser.new_context(viewport=viewport, locale="en-US", timezone_id="America/New_York")
-    context.set_default_timeout(UI_TIMEOUT)
-    return context
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[Page]:
-    context = open_context(browser, DESKTOP)
-    yield watch_csp(context.new_page())
-    context.close()
-
-
-def watch_csp(page: Page) -> Page:
-    """Fail the test on any Content-Security-Policy violation the page reports."""
-    violations: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            violations.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    page.csp_violations = violations  # type: ignore[attr-defined]
-    return page
-
-
-def sign_in(page: Page, person: dict[str, Any]) -> None:
-    """Fill in and send the sign-in form the page shows."""
-    page.get_by_label("Email").fill(person["email"])
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it stands."""
-    page.evaluate(AXE.read_text())
-    found = page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def log_text(db_conn: psycopg.Connection[Any], alert_id: int) -> list[tuple[str, Any, Any]]:
@@ -180,8 +125,3 @@ def test_the_phone_view_fits_and_a_page_without_a_session_goes_to_sign_in(
     assert forged.status == 403 and "CSRF" in forged.text()
     assert store.alert_status(db_conn, alert_id) == "triggered"
     context.close()
-
-
-def no_horizontal_scroll(page: Page) -> bool:
-    width: int = page.evaluate("() => document.documentElement.scrollWidth")
-    return width <= PHONE["width"]

@@ -17,27 +17,19 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.support.procs import KlaxonProcess
-from tests.support.signin import make_user
-from tests.system.test_web_app_browser import (  # noqa: F401 (the Chromium launch fixture)
+from tests.support.browser import (
     DESKTOP,
     PHONE,
-    browser_type_launch_args,
     open_context,
     serious_violations,
     sign_in,
     watch_csp,
 )
+from tests.support.signin import make_user
 
 pytestmark = pytest.mark.system
 
 HTTP_TIMEOUT = 10  # seconds
-
-
-@pytest.fixture
-def web(klaxon_env: dict[str, str], start_web: Callable[..., tuple[KlaxonProcess, int]]) -> str:
-    _proc, port = start_web({**klaxon_env, "KLAXON_PUBLIC_URL": "http://127.0.0.1"})
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

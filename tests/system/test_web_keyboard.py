@@ -6,33 +6,19 @@ focusable (or sits behind a trap) fails the test."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from app.alerts import store
+from tests.support.browser import tab_to
 from tests.support.e2e import raise_alert
-from tests.support.procs import KlaxonProcess
 from tests.support.signin import PASSWORD, make_user
-from tests.system.test_web_app_browser import (  # noqa: F401 (the Chromium launch fixture)
-    DESKTOP,
-    browser_type_launch_args,
-    open_context,
-    watch_csp,
-)
 
 pytestmark = pytest.mark.system
-
-MAX_TABS = 60  # far more than any page has controls before its first alert action
-
-
-@pytest.fixture
-def web(klaxon_env: dict[str, str], start_web: Callable[..., tuple[KlaxonProcess, int]]) -> str:
-    _proc, port = start_web({**klaxon_env, "KLAXON_PUBLIC_URL": "http://127.0.0.1"})
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -41,23 +27,8 @@ def person(db_conn: psycopg.Connection[Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = open_context(browser, DESKTOP)
-    yield watch_csp(context.new_page())
-    context.close()
-
-
-def tab_to(page: Page, target: Locator, key: str = "Tab") -> int:
-    """Press Tab (or `key`: Shift+Tab goes back) until `target` has focus; how many presses it
-    took (fails past MAX_TABS)."""
-    handle = target.element_handle()
-    assert handle is not None
-    for presses in range(1, MAX_TABS + 1):
-        page.keyboard.press(key)
-        if page.evaluate("el => document.activeElement === el", handle):
-            return presses
-    focused = page.evaluate("() => document.activeElement && document.activeElement.outerHTML")
-    raise AssertionError(f"{target} not reached in {MAX_TABS} Tab presses; focus is on {focused}")
+def page(desktop: Page) -> Page:
+    return desktop
 
 
 def status_of(db_conn: psycopg.Connection[Any], alert_id: int) -> str:

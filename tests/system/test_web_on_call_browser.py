@@ -5,7 +5,7 @@ violation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -13,9 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from app.commands import demo_data
-from tests.support.procs import KlaxonProcess
-from tests.system.test_web_app_browser import (
-    CHROMIUM,
+from tests.support.browser import (
     DESKTOP,
     PHONE,
     open_context,
@@ -24,17 +22,6 @@ from tests.system.test_web_app_browser import (
 )
 
 pytestmark = pytest.mark.system
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_type_launch_args, "executable_path": CHROMIUM}
-
-
-@pytest.fixture
-def web(klaxon_env: dict[str, str], start_web: Callable[..., tuple[KlaxonProcess, int]]) -> str:
-    _proc, port = start_web({**klaxon_env, "KLAXON_PUBLIC_URL": "http://127.0.0.1"})
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(params=["desktop", "phone"])

@@ -16,21 +16,20 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.support.e2e import Http, raise_alert
-from tests.support.fakes.webhook import WebhookReceiver
-from tests.support.procs import KlaxonProcess
-from tests.support.signin import make_user
-from tests.support.wait import wait_until
-from tests.system.test_web_app_browser import (  # noqa: F401 (the browser fixture's launch args)
+from tests.support.browser import (
     DESKTOP,
     PHONE,
-    browser_type_launch_args,
     no_horizontal_scroll,
     open_context,
     serious_violations,
     sign_in,
     watch_csp,
 )
+from tests.support.e2e import Http, raise_alert
+from tests.support.fakes.webhook import WebhookReceiver
+from tests.support.procs import KlaxonProcess
+from tests.support.signin import make_user
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.system
 

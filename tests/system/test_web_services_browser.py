@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import shlex
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -22,14 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 from app.directory import services
 from app.escalation import policies
 from app.platform.embedded import free_port
-from tests.support.http import get
-from tests.support.procs import KlaxonProcess
-from tests.support.signin import make_user
-from tests.support.teams import make_team
-from tests.support.wait import wait_until
-from tests.system.conftest import START_TIMEOUT, WEB
-from tests.system.test_web_app_browser import (
-    DESKTOP,
+from tests.support.browser import (
     PHONE,
     no_horizontal_scroll,
     open_context,
@@ -37,16 +30,17 @@ from tests.system.test_web_app_browser import (
     sign_in,
     watch_csp,
 )
+from tests.support.http import get
+from tests.support.procs import KlaxonProcess
+from tests.support.signin import make_user
+from tests.support.teams import make_team
+from tests.support.wait import wait_until
+from tests.system.conftest import START_TIMEOUT, WEB
 
 pytestmark = pytest.mark.system
 
 SHOTS = Path("build/screenshots")  # where the pages' pictures go, for a person to look at
 HTTP_TIMEOUT = 10  # seconds the example's request may take
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium"}
 
 
 @pytest.fixture
@@ -80,13 +74,6 @@ def service(db_conn: psycopg.Connection[Any], manager: dict[str, Any]) -> dict[s
     service = services.create_service(db_conn, "checkout", "the shop's payment step", team["id"])
     services.update_service(db_conn, service["id"], {"escalation_policy_id": policy["id"]})
     return service
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[Page]:
-    context = open_context(browser, DESKTOP)
-    yield watch_csp(context.new_page())
-    context.close()
 
 
 def run_curl(command: str) -> int:
