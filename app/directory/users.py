@@ -111,3 +111,15 @@ def set_password_hash(conn: psycopg.Connection[Any], user_id: str, new_hash: str
         ).rowcount
         > 0
     )
+
+
+def find_users(conn: psycopg.Connection[Any], text: str, limit: int = 50) -> list[dict[str, str]]:
+    """Users (id, name, email) whose name or email contains `text` (any case), by name; all
+    users by name when `text` is empty. Capped at `limit`: a picker, not a directory."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = conn.execute(
+        "SELECT id::text AS id, name, email FROM users WHERE disabled_at IS NULL "
+        "AND (name ILIKE %(p)s OR email ILIKE %(p)s) ORDER BY lower(name), id LIMIT %(n)s",
+        {"p": pattern, "n": limit},
+    ).fetchall()
+    return [dict(row) for row in rows]

@@ -123,3 +123,14 @@ def load_rotations(conn: Conn, rotation_ids: Iterable[str]) -> dict[str, Rotatio
     return {
         row["id"]: rotation_value(row) for row in _with_participants(conn, [dict(r) for r in rows])
     }
+
+
+def schedules_using(conn: Conn, rotation_id: str, limit: int = 100) -> list[Row]:
+    """The schedules (id, name) whose rules put this rotation on call, by name."""
+    rows = conn.execute(
+        "SELECT DISTINCT s.id::text AS id, s.name FROM schedules s "
+        "JOIN schedule_rules r ON r.schedule_id = s.id WHERE r.rotation_id = %s "
+        "ORDER BY s.name, id LIMIT %s",
+        (rotation_id, limit),
+    ).fetchall()
+    return [dict(row) for row in rows]

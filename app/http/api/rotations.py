@@ -8,7 +8,7 @@ rotation shows its current arrangement, not the one before the change.
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -27,9 +27,8 @@ from app.http.api.schemas.rotations import (
     RotationPatch,
 )
 from app.http.permissions import TEAM, TEAM_CREATE, TEAM_MOVE
-from app.oncall import compute
+from app.oncall import compute, handoffs
 from app.oncall import rotations as stored_rotations
-from app.oncall.model import Rotation as RotationValue
 from app.platform.errors import invalid
 
 TAG = "rotations"
@@ -78,15 +77,28 @@ def update_rotation(rotation_id: UUID, json: RotationPatch) -> Rotation:
     """Change a rotation; `participants` replaces the whole ordered list."""
     changes = json.changes()
     participants = changes.pop("participants", None)
+    users = None if participants is None else _ids(participants)
     with transaction() as conn:
-        current = stored_rotations.lock_rotation(conn, str(rotation_id))
-        if current is None:
-            raise NotFound(f"no rotation with id {rotation_id}")
-        if participants is not None and current["start_index"] >= len(participants):
-            changes["start_index"] = 0  # the position it named is gone
-        users = None if participants is None else _ids(participants)
-        row = stored_rotations.update_rotation(conn, str(rotation_id), changes, users)
+        row = change_rotation(conn, rotation_id, changes, users)
     return Rotation.model_validate(row)
+
+
+def change_rotation(
+    conn: psycopg.Connection[Any],
+    rotation_id: UUID,
+    changes: dict[str, Any],
+    participants: list[str] | None,
+) -> dict[str, Any]:
+    """Apply validated `changes` and, if given, the new ordered participants (user ids); the
+    web app's rotation forms change a rotation through this too."""
+    current = stored_rotations.lock_rotation(conn, str(rotation_id))
+    if current is None:
+        raise NotFound(f"no rotation with id {rotation_id}")
+    if participants is not None and current["start_index"] >= len(participants):
+        changes = {**changes, "start_index": 0}  # the position it named is gone
+    row = stored_rotations.update_rotation(conn, str(rotation_id), changes, participants)
+    assert row is not None  # locked above
+    return row
 
 
 @endpoint(ONE, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
@@ -98,32 +110,33 @@ def delete_rotation(rotation_id: UUID) -> tuple[str, int]:
     return "", 204
 
 
-def _current_index(rotation: RotationValue, at: datetime) -> int | None:
-    """Which position is on call at `at` (None before the rotation starts)."""
-    positions = tuple(str(i) for i in range(len(rotation.participants)))
-    on_call = compute.rotation_on_call_at(dataclasses.replace(rotation, participants=positions), at)
-    return None if on_call is None else int(on_call)
+Choose = Callable[[int, int], int]  # (position on call now, participants) -> position wanted
 
 
-def _make_active(rotation_id: UUID, choose: Any) -> Rotation:
-    """Re-base the rotation so that position `choose(current, count)` is on call now."""
+def make_active(conn: psycopg.Connection[Any], rotation_id: UUID, choose: Choose) -> dict[str, Any]:
+    """Re-base the rotation so that position `choose(current, count)` is on call now (in the
+    caller's transaction; the web app's advance, set-current and reorder use it too)."""
+    row = stored_rotations.lock_rotation(conn, str(rotation_id))
+    if row is None:
+        raise NotFound(f"no rotation with id {rotation_id}")
+    count = len(row["participants"])
+    if count == 0:
+        raise invalid("participants", "the rotation has none: add one before changing turns")
+    current = handoffs.position_at(stored_rotations.rotation_value(row), datetime.now(UTC))
+    if current is None:  # not started yet: the first shift is the one to change
+        current = row["start_index"]
+    wanted = choose(current, count)
+    start_index = (row["start_index"] + wanted - current) % count
+    updated = stored_rotations.update_rotation(
+        conn, str(rotation_id), {"start_index": start_index}, None
+    )
+    assert updated is not None  # locked above
+    return updated
+
+
+def _make_active(rotation_id: UUID, choose: Choose) -> Rotation:
     with transaction() as conn:
-        row = stored_rotations.lock_rotation(conn, str(rotation_id))
-        if row is None:
-            raise NotFound(f"no rotation with id {rotation_id}")
-        count = len(row["participants"])
-        if count == 0:
-            raise invalid("participants", "the rotation has none: add one before changing turns")
-        rotation = stored_rotations.rotation_value(row)
-        current = _current_index(rotation, datetime.now(UTC))
-        if current is None:  # not started yet: the first shift is the one to change
-            current = row["start_index"]
-        wanted = choose(current, count)
-        start_index = (row["start_index"] + wanted - current) % count
-        updated = stored_rotations.update_rotation(
-            conn, str(rotation_id), {"start_index": start_index}, None
-        )
-    return Rotation.model_validate(updated)
+        return Rotation.model_validate(make_active(conn, rotation_id, choose))
 
 
 @endpoint(ONE + "/advance", "POST", "write", TAG, HTTP_200=Rotation, allow=TEAM)

@@ -23,6 +23,8 @@ def register_pages(app: Flask) -> None:
         profile,
         profile_access,
         profile_contacts,
+        rotation_changes,
+        rotations,
         services,
         signin_page,
     )
