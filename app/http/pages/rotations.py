@@ -62,6 +62,7 @@ def rotation_list() -> Response:
         can_create=who.identity.admin or bool(creatable),
         creatable=creatable,
         picker=picker,
+        today=now.astimezone(compute.zone(_zone_or_utc(who.time_zone))).date().isoformat(),
         notice=rotation_forms.NOTICES.get(request.args.get("did", ""), ""),
         **_form_choices(),
     )
@@ -73,6 +74,14 @@ def _creatable_teams(who: Viewer, team_rows: list[dict[str, Any]]) -> list[dict[
         t for t in team_rows if t["id"] in managed_teams(who.identity)
     ]  # fmt: skip
     return sorted(mine, key=lambda t: t["name"].lower())
+
+
+def _zone_or_utc(name: str) -> str:
+    try:
+        compute.zone(name)
+    except ValueError:
+        return "UTC"
+    return name
 
 
 def _form_choices() -> dict[str, Any]:
