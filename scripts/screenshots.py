@@ -8,7 +8,7 @@ Playwright, signed in as the demo admin. A page that answers anything but itself
 to the sign-in page, an error page) or scrolls sideways stops the run with its name.
 
 To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert, `{service}`
-its service (page_params).
+its service, `{rotation}` its first rotation (page_params).
 tests/system/test_screenshots.py runs `capture` once against gunicorn, so this cannot rot.
 
 Usage: .venv/bin/python scripts/screenshots.py [--out build/screenshots]
@@ -49,6 +49,8 @@ PAGES: tuple[Shot, ...] = (
     Shot("services", "/services"),
     Shot("service", "/services/{service}", full_page=True),
     Shot("profile", "/profile", full_page=True),
+    Shot("rotations", "/rotations", full_page=True),
+    Shot("rotation", "/rotations/{rotation}", full_page=True),
 )
 
 
@@ -128,14 +130,17 @@ def _sign_in(page: object, base_url: str, email: str, password: str) -> None:
 
 
 def page_params(database_url: str) -> dict[str, str]:
-    """What the paths in PAGES name: the busiest demo alert and its service."""
+    """What the paths in PAGES name: the busiest demo alert, its service, the first rotation."""
     import psycopg
 
     alert = busiest_alert(database_url)
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT service_id::text FROM alerts WHERE id = %s", (alert,)).fetchone()
-    assert row is not None
-    return {"alert": alert, "service": row[0]}
+        rotation = conn.execute(
+            "SELECT id::text FROM rotations ORDER BY created_at, id LIMIT 1"
+        ).fetchone()
+    assert row is not None and rotation is not None
+    return {"alert": alert, "service": row[0], "rotation": rotation[0]}
 
 
 def busiest_alert(database_url: str) -> str:

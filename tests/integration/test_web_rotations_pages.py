@@ -245,3 +245,29 @@ def test_those_the_rule_keeps_out_get_403_and_nothing_changes(
     csrf = signed_in_as(client, world["manager"])
     assert client.post(f"{page}/advance").status_code == 403  # no CSRF token
     assert stored(db_conn, rotation_id) == before
+
+
+def test_changes_are_audited_under_the_api_action_names(
+    client: Any, db_conn: psycopg.Connection[Any], world: dict[str, Any]
+) -> None:
+    csrf = signed_in_as(client, world["manager"])
+    rotation_id = world["rotation"]["id"]
+    page = f"/rotations/{rotation_id}"
+    html = client.get(page).get_data(as_text=True)
+    base = {"csrf_token": csrf, "version": version(html)}
+    assert client.post(f"{page}/order", data={**base, "move": "1:up"}).status_code == 303
+    assert client.post(f"{page}/advance", data={"csrf_token": csrf}).status_code == 303
+    html = client.get(page).get_data(as_text=True)
+    base = {"csrf_token": csrf, "version": version(html)}
+    value = stored_rotations.rotation_value(stored(db_conn, rotation_id))
+    other = ((handoffs.position_at(value, datetime.now(UTC)) or 0) + 1) % 3  # a change
+    assert client.post(f"{page}/active", data={**base, "index": other}).status_code == 303
+    assert client.post(f"{page}/delete", data={"csrf_token": csrf}).status_code == 303
+    rows = db_conn.execute(
+        "SELECT actor_id, action, target_type, target_id FROM audit_events ORDER BY id"
+    ).fetchall()
+    seen = [(r["actor_id"], r["action"], r["target_type"], r["target_id"]) for r in rows]
+    who = world["manager"]["id"]
+    for action in ("update_rotation", "advance_rotation", "set_active_participant",
+                   "delete_rotation"):  # fmt: skip
+        assert (who, action, "rotations", rotation_id) in seen, seen

@@ -6,7 +6,8 @@ Each uses the API's own rule and code: TEAM_MOVE with app.http.api.rotations.cha
 (PATCH /rotations/<id>), TEAM with make_active (POST …/advance and …/active) and with the
 delete. Changing who takes part keeps whoever is on call now on call (the API's PATCH replaces
 the list as given); a reorder or removal made from a page older than the order it showed is
-refused with 409 rather than applied to an order nobody saw.
+refused with 409 rather than applied to an order nobody saw. View names are the API's
+operation names, so the audit log records the same action whichever way a change was made.
 """
 
 from __future__ import annotations
@@ -39,27 +40,63 @@ class StaleOrder(ApiError):
     code = "conflict"
 
 
+# Settings, order, adding and removing are all PATCH /rotations/<id> in the API's terms: one
+# view, so the audit log names them by the API's operation, update_rotation.
 @pages_blueprint.post(ONE)
-def save_settings(rotation_id: UUID) -> Response:
-    """Change the name, shift length and type, first handoff and zone."""
-    viewer(TEAM_MOVE, "write")
-    changes = rotation_forms.patch_fields(request.form)
-    with transaction() as conn:
-        change_rotation(conn, rotation_id, changes, None)
-    return rotation_forms.back(str(rotation_id), "saved")
-
-
 @pages_blueprint.post(ONE + "/order")
-def reorder(rotation_id: UUID) -> Response:
+@pages_blueprint.post(ONE + "/participants")
+@pages_blueprint.post(ONE + "/participants/remove")
+def update_rotation(rotation_id: UUID) -> Response:
+    """Change the rotation: its settings, order, or participants (by the form's path)."""
+    viewer(TEAM_MOVE, "write")
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    change, notice, anchor = _CHANGES[rule.rpartition(">")[2]]
+    with transaction() as conn:
+        change(conn, rotation_id)
+    return rotation_forms.back(str(rotation_id), notice, anchor)
+
+
+def _save_settings(conn: Conn, rotation_id: UUID) -> None:
+    """The name, shift length and type, first handoff and zone."""
+    change_rotation(conn, rotation_id, rotation_forms.patch_fields(request.form), None)
+
+
+def _reorder(conn: Conn, rotation_id: UUID) -> None:
     """A new order: `move` ("<position>:up" or ":down", the buttons) or `order` (every
     position in its new place, comma-separated: a drag)."""
-    viewer(TEAM_MOVE, "write")
-    with transaction() as conn:
-        row = _locked(conn, rotation_id)
-        count = len(row["participants"])
-        perm = _permutation(request.form, count)
-        _rearrange(conn, row, [row["participants"][p] for p in perm], perm.index)
-    return rotation_forms.back(str(rotation_id), "reordered", "#participants")
+    row = _locked(conn, rotation_id)
+    perm = _permutation(request.form, len(row["participants"]))
+    _rearrange(conn, row, [row["participants"][p] for p in perm], perm.index)
+
+
+def _add(conn: Conn, rotation_id: UUID) -> None:
+    """Add a person at the end of the order."""
+    user_id = rotation_forms.form_user(request.form, "user_id")
+    if users.missing_users(conn, [user_id]):
+        raise invalid("user_id", "no such person")
+    row = _locked(conn, rotation_id, check_version=False)
+    _rearrange(conn, row, [*row["participants"], user_id], lambda p: p)
+
+
+def _remove(conn: Conn, rotation_id: UUID) -> None:
+    """Remove the participant at `position`; if they are on call, the next one takes over."""
+    row = _locked(conn, rotation_id)
+    count = len(row["participants"])
+    removed = _position(request.form.get("position", ""), count, "position")
+    kept = [u for i, u in enumerate(row["participants"]) if i != removed]
+
+    def moved(p: int) -> int:
+        return p - 1 if p > removed else p % max(count - 1, 1)
+
+    _rearrange(conn, row, kept, moved)
+
+
+_CHANGES: dict[str, tuple[Callable[[Conn, UUID], None], str, str]] = {
+    "": (_save_settings, "saved", ""),
+    "/order": (_reorder, "reordered", "#participants"),
+    "/participants": (_add, "added", "#participants"),
+    "/participants/remove": (_remove, "removed", "#participants"),
+}
 
 
 def _permutation(form: Any, count: int) -> list[int]:
@@ -81,38 +118,8 @@ def _permutation(form: Any, count: int) -> list[int]:
     return [int(x) for x in parts]
 
 
-@pages_blueprint.post(ONE + "/participants")
-def add_participant(rotation_id: UUID) -> Response:
-    """Add a person at the end of the order."""
-    viewer(TEAM_MOVE, "write")
-    user_id = rotation_forms.form_user(request.form, "user_id")
-    with transaction() as conn:
-        if users.missing_users(conn, [user_id]):
-            raise invalid("user_id", "no such person")
-        row = _locked(conn, rotation_id, check_version=False)
-        _rearrange(conn, row, [*row["participants"], user_id], lambda p: p)
-    return rotation_forms.back(str(rotation_id), "added", "#participants")
-
-
-@pages_blueprint.post(ONE + "/participants/remove")
-def remove_participant(rotation_id: UUID) -> Response:
-    """Remove the participant at `position`; if they are on call, the next one takes over."""
-    viewer(TEAM_MOVE, "write")
-    with transaction() as conn:
-        row = _locked(conn, rotation_id)
-        count = len(row["participants"])
-        removed = _position(request.form.get("position", ""), count, "position")
-        kept = [u for i, u in enumerate(row["participants"]) if i != removed]
-
-        def moved(p: int) -> int:
-            return p - 1 if p > removed else p % max(count - 1, 1)
-
-        _rearrange(conn, row, kept, moved)
-    return rotation_forms.back(str(rotation_id), "removed", "#participants")
-
-
 @pages_blueprint.post(ONE + "/advance")
-def advance(rotation_id: UUID) -> Response:
+def advance_rotation(rotation_id: UUID) -> Response:
     """Hand off to the next participant now (POST /api/v1/rotations/<id>/advance)."""
     viewer(TEAM, "write")
     with transaction() as conn:
@@ -121,7 +128,7 @@ def advance(rotation_id: UUID) -> Response:
 
 
 @pages_blueprint.post(ONE + "/active")
-def set_current(rotation_id: UUID) -> Response:
+def set_active_participant(rotation_id: UUID) -> Response:
     """Put the participant at `index` on call now (POST /api/v1/rotations/<id>/active)."""
     viewer(TEAM, "write")
     with transaction() as conn:
@@ -132,7 +139,7 @@ def set_current(rotation_id: UUID) -> Response:
 
 
 @pages_blueprint.post(ONE + "/delete")
-def delete(rotation_id: UUID) -> Response:
+def delete_rotation(rotation_id: UUID) -> Response:
     """Delete the rotation and the schedule rules that target it."""
     viewer(TEAM, "write")
     with transaction() as conn:
