@@ -61,7 +61,8 @@ def outlook(rotation: Rotation, now: datetime, count: int = NEXT_HANDOFFS) -> Ou
     span = longest_shift(rotation)
     back = min(span, _LOOK_BACK_CAP)
     begin = now - back
-    end = min(now + span * (count + 1), begin + compute.MAX_RANGE)
+    ahead = max(now, rotation.start)  # a rotation yet to start: from its start
+    end = min(ahead + span * (count + 1), begin + compute.MAX_RANGE)
     positioned = by_position(rotation)
     shifts = compute.rotation_shifts(positioned, begin, end)
     current = next((s for s in shifts if s.start <= now < s.end), None)
