@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from app.directory import users
 from app.oncall import compute, handoffs, schedule_rules, schedules
 from app.oncall import rotations as stored_rotations
 from tests.integration.test_web_pages import csrf_of, page_sign_in
@@ -271,3 +272,22 @@ def test_changes_are_audited_under_the_api_action_names(
     for action in ("update_rotation", "advance_rotation", "set_active_participant",
                    "delete_rotation"):  # fmt: skip
         assert (who, action, "rotations", rotation_id) in seen, seen
+
+
+def test_a_rotation_whose_people_were_all_deleted_still_shows_and_takes_a_new_one(
+    client: Any, db_conn: psycopg.Connection[Any], world: dict[str, Any]
+) -> None:
+    rotation_id = world["rotation"]["id"]
+    for person in world["people"]:  # deleting a user deletes their positions
+        users.delete_user(db_conn, person["id"])
+    assert stored(db_conn, rotation_id)["participants"] == []
+    csrf = signed_in_as(client, world["manager"])
+    assert world["rotation"]["name"] in client.get("/rotations").get_data(as_text=True)
+    html = client.get(f"/rotations/{rotation_id}").get_data(as_text=True)
+    assert "it has no participants" in html and "Advance" not in html
+    advanced = client.post(f"/rotations/{rotation_id}/advance", data={"csrf_token": csrf})
+    assert advanced.status_code == 422
+    page = f"/rotations/{rotation_id}/participants"
+    added = client.post(page, data={"csrf_token": csrf, "user_id": world["member"]["id"]})
+    assert added.status_code == 303
+    assert on_call_now(db_conn, rotation_id) == world["member"]["id"]
