@@ -232,7 +232,8 @@ def body(args: argparse.Namespace) -> list[Figure]:
             conn.execute("ANALYZE")
             ids = conn.execute(
                 "SELECT (SELECT max(id) FROM alerts) AS alert, "
-                "(SELECT id::text FROM services ORDER BY name LIMIT 1) AS service"
+                "(SELECT id::text FROM services ORDER BY name LIMIT 1) AS service, "
+                "(SELECT id::text FROM rotations ORDER BY name LIMIT 1) AS rotation"
             ).fetchone()
         assert ids is not None
         note(f"seeded {demo_data.BENCH} in {time.monotonic() - started:.1f} s")
@@ -257,6 +258,8 @@ def body(args: argparse.Namespace) -> list[Figure]:
                 "services": "/services",
                 "service": f"/services/{ids['service']}",
                 "profile": "/profile",
+                "rotations": "/rotations",
+                "rotation": f"/rotations/{ids['rotation']}",
             }  # fmt: skip
             figures = page_times(port, cookie, paths, args.samples)
             figures += browser_interactive(port, cookie)

@@ -88,7 +88,7 @@ def _form_choices() -> dict[str, Any]:
     return {
         "types": ROTATION_TYPES,
         "units": rotation_forms.UNITS,
-        "zones": rotation_forms.time_zones(),
+        "zone_options": rotation_forms.zone_options,
         "describe_length": rotation_forms.describe_length,
     }
 
