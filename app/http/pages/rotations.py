@@ -40,17 +40,18 @@ def rotation_list() -> Response:
     now = datetime.now(UTC)
     with transaction() as conn:
         rows = stored_rotations.list_rotations(conn, limit=MAX_ROTATIONS + 1)
+        shown = sorted(rows[:MAX_ROTATIONS], key=lambda r: r["name"].lower())
         team_rows = teams.list_teams(conn, limit=MAX_TEAMS)
         outlooks = {
-            r["id"]: handoffs.outlook(stored_rotations.rotation_value(r), now, 1) for r in rows
+            r["id"]: handoffs.outlook(stored_rotations.rotation_value(r), now, 1) for r in shown
         }
         people = {o.on_call for o in outlooks.values()} | {
             h.user_id for o in outlooks.values() for h in o.handoffs
         }
         names = users.user_names(conn, {p for p in people if p})
-        picker = users.find_users(conn, "", rotation_forms.MAX_USERS)
-    shown = sorted(rows[:MAX_ROTATIONS], key=lambda r: r["name"].lower())
-    creatable = _creatable_teams(who, team_rows)
+        creatable = _creatable_teams(who, team_rows)
+        can_create = who.identity.admin or bool(creatable)
+        picker = users.find_users(conn, "", rotation_forms.MAX_USERS) if can_create else []
     return page(
         "pages/rotations.html",
         title="Rotations",
@@ -59,7 +60,7 @@ def rotation_list() -> Response:
         outlooks=outlooks,
         names=names,
         team_names={t["id"]: t["name"] for t in team_rows},
-        can_create=who.identity.admin or bool(creatable),
+        can_create=can_create,
         creatable=creatable,
         picker=picker,
         today=now.astimezone(compute.zone(_zone_or_utc(who.time_zone))).date().isoformat(),
