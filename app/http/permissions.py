@@ -185,6 +185,12 @@ def _team_move(who: Identity) -> None:
 
 def _team_create(who: Identity) -> None:
     _present, team_id = _existing_team("team_id")
+    check_team_create(who, team_id)
+
+
+def check_team_create(who: Identity, team_id: str | None) -> None:
+    """TEAM_CREATE's rule for a thing owned by `team_id` (None: no team); the web app's create
+    forms apply it to their own field (after checking the team exists)."""
     if not may_change(who, team_id):
         raise Forbidden(
             "give the team_id of a team you manage: only admins create what no team owns"
