@@ -8,7 +8,7 @@ Playwright, signed in as the demo admin. A page that answers anything but itself
 to the sign-in page, an error page) or scrolls sideways stops the run with its name.
 
 To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert, `{service}`
-its service (page_params).
+its service, `{policy}` that service's escalation policy (page_params).
 tests/system/test_screenshots.py runs `capture` once against gunicorn, so this cannot rot.
 
 Usage: .venv/bin/python scripts/screenshots.py [--out build/screenshots]
@@ -49,6 +49,8 @@ PAGES: tuple[Shot, ...] = (
     Shot("services", "/services"),
     Shot("service", "/services/{service}", full_page=True),
     Shot("profile", "/profile", full_page=True),
+    Shot("escalation-policies", "/escalation-policies"),
+    Shot("escalation-policy", "/escalation-policies/{policy}", full_page=True),
 )
 
 
@@ -128,14 +130,20 @@ def _sign_in(page: object, base_url: str, email: str, password: str) -> None:
 
 
 def page_params(database_url: str) -> dict[str, str]:
-    """What the paths in PAGES name: the busiest demo alert and its service."""
+    """What the paths in PAGES name: the busiest demo alert, its service and that service's
+    escalation policy (or the first policy, when the service has none)."""
     import psycopg
 
     alert = busiest_alert(database_url)
     with psycopg.connect(database_url) as conn:
-        row = conn.execute("SELECT service_id::text FROM alerts WHERE id = %s", (alert,)).fetchone()
+        row = conn.execute(
+            "SELECT s.id::text, coalesce(s.escalation_policy_id, (SELECT id FROM "
+            "escalation_policies ORDER BY created_at, id LIMIT 1))::text FROM alerts a "
+            "JOIN services s ON s.id = a.service_id WHERE a.id = %s",
+            (alert,),
+        ).fetchone()
     assert row is not None
-    return {"alert": alert, "service": row[0]}
+    return {"alert": alert, "service": row[0], "policy": row[1]}
 
 
 def busiest_alert(database_url: str) -> str:

@@ -160,7 +160,10 @@ def compute(
     targets = {(t["type"], t["id"]) for s in policy["steps"] for t in s["targets"]}
     loaded = resolve.load_targets(conn, targets)
     at_of = {m: now + timedelta(seconds=m * minute) for m, _, _ in plan}
-    on_call = {m: loaded.on_call(at) for m, at in at_of.items()}
+    on_call = {  # each step's targets at the minutes it fires, not every target at every one
+        m: loaded.on_call(at_of[m], ((t["type"], t["id"]) for t in policy["steps"][i]["targets"]))
+        for m, i, _ in plan
+    }
     engaged: dict[str, list[int]] = defaultdict(list)  # user -> minutes engaged, in order
     for m, index, _ in plan:
         for t in policy["steps"][index]["targets"]:

@@ -6,7 +6,7 @@ Used by the engine when a step fires (it pages whoever is on call at that moment
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,11 +76,13 @@ class LoadedTargets:
     schedules: dict[str, Schedule]
     rotations: dict[str, Rotation]
 
-    def on_call(self, at: datetime) -> dict[tuple[str, str], list[str]]:
-        """Who each target engages at `at`, by (type, id); one that cannot be computed
-        engages nobody (logged)."""
+    def on_call(
+        self, at: datetime, wanted: Iterable[tuple[str, str]] | None = None
+    ) -> dict[tuple[str, str], list[str]]:
+        """Who each target (or each of `wanted`, among them) engages at `at`, by (type, id);
+        one that cannot be computed engages nobody (logged)."""
         found: dict[tuple[str, str], list[str]] = {}
-        for target_type, target_id in self.targets:
+        for target_type, target_id in self.targets if wanted is None else set(wanted):
             key = (target_type, target_id)
             try:
                 found[key] = _one_of_many(
