@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -15,6 +16,7 @@ import pytest
 from app.directory import services
 from app.escalation import policies
 from tests.integration.test_web_pages import csrf_of, page_sign_in
+from tests.support.api import Api
 from tests.support.policy_world import policy_world
 
 
@@ -193,7 +195,10 @@ def test_the_step_editor_drafts_then_saves_the_steps_as_a_whole(
     assert saved.status_code == 303 and saved.headers["Location"].endswith("#steps")
     steps = policies.get_policy(db_conn, world["policy"]["id"])["steps"]
     assert [s["delay_minutes"] for s in steps] == [7, 5]
-    assert [[t["type"] for t in s["targets"]] for s in steps] == [["schedule", "channel"], ["user"]]
+    # (a step's targets come back in no particular order: the store keeps none)
+    assert [sorted(t["type"] for t in s["targets"]) for s in steps] == [
+        ["channel", "schedule"], ["user"],
+    ]  # fmt: skip
 
 
 def test_the_target_picker_finds_each_kind_by_name_with_wildcards_taken_literally(
@@ -255,3 +260,22 @@ def test_refusals_a_non_manager_a_missing_policy_and_no_csrf_token(
     assert no_token.status_code == 403
     policy = policies.get_policy(db_conn, world["policy"]["id"])
     assert policy is not None and policy["name"].startswith("Payments primary")
+
+
+def test_the_api_answers_the_same_preview_as_json(
+    client: Any, world: dict[str, Any], make_api_key: Callable[[str], str]
+) -> None:
+    api = Api(client, make_api_key("read"))
+    found = api.get(f"/escalation-policies/{world['policy']['id']}/preview")
+    assert found.status_code == 200, found.get_json()
+    body = found.get_json()
+    assert [(f["minute"], f["step_index"], f["repeat"]) for f in body["firings"]] == [
+        (0, 0, 0), (5, 1, 0), (15, 0, 1), (20, 1, 1),
+    ]  # fmt: skip
+    primary = body["firings"][0]["targets"][0]
+    assert primary["type"] == "schedule" and primary["people"][0]["user_id"] == world["ada"]
+    assert [(c["minute"], c["method_type"]) for c in primary["people"][0]["contacts"]] == [
+        (0, "sms"), (5, "voice"),
+    ]  # fmt: skip
+    assert any("nobody is on call in schedule" in w for w in body["warnings"])
+    assert api.get(f"/escalation-policies/{uuid.uuid4()}/preview").status_code == 404

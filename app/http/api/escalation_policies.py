@@ -10,6 +10,7 @@ deleted (409 naming the services).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -17,11 +18,12 @@ from uuid import UUID
 import psycopg
 
 from app.directory import users as directory_users
-from app.escalation import on_call_now, policies
+from app.escalation import on_call_now, policies, preview
 from app.http.api import listing
-from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, transaction
+from app.http.api.routing import CONSTRAINT_FIELDS, endpoint, settings, transaction
 from app.http.api.schemas.base import AtQuery, ErrorBody, PageQuery
 from app.http.api.schemas.escalation_policies import Policy, PolicyCreate, PolicyPage, PolicyPatch
+from app.http.api.schemas.policy_preview import PolicyPreview
 from app.http.api.schemas.service_on_call import ServiceOnCall
 from app.http.api.services import require_service
 from app.http.permissions import TEAM, TEAM_CREATE, TEAM_MOVE
@@ -74,6 +76,24 @@ def get_escalation_policy(policy_id: UUID) -> Policy:
     if row is None:
         raise _not_found(policy_id)
     return Policy.model_validate(row)
+
+
+@endpoint(ONE + "/preview", "GET", "read", TAG, HTTP_200=PolicyPreview)
+def preview_escalation_policy(policy_id: UUID) -> PolicyPreview:
+    """What the policy would do to an alert raised now that nobody acknowledges: each step's
+    firing minute (repeats included), whom each target reaches then, each person's
+    notifications by contact method and minute, and warnings where nobody is reachable."""
+    with transaction() as conn:
+        row = policies.get_policy(conn, str(policy_id))
+        if row is None:
+            raise _not_found(policy_id)
+        found = policy_preview(conn, row)
+    return PolicyPreview.model_validate({"policy_id": row["id"], **dataclasses.asdict(found)})
+
+
+def policy_preview(conn: psycopg.Connection[Any], policy: dict[str, Any]) -> preview.Preview:
+    """The preview of `policy` (get_policy's) for an alert raised now, in the engine's minutes."""
+    return preview.compute(conn, policy, datetime.now(UTC), settings().delivery.minute_seconds)
 
 
 @endpoint(ONE, "PATCH", "write", TAG, HTTP_200=Policy, allow=TEAM_MOVE)

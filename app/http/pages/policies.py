@@ -14,16 +14,15 @@ comes back on the page with the reasons (422), so nothing typed is lost.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from flask import Response, redirect, request
 
 from app.directory import teams
-from app.escalation import policies, preview, sentences
-from app.http.api.escalation_policies import change_policy, remove_policy
-from app.http.api.routing import NotFound, settings, transaction
+from app.escalation import policies, sentences
+from app.http.api.escalation_policies import change_policy, policy_preview, remove_policy
+from app.http.api.routing import NotFound, transaction
 from app.http.api.schemas.escalation_policies import PolicyPatch
 from app.http.pages.base import Viewer, error_text, page, pages_blueprint, viewer
 from app.http.pages.policy_list import form_whole
@@ -55,12 +54,6 @@ def _require(conn: Any, policy_id: UUID) -> dict[str, Any]:
     return policy
 
 
-def compute_preview(conn: Any, policy: dict[str, Any]) -> preview.Preview:
-    """The preview of an alert raised now, in the engine's policy minutes."""
-    minute = settings().delivery.minute_seconds
-    return preview.compute(conn, policy, datetime.now(UTC), minute)
-
-
 def policy_page_with(
     who: Viewer, policy_id: UUID, draft: Draft | None, status: int = 200, problem: str = ""
 ) -> Response:
@@ -76,7 +69,7 @@ def policy_page_with(
             "services": policies.services_using(conn, str(policy_id)),
             "sentences": sentences.policy_sentences(policy["steps"]),
             "repeat_sentence": sentences.repeat_sentence(policy["steps"], policy["repeat_count"]),
-            "preview": compute_preview(conn, policy),
+            "preview": policy_preview(conn, policy),
         }
     return page(
         "pages/policy.html",
@@ -98,12 +91,12 @@ def policy_page(policy_id: UUID) -> Response:
 
 
 @pages_blueprint.get(POLICY + "/preview")
-def policy_preview(policy_id: UUID) -> Response:
+def policy_preview_fragment(policy_id: UUID) -> Response:
     """The preview alone, computed again for now (the page's Refresh button)."""
     viewer(EVERYONE)
     with transaction() as conn:
         policy = _require(conn, policy_id)
-        found = compute_preview(conn, policy)
+        found = policy_preview(conn, policy)
     return page("pages/_policy_preview.html", preview=found,
                 contact_words=CONTACT_WORDS, policy=policy)  # fmt: skip
 
