@@ -18,7 +18,6 @@ Usage: .venv/bin/python bench/policy_preview.py [--samples 100]
 from __future__ import annotations
 
 import argparse
-import http.client
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +38,7 @@ from common import (
     wait_for_200,
 )
 from psycopg.rows import dict_row
+from web_pages import get, sign_in
 
 from app.contacts import channels
 from app.escalation import policies, preview
@@ -48,7 +48,6 @@ from tests.support.signin import PASSWORD, make_user
 
 TARGET_MS = 40.0
 START_TIMEOUT = 60.0
-REQUEST_TIMEOUT = 10.0
 SCHEDULES = 5
 PEOPLE = 8  # per rotation
 OVERRIDES = 40  # per schedule
@@ -119,32 +118,6 @@ def seed(conn: psycopg.Connection[Any]) -> str:
     return str(policy["id"])
 
 
-def get(port: int, path: str, cookie: str) -> tuple[int, float]:
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
-    try:
-        conn.request("GET", path, headers={"Cookie": cookie})
-        response = conn.getresponse()
-        response.read()
-        return response.status, time.perf_counter() - started
-    finally:
-        conn.close()
-
-
-def sign_in(port: int, email: str) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
-    body = f"email={email.replace('@', '%40')}&password={PASSWORD}&next=/alerts"
-    conn.request("POST", "/login", body=body,
-                 headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
-    response = conn.getresponse()
-    response.read()
-    conn.close()
-    cookie = response.getheader("Set-Cookie") or ""
-    if response.status != 303 or not cookie:
-        raise RuntimeError(f"sign-in answered {response.status}")
-    return cookie.split(";", 1)[0]
-
-
 def in_process(stack: Stack, policy_id: str, samples: int) -> list[Figure]:
     """preview.compute alone, and the queries it sends."""
     times = []
@@ -185,7 +158,7 @@ def body(args: argparse.Namespace) -> list[Figure]:
             web = procs.start(WEB_COMMAND, stack.env(PORT=str(port)), "web")
             if wait_for_200(web, port, "/livez", START_TIMEOUT).ready is None:
                 raise RuntimeError(f"gunicorn did not start; logs in {stack.log_dir}")
-            cookie = sign_in(port, viewer["email"])
+            cookie = sign_in(port, viewer["email"], PASSWORD)
             rows = []
             for name, path in (
                 ("preview fragment", f"/escalation-policies/{policy_id}/preview"),
@@ -196,7 +169,7 @@ def body(args: argparse.Namespace) -> list[Figure]:
                     get(port, path, cookie)
                 times = []
                 for _ in range(args.samples):
-                    status, took = get(port, path, cookie)
+                    status, _body, took = get(port, path, cookie)
                     if status != 200:
                         raise RuntimeError(f"{path} answered {status}")
                     times.append(took * 1000)
