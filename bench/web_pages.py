@@ -67,10 +67,12 @@ def get(port: int, path: str, cookie: str) -> tuple[int, bytes, float]:
         conn.close()
 
 
-def sign_in(port: int) -> str:
-    """The demo admin's session cookie, from the sign-in form."""
+def sign_in(
+    port: int, email: str = demo_data.DEMO_EMAIL, password: str = demo_data.DEMO_PASSWORD
+) -> str:
+    """The session cookie of `email` (by default the demo admin), from the sign-in form."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
-    body = f"email={demo_data.DEMO_EMAIL}&password={demo_data.DEMO_PASSWORD}&next=/alerts"
+    body = f"email={email}&password={password}&next=/alerts"
     conn.request("POST", "/login", body=body.replace("@", "%40"),
                  headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     response = conn.getresponse()

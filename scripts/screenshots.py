@@ -8,7 +8,8 @@ Playwright, signed in as the demo admin. A page that answers anything but itself
 to the sign-in page, an error page) or scrolls sideways stops the run with its name.
 
 To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert, `{service}`
-its service, `{rotation}` its first rotation (page_params).
+its service, `{policy}` that service's escalation policy; other names are the first row of a query
+in FIRST_ROWS (page_params).
 tests/system/test_screenshots.py runs `capture` once against gunicorn, so this cannot rot.
 
 Usage: .venv/bin/python scripts/screenshots.py [--out build/screenshots]
@@ -51,7 +52,13 @@ PAGES: tuple[Shot, ...] = (
     Shot("profile", "/profile", full_page=True),
     Shot("rotations", "/rotations", full_page=True),
     Shot("rotation", "/rotations/{rotation}", full_page=True),
+    Shot("escalation-policies", "/escalation-policies"),
+    Shot("escalation-policy", "/escalation-policies/{policy}", full_page=True),
 )
+# Path names that are simply the first demo row of their kind.
+FIRST_ROWS = {
+    "rotation": "SELECT id::text FROM rotations ORDER BY created_at, id LIMIT 1",
+}
 
 
 class PageFailed(RuntimeError):
@@ -130,17 +137,22 @@ def _sign_in(page: object, base_url: str, email: str, password: str) -> None:
 
 
 def page_params(database_url: str) -> dict[str, str]:
-    """What the paths in PAGES name: the busiest demo alert, its service, the first rotation."""
+    """What the paths in PAGES name: the busiest demo alert, its service and that service's
+    escalation policy (or the first policy, when the service has none), and FIRST_ROWS."""
     import psycopg
 
     alert = busiest_alert(database_url)
     with psycopg.connect(database_url) as conn:
-        row = conn.execute("SELECT service_id::text FROM alerts WHERE id = %s", (alert,)).fetchone()
-        rotation = conn.execute(
-            "SELECT id::text FROM rotations ORDER BY created_at, id LIMIT 1"
+        row = conn.execute(
+            "SELECT s.id::text, coalesce(s.escalation_policy_id, (SELECT id FROM "
+            "escalation_policies ORDER BY created_at, id LIMIT 1))::text FROM alerts a "
+            "JOIN services s ON s.id = a.service_id WHERE a.id = %s",
+            (alert,),
         ).fetchone()
-    assert row is not None and rotation is not None
-    return {"alert": alert, "service": row[0], "rotation": rotation[0]}
+        firsts = {name: conn.execute(query).fetchone() for name, query in FIRST_ROWS.items()}
+    assert row is not None and all(firsts.values()), firsts
+    return {"alert": alert, "service": row[0], "policy": row[1],
+            **{name: found[0] for name, found in firsts.items() if found}}  # fmt: skip
 
 
 def busiest_alert(database_url: str) -> str:

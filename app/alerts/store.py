@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from app.alerts import escalation_state
 from app.alerts import log as alert_logs
-from app.platform.sql_fragments import EVENTS_CHANNEL
+from app.platform.sql_fragments import EVENTS_CHANNEL, contains_pattern
 
 MAX_SUMMARY = 1024  # characters
 MAX_DETAILS = 6 * 1024  # bytes (UTF-8)
@@ -348,7 +348,7 @@ def list_alerts(conn: psycopg.Connection[Any], f: AlertFilter) -> list[dict[str,
             params[key] = value
     if f.q:
         clauses.append("(a.summary ILIKE %(q)s OR a.details ILIKE %(q)s)")
-        params["q"] = "%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params["q"] = contains_pattern(f.q)
     rows = conn.execute(
         f"SELECT {ALERT_COLUMNS} FROM alerts a WHERE {' AND '.join(clauses)} "
         "ORDER BY a.id DESC LIMIT %(limit)s",

@@ -21,7 +21,7 @@ import psycopg
 import structlog
 
 from app.alerts import store as alerts
-from app.contacts import contact_methods
+from app.contacts import contact_methods, notification_rules
 from app.directory import passwords, services, teams, users
 from app.escalation import policies
 from app.messages import create as messages
@@ -80,6 +80,7 @@ def seed(conn: psycopg.Connection[Any], size: DemoSize = DEMO, seed_value: int =
     try:
         with conn.transaction():
             people, methods = _people(conn, size)
+            _notification_rules(conn, methods)
             groups = _teams(conn, size, people)
             targets = _on_call(conn, size, people, groups, now)
             service_ids = _services(conn, size, groups, targets, rng)
@@ -108,6 +109,17 @@ def _people(conn: psycopg.Connection[Any], size: DemoSize) -> tuple[list[str], d
         ids.append(str(user["id"]))
         methods[str(user["id"])] = str(method["id"])
     return ids, methods
+
+
+def _notification_rules(conn: psycopg.Connection[Any], methods: dict[str, str]) -> None:
+    """Most people's email is verified and pages them at once, so a policy's preview shows
+    whom it reaches and how; every fourth person (the admin's first colleague among them)
+    has none, so it also shows a person nobody can reach."""
+    for n, (user_id, method_id) in enumerate(methods.items()):
+        if n % 4 == 1:
+            continue
+        contact_methods.mark_verified(conn, method_id)
+        notification_rules.create_rule(conn, user_id, method_id, 0)
 
 
 def _teams(conn: psycopg.Connection[Any], size: DemoSize, people: list[str]) -> list[str]:

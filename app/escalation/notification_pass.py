@@ -56,7 +56,8 @@ FOR UPDATE OF g SKIP LOCKED
 _RULES = """
 SELECT r.id::text AS id, r.user_id::text AS user_id, r.contact_method_id::text AS method_id,
        r.delay_minutes, r.created_at, cm.verified_at IS NOT NULL AS verified, cm.disabled,
-       cm.stopped_at IS NOT NULL AS stopped
+       cm.stopped_at IS NOT NULL AS stopped, cm.type AS method_type, cm.name AS method_name,
+       cm.address
 FROM notification_rules r
 JOIN contact_methods cm ON cm.id = r.contact_method_id
 WHERE r.user_id = ANY(%(user_ids)s::uuid[])
@@ -82,7 +83,8 @@ _DUE_IN = (
 )
 
 
-def _why_unusable(row: dict[str, Any]) -> str:
+def why_unusable(row: dict[str, Any]) -> str:
+    """Why a rule's contact method cannot be used now ("" when it can)."""
     if row["disabled"]:
         return "disabled"
     if row["stopped"]:
@@ -90,15 +92,25 @@ def _why_unusable(row: dict[str, Any]) -> str:
     return "" if row["verified"] else "not verified"
 
 
+def rule_rows(conn: psycopg.Connection[Any], user_ids: set[str]) -> list[dict[str, Any]]:
+    """The users' rules (soonest first) with their contact method's state, type, name and
+    address (the policy preview shows them)."""
+    return conn.execute(_RULES, {"user_ids": sorted(user_ids)}).fetchall()
+
+
+def user_rule(row: dict[str, Any]) -> UserRule:
+    """A row of `rule_rows` as the plan's rule."""
+    why = why_unusable(row)
+    return UserRule(
+        row["id"], row["method_id"], row["delay_minutes"], not why, why, row["created_at"]
+    )
+
+
 def load_rules(conn: psycopg.Connection[Any], user_ids: set[str]) -> dict[str, list[UserRule]]:
     """Each user's rules with whether their contact method can be used now."""
     rules: dict[str, list[UserRule]] = defaultdict(list)
-    for row in conn.execute(_RULES, {"user_ids": sorted(user_ids)}).fetchall():
-        why = _why_unusable(row)
-        rule = UserRule(
-            row["id"], row["method_id"], row["delay_minutes"], not why, why, row["created_at"]
-        )
-        rules[row["user_id"]].append(rule)
+    for row in rule_rows(conn, user_ids):
+        rules[row["user_id"]].append(user_rule(row))
     return rules
 
 

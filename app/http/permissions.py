@@ -189,8 +189,8 @@ def _team_create(who: Identity) -> None:
 
 
 def check_team_create(who: Identity, team_id: str | None) -> None:
-    """TEAM_CREATE's rule for an existing team `team_id` (or none); the web app's create forms
-    apply it to their own field."""
+    """TEAM_CREATE's rule for a thing owned by `team_id` (None: no team); the web app's create
+    forms apply it to their own field (after checking the team exists)."""
     if not may_change(who, team_id):
         raise Forbidden(
             "give the team_id of a team you manage: only admins create what no team owns"

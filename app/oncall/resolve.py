@@ -6,6 +6,8 @@ Used by the engine when a step fires (it pages whoever is on call at that moment
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +16,7 @@ import structlog
 
 from app.oncall import compute, notices
 from app.oncall.loading import load_schedule, load_schedules, rotation_ids_of
+from app.oncall.model import Rotation, Schedule
 from app.oncall.rotations import load_rotations
 
 log = structlog.get_logger(__name__)
@@ -60,25 +63,55 @@ def targets_on_call(
     """`target_on_call` of many targets in a fixed number of queries (every schedule and
     rotation loaded at once), by (type, id); a target that cannot be computed engages nobody
     (logged), as in `schedule_on_call`."""
+    return load_targets(conn, targets).on_call(at)
+
+
+@dataclass(frozen=True)
+class LoadedTargets:
+    """Step targets with every schedule and rotation they need, loaded once: who they have on
+    call can then be asked at any number of instants without another query (the policy
+    preview asks at each minute a step fires)."""
+
+    targets: frozenset[tuple[str, str]]
+    schedules: dict[str, Schedule]
+    rotations: dict[str, Rotation]
+
+    def on_call(
+        self, at: datetime, wanted: Iterable[tuple[str, str]] | None = None
+    ) -> dict[tuple[str, str], list[str]]:
+        """Who each target (or each of `wanted`, among them) engages at `at`, by (type, id);
+        one that cannot be computed engages nobody (logged)."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for target_type, target_id in self.targets if wanted is None else set(wanted):
+            key = (target_type, target_id)
+            try:
+                found[key] = _one_of_many(
+                    target_type, target_id, at, self.schedules, self.rotations
+                )
+            except ValueError as exc:  # e.g. a rotation lost its last participant
+                log.warning(
+                    "target_not_computable", target=target_type, id=target_id, error=str(exc)
+                )
+                found[key] = []
+        return found
+
+
+def load_targets(conn: psycopg.Connection[Any], targets: set[tuple[str, str]]) -> LoadedTargets:
+    """The schedules and rotations these (type, id) targets name, in a fixed number of queries."""
     schedule_ids = sorted(i for t, i in targets if t == "schedule")
     loaded = load_schedules(conn, schedule_ids)
     wanted = {i for t, i in targets if t == "rotation"}
     for schedule in loaded.values():
         wanted |= rotation_ids_of(schedule)
-    rotations = load_rotations(conn, wanted)
-    found: dict[tuple[str, str], list[str]] = {}
-    for target_type, target_id in targets:
-        key = (target_type, target_id)
-        try:
-            found[key] = _one_of_many(target_type, target_id, at, loaded, rotations)
-        except ValueError as exc:  # e.g. a rotation lost its last participant
-            log.warning("target_not_computable", target=target_type, id=target_id, error=str(exc))
-            found[key] = []
-    return found
+    return LoadedTargets(frozenset(targets), loaded, load_rotations(conn, wanted))
 
 
 def _one_of_many(
-    target_type: str, target_id: str, at: datetime, loaded: dict[str, Any], rotations: Any
+    target_type: str,
+    target_id: str,
+    at: datetime,
+    loaded: Mapping[str, Schedule],
+    rotations: Mapping[str, Rotation],
 ) -> list[str]:
     if target_type == "user":
         return [target_id]

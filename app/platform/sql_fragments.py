@@ -69,3 +69,8 @@ def update_row(
     values = {f"set_{column}": value for column, value in changes.items()}
     row = conn.execute(query, {**params, **values}).fetchone()
     return dict(row) if row else None
+
+
+def contains_pattern(text: str) -> str:
+    """An ILIKE pattern matching `text` anywhere, its own % _ and \\ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

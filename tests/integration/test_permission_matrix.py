@@ -119,6 +119,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "GET /escalation-policies": ("read", "everyone"),
     "POST /escalation-policies": ("write", "team"),
     "GET /escalation-policies/<policy_id>": ("read", "everyone"),
+    "GET /escalation-policies/<policy_id>/preview": ("read", "everyone"),
     "PATCH /escalation-policies/<policy_id>": ("write", "team"),
     "DELETE /escalation-policies/<policy_id>": ("write", "team"),
     # rotations

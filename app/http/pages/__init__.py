@@ -4,9 +4,10 @@ interactive with htmx, vendored under app/http/static/vendor (README, Web app).
 One module per page group: `signin_page` (/login, /logout), `alert_list` (/alerts and its
 live fragment and bulk actions), `alert_detail` (/alerts/<id> and its actions), `profile` with
 `profile_contacts` and `profile_access` (/profile and its forms, sharing `profile_forms`).
-`base` holds what every page shares: the blueprint, who is signed in, the CSRF token, the
-security headers. Pages call the same domain functions and permission rules as /api/v1; none
-has its own.
+`policy_list`, `policies` and `policy_steps` (/escalation-policies, a policy's page, its step
+editor and target picker). `base` holds what every page shares: the blueprint, who is signed
+in, the CSRF token, the security headers. Pages call the same domain functions and permission
+rules as /api/v1; none has its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ def register_pages(app: Flask) -> None:
         alert_detail,
         alert_list,
         on_call,
+        policies,
+        policy_list,
+        policy_steps,
         profile,
         profile_access,
         profile_contacts,

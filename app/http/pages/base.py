@@ -121,15 +121,21 @@ _TITLES = {403: "Not allowed", 404: "Not found", 409: "Cannot do that", 422: "Ch
 def refusal(error: ApiError) -> Response:
     """An error as a page with its status (the API's JSON envelope is no use to a person)."""
     title = _TITLES.get(error.status, "Something went wrong")
+    response = page(
+        "pages/message.html", status=error.status, title=title, message=error_text(error)
+    )
+    response.headers.update(error.headers)
+    return response
+
+
+def error_text(error: ApiError) -> str:
+    """An error's message with the fields it names, for a person."""
     details = "; ".join(
         f"{d.get('field', '')}: {d.get('message', '')}"
         for d in error.details.get("errors", [])
         if isinstance(d, dict)
     )
-    message = f"{error.message} ({details})" if details else error.message
-    response = page("pages/message.html", status=error.status, title=title, message=message)
-    response.headers.update(error.headers)
-    return response
+    return f"{error.message} ({details})" if details else error.message
 
 
 @pages_blueprint.after_request
