@@ -3,7 +3,8 @@ interactive with htmx, vendored under app/http/static/vendor (README, Web app).
 
 One module per page group: `signin_page` (/login, /logout), `alert_list` (/alerts and its
 live fragment and bulk actions), `alert_detail` (/alerts/<id> and its actions), `profile` with
-`profile_contacts` and `profile_access` (/profile and its forms, sharing `profile_forms`).
+`profile_contacts` and `profile_access` (/profile and its forms, sharing `profile_forms`),
+`swaps` and `swap_forms` (/swaps and a schedule's shift swaps).
 `base` holds what every page shares: the blueprint, who is signed in, the CSRF token, the
 security headers. Pages call the same domain functions and permission rules as /api/v1; none
 has its own.
@@ -25,6 +26,8 @@ def register_pages(app: Flask) -> None:
         profile_contacts,
         services,
         signin_page,
+        swap_forms,
+        swaps,
     )
     from app.http.pages.base import pages_blueprint
 
