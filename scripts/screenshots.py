@@ -8,7 +8,7 @@ Playwright, signed in as the demo admin. A page that answers anything but itself
 to the sign-in page, an error page) or scrolls sideways stops the run with its name.
 
 To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert, `{service}`
-its service (page_params).
+its service, `{swap_schedule}` the schedule with the most shift swaps (page_params).
 tests/system/test_screenshots.py runs `capture` once against gunicorn, so this cannot rot.
 
 Usage: .venv/bin/python scripts/screenshots.py [--out build/screenshots]
@@ -49,6 +49,8 @@ PAGES: tuple[Shot, ...] = (
     Shot("services", "/services"),
     Shot("service", "/services/{service}", full_page=True),
     Shot("profile", "/profile", full_page=True),
+    Shot("swaps", "/swaps", full_page=True),
+    Shot("schedule-swaps", "/schedules/{swap_schedule}/swaps", full_page=True),
 )
 
 
@@ -135,7 +137,21 @@ def page_params(database_url: str) -> dict[str, str]:
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT service_id::text FROM alerts WHERE id = %s", (alert,)).fetchone()
     assert row is not None
-    return {"alert": alert, "service": row[0]}
+    return {"alert": alert, "service": row[0], "swap_schedule": swap_schedule(database_url)}
+
+
+def swap_schedule(database_url: str) -> str:
+    """The demo schedule with the most shift swaps (app.commands.demo_data._swaps)."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT schedule_id::text FROM shift_swaps GROUP BY schedule_id "
+            "ORDER BY count(*) DESC, schedule_id LIMIT 1"
+        ).fetchone()
+    if row is None:
+        raise PageFailed("the demo dataset has no shift swap")
+    return str(row[0])
 
 
 def busiest_alert(database_url: str) -> str:
