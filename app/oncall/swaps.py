@@ -113,7 +113,7 @@ def request_swap(
     clash = conn.execute(
         "SELECT 1 FROM shift_swaps WHERE schedule_id = %s AND requester_id = %s "
         "AND status = 'open' AND start_at < %s AND end_at > %s LIMIT 1",
-        (schedule_id, requester_id, end, max(start, now)),
+        (schedule_id, requester_id, end, start),
     ).fetchone()
     if clash is not None:
         raise Conflict("you already asked for cover during part of this stretch; withdraw that")
