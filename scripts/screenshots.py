@@ -8,7 +8,8 @@ Playwright, signed in as the demo admin. A page that answers anything but itself
 to the sign-in page, an error page) or scrolls sideways stops the run with its name.
 
 To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert, `{service}`
-its service, `{swap_schedule}` the schedule with the most shift swaps (page_params).
+its service, `{swap_schedule}` the schedule with the most shift swaps and `{swap}` its first
+open one (page_params).
 tests/system/test_screenshots.py runs `capture` once against gunicorn, so this cannot rot.
 
 Usage: .venv/bin/python scripts/screenshots.py [--out build/screenshots]
@@ -51,6 +52,8 @@ PAGES: tuple[Shot, ...] = (
     Shot("profile", "/profile", full_page=True),
     Shot("swaps", "/swaps", full_page=True),
     Shot("schedule-swaps", "/schedules/{swap_schedule}/swaps", full_page=True),
+    Shot("swap", "/schedules/{swap_schedule}/swaps/{swap}", full_page=True),
+    Shot("swap-new", "/schedules/{swap_schedule}/swaps/new"),
 )
 
 
@@ -137,21 +140,23 @@ def page_params(database_url: str) -> dict[str, str]:
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT service_id::text FROM alerts WHERE id = %s", (alert,)).fetchone()
     assert row is not None
-    return {"alert": alert, "service": row[0], "swap_schedule": swap_schedule(database_url)}
+    return {"alert": alert, "service": row[0], **swap_params(database_url)}
 
 
-def swap_schedule(database_url: str) -> str:
-    """The demo schedule with the most shift swaps (app.commands.demo_data._swaps)."""
+def swap_params(database_url: str) -> dict[str, str]:
+    """The demo schedule with the most shift swaps (app.commands.demo_data._swaps) and its
+    first open one."""
     import psycopg
 
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "SELECT schedule_id::text FROM shift_swaps GROUP BY schedule_id "
+            "SELECT schedule_id::text, (array_agg(id::text ORDER BY start_at) "
+            "FILTER (WHERE status = 'open'))[1] FROM shift_swaps GROUP BY schedule_id "
             "ORDER BY count(*) DESC, schedule_id LIMIT 1"
         ).fetchone()
-    if row is None:
-        raise PageFailed("the demo dataset has no shift swap")
-    return str(row[0])
+    if row is None or row[1] is None:
+        raise PageFailed("the demo dataset has no open shift swap")
+    return {"swap_schedule": str(row[0]), "swap": str(row[1])}
 
 
 def busiest_alert(database_url: str) -> str:
