@@ -8,8 +8,9 @@ Playwright, signed in as the demo admin. A page that answers anything but itself
 to the sign-in page, an error page) or scrolls sideways stops the run with its name.
 
 To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert, `{service}`
-its service, `{policy}` that service's escalation policy; other names are the first row of a query
-in FIRST_ROWS (page_params).
+its service, `{policy}` that service's escalation policy, `{swap_schedule}` the schedule with the
+most shift swaps and `{swap}` its first open one; other names are the first row of a query in
+FIRST_ROWS (page_params).
 tests/system/test_screenshots.py runs `capture` once against gunicorn, so this cannot rot.
 
 Usage: .venv/bin/python scripts/screenshots.py [--out build/screenshots]
@@ -54,6 +55,10 @@ PAGES: tuple[Shot, ...] = (
     Shot("rotation", "/rotations/{rotation}", full_page=True),
     Shot("escalation-policies", "/escalation-policies"),
     Shot("escalation-policy", "/escalation-policies/{policy}", full_page=True),
+    Shot("swaps", "/swaps", full_page=True),
+    Shot("schedule-swaps", "/schedules/{swap_schedule}/swaps", full_page=True),
+    Shot("swap", "/schedules/{swap_schedule}/swaps/{swap}", full_page=True),
+    Shot("swap-new", "/schedules/{swap_schedule}/swaps/new"),
 )
 # Path names that are simply the first demo row of their kind.
 FIRST_ROWS = {
@@ -151,8 +156,24 @@ def page_params(database_url: str) -> dict[str, str]:
         ).fetchone()
         firsts = {name: conn.execute(query).fetchone() for name, query in FIRST_ROWS.items()}
     assert row is not None and all(firsts.values()), firsts
-    return {"alert": alert, "service": row[0], "policy": row[1],
+    return {"alert": alert, "service": row[0], "policy": row[1], **swap_params(database_url),
             **{name: found[0] for name, found in firsts.items() if found}}  # fmt: skip
+
+
+def swap_params(database_url: str) -> dict[str, str]:
+    """The demo schedule with the most shift swaps (app.commands.demo_data._swaps) and its
+    first open one."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT schedule_id::text, (array_agg(id::text ORDER BY start_at) "
+            "FILTER (WHERE status = 'open'))[1] FROM shift_swaps GROUP BY schedule_id "
+            "ORDER BY count(*) DESC, schedule_id LIMIT 1"
+        ).fetchone()
+    if row is None or row[1] is None:
+        raise PageFailed("the demo dataset has no open shift swap")
+    return {"swap_schedule": str(row[0]), "swap": str(row[1])}
 
 
 def busiest_alert(database_url: str) -> str:

@@ -26,7 +26,8 @@ from app.directory import passwords, services, teams, users
 from app.escalation import policies
 from app.messages import create as messages
 from app.messages import store as message_store
-from app.oncall import rotations, schedule_rules, schedules
+from app.oncall import rotations, schedule_rules, schedules, swaps
+from app.platform.errors import ApiError
 
 log = structlog.get_logger(__name__)
 
@@ -83,6 +84,7 @@ def seed(conn: psycopg.Connection[Any], size: DemoSize = DEMO, seed_value: int =
             _notification_rules(conn, methods)
             groups = _teams(conn, size, people)
             targets = _on_call(conn, size, people, groups, now)
+            _swaps(conn, people, targets, now)
             service_ids = _services(conn, size, groups, targets, rng)
             _alerts(conn, size, service_ids, people, list(methods.values())[:20], rng)
     except psycopg.errors.UniqueViolation as exc:  # a system with its own "API" team, say
@@ -246,3 +248,26 @@ def _message(conn: psycopg.Connection[Any], alert_id: int, cm_id: str, n: int) -
         message_store.record_failure(
             conn, owner, error="550 mailbox unavailable (demo)", permanent=True, delay=0
         )
+
+
+def _swaps(
+    conn: psycopg.Connection[Any], people: list[str], targets: list[tuple[str, str]],
+    now: datetime,
+) -> None:  # fmt: skip
+    """Shift swaps for the swap pages: in each of the first two schedules, whoever its rotation
+    has on call this week (the demo admin in the first) asks for cover in a few hours, and the
+    first one also has a withdrawn request. A span the person is not on call for is skipped."""
+    schedule_ids = [target_id for kind, target_id in targets if kind == "schedule"][:2]
+    start = now.replace(minute=0, second=0) + timedelta(hours=2)
+    asks = [(0, people[0], 3, "Flight home: can someone take the evening?"),
+            (1, people[3 % len(people)], 4, ""), (0, people[0], 6, "")]  # fmt: skip
+    for n, (index, user_id, hours, note) in enumerate(asks):
+        if index >= len(schedule_ids):
+            continue
+        span = (start + timedelta(hours=n * 6), start + timedelta(hours=n * 6 + hours))
+        try:
+            swap = swaps.request_swap(conn, schedule_ids[index], user_id, span, note, now)
+        except ApiError:  # not on call then (a handoff falls inside): nothing to show
+            continue
+        if n == 2:
+            swaps.withdraw_swap(conn, schedule_ids[index], swap["id"], now)

@@ -17,6 +17,9 @@ given to `endpoint(..., allow=RULE)`, settles whether that identity may act on t
 |               | admins acting with admin scope                                           |
 | KEY_CREATE    | a personal key for yourself, a team key for a team you manage, a service |
 |               | key by an admin with admin scope; never a wider scope than the creator's |
+| USERS         | a person: a signed-in user or a personal key (asking for and taking      |
+|               | shift swaps; a team or service key is no one who could be on call)      |
+| SWAP_OWNER    | TEAM, and the person who asked for the path's shift swap                 |
 
 A team key counts as a manager of its team. Rules run after authentication and validation,
 before the view; a thing that does not exist is a 404 for everyone.
@@ -37,6 +40,7 @@ from flask import current_app, g, request
 
 from app.directory import api_keys, teams
 from app.http.auth import Identity
+from app.oncall import swaps
 from app.platform.errors import Forbidden, NotFound, invalid
 
 Conn = psycopg.Connection[Any]
@@ -247,6 +251,32 @@ def check_key_create(who: Identity, user: str | None, team: str | None, scope: A
         raise Forbidden(f"you act with scope {who.scope!r}: a new key cannot have {scope!r}")
 
 
+def _users(who: Identity) -> None:
+    if who.user_id is None:
+        raise Forbidden(
+            "only a person asks for or takes cover: sign in, or use a personal API key "
+            "(a team or service key has no user)"
+        )
+
+
+def _swap_owner(who: Identity) -> None:
+    owner, what = _path_owner()
+    if may_change(who, owner):
+        return
+    if who.user_id is None:
+        raise _refuse_change(owner, what)
+    args = request.view_args or {}
+    with _transaction() as conn:
+        swap = swaps.get_swap(conn, str(args.get("schedule_id")), str(args.get("swap_id")))
+    if swap is None:
+        raise NotFound(f"no shift swap with id {args.get('swap_id')}")
+    if swap["requester_id"] != who.user_id:
+        raise Forbidden(
+            "only the person who asked for cover, an admin or a manager of the schedule's team "
+            "withdraws it"
+        )
+
+
 EVERYONE = Rule("EVERYONE", "anyone signed in, or any key", _everyone, reads_database=False)
 ADMINS = Rule("ADMINS", "admins (admin users, service keys)", _admins, reads_database=False)
 SELF = Rule("SELF", "the user themselves, or an admin", _self, False, frozenset({"user_id"}))
@@ -282,4 +312,14 @@ KEY_CREATE = Rule(
     "personal keys by their own user, team keys by the team's managers or admins, service keys "
     "by admins acting with admin scope; never a wider scope than the creator's",
     _key_create,
+)
+USERS = Rule(
+    "USERS", "a person: signed in, or with a personal API key", _users, reads_database=False
+)
+SWAP_OWNER = Rule(
+    "SWAP_OWNER",
+    "the person who asked for the swap, admins, or managers of the team that owns the schedule",
+    _swap_owner,
+    True,
+    frozenset({"swap_id"}),
 )

@@ -8,7 +8,9 @@ and SMS alerts a reply code ("reply 1a to acknowledge").
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.messages.links import ActionLink, action_url
 from app.providers.base import AlertView, Delivery, Links
@@ -139,6 +141,45 @@ def _oncall_text(
     return f"[Klaxon] On call for {schedule}: {who}", f"Now on call for {schedule}: {who}."
 
 
+_SWAP_SUBJECTS = {
+    "requested": "Cover wanted",
+    "taken": "Cover found",
+    "withdrawn": "Cover no longer wanted",
+}
+
+
+def _swap_text(
+    row: Mapping[str, Any], _alert: AlertView | None, payload: Mapping[str, Any]
+) -> tuple[str, str]:
+    """A shift swap asked for, taken or withdrawn (app.oncall.swap_notices), with its link."""
+    event = str(payload.get("event") or "requested")
+    schedule = payload.get("schedule_name") or row["schedule_name"] or "a schedule"
+    requester = _person(payload.get("requester") or "someone")
+    span = _span(payload)
+    subject = f"[Klaxon] {_SWAP_SUBJECTS.get(event, 'Shift swap')} for {schedule}: {span}"
+    text = {
+        "requested": f"{requester} asks for cover in {schedule}, {span}.",
+        "taken": f"{_person(payload.get('taker') or 'someone')} covers {requester} in "
+        f"{schedule}, {span}.",
+        "withdrawn": f"{requester} no longer needs cover in {schedule}, {span}.",
+    }.get(event, f"A shift swap in {schedule}, {span}.")
+    if event == "requested" and payload.get("note"):
+        text += f"\n\n{_short(str(payload['note']), DETAILS_IN_TEXT)}"
+    return subject, text + f"\n\n{payload.get('url', '')}"
+
+
+def _span(payload: Mapping[str, Any]) -> str:
+    """The swap's span in its schedule's zone, named (recipients' own zones are not known)."""
+    try:
+        tz = ZoneInfo(str(payload.get("time_zone") or "UTC"))
+        start = datetime.fromisoformat(str(payload["start"])).astimezone(tz)
+        end = datetime.fromisoformat(str(payload["end"])).astimezone(tz)
+    except (KeyError, ValueError, ZoneInfoNotFoundError):
+        return "a stretch of a shift"
+    shown_end = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
+    return f"{start:%Y-%m-%d %H:%M} to {shown_end} {end.tzname() or tz.key}"
+
+
 def _person(user: Any) -> str:
     if isinstance(user, Mapping):
         return str(user.get("name") or user.get("id") or "?")
@@ -148,6 +189,8 @@ def _person(user: Any) -> str:
 def _extra(row: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
     if row["kind"] == "oncall_notice":
         return {"schedule_id": row["schedule_id"], "users": list(payload.get("users") or [])}
+    if row["kind"] == "shift_swap":
+        return {key: payload.get(key) for key in ("event", "swap_id", "schedule_id", "url")}
     return {}
 
 
@@ -159,4 +202,5 @@ _TEXT: dict[
     "verification": _verification_text,
     "test": _test_text,
     "oncall_notice": _oncall_text,
+    "shift_swap": _swap_text,
 }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-KINDS = ("alert", "status_update", "verification", "test", "oncall_notice")
+KINDS = ("alert", "status_update", "verification", "test", "oncall_notice", "shift_swap")
 
 
 class DeliveryError(Exception):

@@ -27,6 +27,10 @@ PUBLIC = {("/api/v1/openapi.json", "GET")}
 # Routes only a signed-in user can use: a key of the right scope gets past authentication and is
 # then told that it has no password (403 with its own message).
 USER_ONLY = {("/api/v1/me/password", "POST")}
+# Routes only a person can use (a session or a personal key): a service key of the right scope
+# gets past authentication and is then told it has no user (403 with its own message). Asking
+# for a swap is one too, but its missing body is refused first (415).
+PERSON_ONLY = {("/api/v1/schedules/<uuid:schedule_id>/swaps/<uuid:swap_id>/take", "POST")}
 BELOW = {"write": "read", "admin": "write"}
 
 
@@ -120,6 +124,10 @@ def test_route_refuses_missing_invalid_revoked_and_weaker_keys(
         allowed = client.open(path, method=method, headers=headers, json=body)
         assert allowed.status_code == 403
         assert "an API key has no password" in allowed.get_json()["error"]
+        return
+    if (rule.rule, method) in PERSON_ONLY:
+        assert allowed.status_code == 403
+        assert "personal API key" in allowed.get_json()["error"]
         return
     assert allowed.status_code not in (401, 403), allowed.get_json()
 

@@ -51,6 +51,7 @@ def _monitor(w: World) -> str:
 
 
 SOON = {"start": "2031-01-01T00:00:00Z", "end": "2031-01-02T00:00:00Z"}
+SWAP_SPAN = {"start": "2031-03-01T00:00:00Z", "end": "2031-03-02T00:00:00Z"}
 
 RECIPES: dict[str, Callable[[World], Call]] = {
     "create_api_key": lambda w: Call(
@@ -238,6 +239,19 @@ RECIPES: dict[str, Callable[[World], Call]] = {
     "delete_temporary_schedule": lambda w: Call(
         f"/schedules/{w['schedule']}/temporary-schedules/{w['temporary_schedule']}",
         ("temporary_schedules", w["temporary_schedule"]),
+    ),
+    # asked for by the world's user (on call all day by the schedule's rule); the world's swap
+    # was asked for by user2 in its own schedule (tests.support.audit_world)
+    "create_shift_swap": lambda w: Call(
+        f"/schedules/{w['schedule']}/swaps", ("shift_swaps", CREATED), SWAP_SPAN, as_user=True
+    ),
+    "take_shift_swap": lambda w: Call(
+        f"/schedules/{w['swap_schedule']}/swaps/{w['swap']}/take",
+        ("shift_swaps", w["swap"]),
+        as_user=True,
+    ),
+    "withdraw_shift_swap": lambda w: Call(
+        f"/schedules/{w['swap_schedule']}/swaps/{w['swap']}/withdraw", ("shift_swaps", w["swap"])
     ),
     "create_schedule_subscription": lambda w: Call(
         _schedule_subs(w), ("calendar_subscriptions", CREATED)

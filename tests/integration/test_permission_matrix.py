@@ -57,6 +57,11 @@ GRID: dict[tuple[str, str], tuple[Any, ...]] = {
     # the member's personal key: its owner, or an admin acting with admin scope
     ("read", "key holder"): (401, OK, 403, 403, OK, OK, 403, 403, 403, 403, 403),
     ("write", "key holder"): (401, OK, 403, 403, OK, OK, 403, 403, 403, 403, 403),
+    # a person (asking for and taking shift swaps): no team or service key
+    ("write", "users"): (401, OK, OK, OK, OK, OK, OK, OK, OK, 403, 403),
+    # a swap's withdrawal: its requester or TEAM (the matrix's swap ids are random: a person who
+    # is neither gets the 404 of the swap, not a 403; test_api_shift_swaps checks the 403s)
+    ("write", "swap owner"): (401, OK, OK, OK, OK, OK, OK, OK, OK, OK, 403),
 }
 
 # Every route: "METHOD path" (path variables by name) -> (scope, rule).
@@ -154,6 +159,11 @@ ROUTES: dict[str, tuple[str, str]] = {
     "GET /schedules/<schedule_id>/temporary-schedules/<temporary_id>": ("read", "everyone"),
     "PATCH /schedules/<schedule_id>/temporary-schedules/<temporary_id>": ("write", "team"),
     "DELETE /schedules/<schedule_id>/temporary-schedules/<temporary_id>": ("write", "team"),
+    "GET /schedules/<schedule_id>/swaps": ("read", "everyone"),
+    "POST /schedules/<schedule_id>/swaps": ("write", "users"),
+    "GET /schedules/<schedule_id>/swaps/<swap_id>": ("read", "everyone"),
+    "POST /schedules/<schedule_id>/swaps/<swap_id>/take": ("write", "users"),
+    "POST /schedules/<schedule_id>/swaps/<swap_id>/withdraw": ("write", "swap owner"),
     "GET /schedules/<schedule_id>/calendar-subscriptions": ("read", "everyone"),
     "POST /schedules/<schedule_id>/calendar-subscriptions": ("write", "team"),
     "DELETE /schedules/<schedule_id>/calendar-subscriptions/<subscription_id>": ("write", "team"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -43,7 +44,7 @@ def build(api: Api, conn: psycopg.Connection[Any]) -> World:
     world.secrets.append(PASSWORD)
     _directory(api, world)
     _escalation(api, world)
-    _oncall(api, world)
+    _oncall(api, conn, world)
     _contacts(api, conn, world)
     return world
 
@@ -92,7 +93,22 @@ def _escalation(api: Api, world: World) -> None:
     world.secrets.append(channel["signing_secret"])
 
 
-def _oncall(api: Api, world: World) -> None:
+def _swap(api: Api, conn: psycopg.Connection[Any], world: World) -> None:
+    """A schedule of user2's, and an open shift swap user2 asked for in it (a person asks:
+    the admin key that builds the world has no user, so the swap is asked for directly)."""
+    from app.oncall import swaps
+
+    ids = world.ids
+    schedule = created(api.post("/schedules", json={"name": unique("swaps"), "time_zone": "UTC"}))
+    ids["swap_schedule"] = sid = schedule["id"]
+    created(
+        api.post(f"/schedules/{sid}/rules", json={"target_type": "user", "target_id": ids["user2"]})
+    )
+    span = (datetime(2031, 4, 1, tzinfo=UTC), datetime(2031, 4, 2, tzinfo=UTC))
+    ids["swap"] = swaps.request_swap(conn, sid, ids["user2"], span, "", datetime.now(UTC))["id"]
+
+
+def _oncall(api: Api, conn: psycopg.Connection[Any], world: World) -> None:
     ids = world.ids
     rotation = created(
         api.post(
@@ -121,6 +137,7 @@ def _oncall(api: Api, world: World) -> None:
     temporary = {"start": "2030-02-01T00:00:00Z", "end": "2030-02-02T00:00:00Z", "shifts": []}
     path = f"/schedules/{sid}/temporary-schedules"
     ids["temporary_schedule"] = created(api.post(path, json=temporary))["id"]
+    _swap(api, conn, world)
     for owner, base in (("schedule", f"/schedules/{sid}"), ("user", f"/users/{ids['user']}")):
         subscription = created(api.post(f"{base}/calendar-subscriptions"))
         ids[f"{owner}_subscription"] = subscription["id"]

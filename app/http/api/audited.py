@@ -41,6 +41,7 @@ COLLECTION_TABLES = {
     "rules": "schedule_rules",
     "overrides": "schedule_overrides",
     "temporary-schedules": "temporary_schedules",
+    "swaps": "shift_swaps",
     "rotations": "rotations",
     "contact-methods": "contact_methods",
     "notification-rules": "notification_rules",

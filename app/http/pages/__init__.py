@@ -5,9 +5,10 @@ One module per page group: `signin_page` (/login, /logout), `alert_list` (/alert
 live fragment and bulk actions), `alert_detail` (/alerts/<id> and its actions), `profile` with
 `profile_contacts` and `profile_access` (/profile and its forms, sharing `profile_forms`).
 `policy_list`, `policies` and `policy_steps` (/escalation-policies, a policy's page, its step
-editor and target picker). `base` holds what every page shares: the blueprint, who is signed
-in, the CSRF token, the security headers. Pages call the same domain functions and permission
-rules as /api/v1; none has its own.
+editor and target picker); `rotations` and `rotation_changes` (/rotations, a rotation's page
+and its forms); `swaps` and `swap_forms` (/swaps and a schedule's shift swaps). `base` holds
+what every page shares: the blueprint, who is signed in, the CSRF token, the security headers.
+Pages call the same domain functions and permission rules as /api/v1; none has its own.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def register_pages(app: Flask) -> None:
         rotations,
         services,
         signin_page,
+        swap_forms,
+        swaps,
     )
     from app.http.pages.base import pages_blueprint
 

@@ -8,8 +8,9 @@ Temporary schedules replace the rules entirely during their span; of two startin
 newer wins.
 
 One module per sub-resource: `schedule` (the schedule itself), `schedule_rules`, `overrides`,
-`temporary_schedules`, `on_call` (shifts and who is on call) and `calendar_feeds` (calendar
-subscriptions and the public `.ics` feed outside /api/v1). Their schemas are in
+`temporary_schedules`, `on_call` (shifts and who is on call), `calendar_feeds` (calendar
+subscriptions and the public `.ics` feed outside /api/v1) and `shift_swaps` (cover asked for
+and taken). Their schemas are in
 app.http.api.schemas.
 """
 
@@ -24,4 +25,5 @@ from app.http.api.schedules import overrides  # noqa: F401
 from app.http.api.schedules import temporary_schedules  # noqa: F401
 from app.http.api.schedules import on_call  # noqa: F401
 from app.http.api.schedules import calendar_feeds  # noqa: F401
+from app.http.api.schedules import shift_swaps  # noqa: F401
 # isort: on

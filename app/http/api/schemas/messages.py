@@ -11,7 +11,9 @@ from pydantic.json_schema import SkipJsonSchema
 from app.http.api.schemas.base import Id, Output, OutTime, PageQuery, Time
 from app.http.api.schemas.contact_methods import ContactType
 
-MessageKind = Literal["alert", "status_update", "verification", "test", "oncall_notice"]
+MessageKind = Literal[
+    "alert", "status_update", "verification", "test", "oncall_notice", "shift_swap"
+]
 MessageStatus = Literal["pending", "sending", "sent", "delivered", "failed"]
 
 
