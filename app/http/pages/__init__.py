@@ -17,6 +17,11 @@ from flask import Flask
 def register_pages(app: Flask) -> None:
     """Mount the web app's pages and static files on `app`."""
     from app.http.pages import (  # noqa: F401 (their routes)
+        admin_audit,
+        admin_keys,
+        admin_people,
+        admin_system,
+        admin_teams,
         alert_detail,
         alert_list,
         on_call,
