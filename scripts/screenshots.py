@@ -8,7 +8,7 @@ Playwright, signed in as the demo admin. A page that answers anything but itself
 to the sign-in page, an error page) or scrolls sideways stops the run with its name.
 
 To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert, `{service}`
-its service (page_params).
+its service, `{team}` the first demo team by name (page_params).
 tests/system/test_screenshots.py runs `capture` once against gunicorn, so this cannot rot.
 
 Usage: .venv/bin/python scripts/screenshots.py [--out build/screenshots]
@@ -49,6 +49,13 @@ PAGES: tuple[Shot, ...] = (
     Shot("services", "/services"),
     Shot("service", "/services/{service}", full_page=True),
     Shot("profile", "/profile", full_page=True),
+    # The administration pages (app.http.pages.admin_*): the demo signs in as an admin.
+    Shot("admin-users", "/admin/users", full_page=True),
+    Shot("admin-teams", "/admin/teams"),
+    Shot("admin-team", "/admin/teams/{team}", full_page=True),
+    Shot("admin-api-keys", "/admin/api-keys"),
+    Shot("admin-audit", "/admin/audit"),
+    Shot("admin-system", "/admin/system", full_page=True),
 )
 
 
@@ -134,8 +141,9 @@ def page_params(database_url: str) -> dict[str, str]:
     alert = busiest_alert(database_url)
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT service_id::text FROM alerts WHERE id = %s", (alert,)).fetchone()
-    assert row is not None
-    return {"alert": alert, "service": row[0]}
+        team = conn.execute("SELECT id::text FROM teams ORDER BY name LIMIT 1").fetchone()
+    assert row is not None and team is not None
+    return {"alert": alert, "service": row[0], "team": team[0]}
 
 
 def busiest_alert(database_url: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import psycopg
@@ -19,6 +20,8 @@ from tests.integration.test_web_pages import csrf_of, page_sign_in
 from tests.support.signin import make_user
 from tests.support.teams import make_team
 
+# Seconds the system page may take with Redis hanging: a few check timeouts (1 s), no more.
+HANG_BUDGET = 5.0
 PAGES = ("/admin/users", "/admin/teams", "/admin/api-keys", "/admin/audit", "/admin/system")
 
 
@@ -221,3 +224,29 @@ def test_the_system_page_tells_the_truth_of_healthz(client: Any, redis_url: str,
     assert "check smtp" in html and "pid 4242" in html
     assert 'data-queue="klaxon-notify"' in html and "No engine heartbeat" in html
     assert 'href="/admin/rq/"' in html
+
+
+def test_the_system_page_answers_promptly_when_redis_hangs(
+    settings_for: Any, db_conn: psycopg.Connection[Any], admin_user: dict[str, Any]
+) -> None:
+    from app import create_app
+    from tests.support.net import Tarpit
+
+    with Tarpit() as tarpit:
+        app = create_app(
+            settings_for(REDIS_URL=f"redis://127.0.0.1:{tarpit.port}/0", KLAXON_CHECK_TIMEOUT="1")
+        )
+        try:
+            client = app.test_client()
+            assert page_sign_in(client, admin_user).status_code == 303
+            started = time.monotonic()
+            page = client.get("/admin/system")
+            assert time.monotonic() - started < HANG_BUDGET
+        finally:
+            app.extensions["klaxon"].stop()
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert re.search(
+        r'data-check="redis"><strong>redis</strong> <span class="badge status-fail"', html
+    )
+    assert "Details unavailable" in html and 'id="overall">fail<' in html
