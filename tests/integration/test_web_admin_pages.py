@@ -120,7 +120,7 @@ def test_invitations_are_made_shown_once_without_smtp_and_revoked(
     assert 'data-invitation-id="' not in client.get("/admin/users").get_data(as_text=True)
     assert client.post(revoke, data={"csrf_token": csrf}).status_code == 404
     taken = users.list_users(db_conn)[0]["email"]
-    assert status(client, "/admin/invitations", csrf, name="x", email=taken) == 409
+    assert status(client, "/admin/invitations", csrf, name="x", email=taken, role="user") == 409
 
 
 def test_teams_and_memberships(
@@ -168,9 +168,11 @@ def test_api_keys_listed_with_owners_created_once_and_revoked(
     made = client.post(
         "/admin/api-keys", data={"csrf_token": csrf, "name": "deploy", "scope": "write"}
     )
-    assert made.status_code == 200 and "klx_" in made.get_data(as_text=True)
-    html = client.get("/admin/api-keys").get_data(as_text=True)
-    assert "deploy" in html and "klx_" not in html
+    assert made.status_code == 303 and made.headers["Location"].startswith("/admin/api-keys?key=")
+    shown = client.get(made.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'id="new-key" [^>]*value="klx_', shown) and "scope write" in shown
+    assert "klx_" not in client.get(made.headers["Location"]).get_data(as_text=True)  # once
+    assert "deploy" in client.get("/admin/api-keys").get_data(as_text=True)
     for key in (personal, team_key):
         assert status(client, f"/admin/api-keys/{key['id']}/revoke", csrf) == 303
         assert api_keys.get_api_key(db_conn, key["id"])["revoked_at"] is not None
