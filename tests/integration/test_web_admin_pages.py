@@ -115,6 +115,11 @@ def test_invitations_are_made_shown_once_without_smtp_and_revoked(
     listing = client.get("/admin/users").get_data(as_text=True)
     found = re.search(r'data-invitation-id="([0-9a-f-]+)"', listing)
     assert found and "grace@example.com" in listing
+    assert re.search(
+        r'grace@example.com</span>\s*<span class="badge closed">user</span>\s*'
+        r'<span class="badge acknowledged">invited</span>',
+        listing,
+    )
     revoke = f"/admin/invitations/{found.group(1)}/revoke"
     assert client.post(revoke, data={"csrf_token": csrf}).status_code == 303
     assert 'data-invitation-id="' not in client.get("/admin/users").get_data(as_text=True)
@@ -226,6 +231,34 @@ def test_the_system_page_tells_the_truth_of_healthz(client: Any, redis_url: str,
     assert "check smtp" in html and "pid 4242" in html
     assert 'data-queue="klaxon-notify"' in html and "No engine heartbeat" in html
     assert 'href="/admin/rq/"' in html
+
+
+def test_the_system_page_shows_each_worker_the_engine_leader_and_queue_depths(
+    client: Any, redis_url: str, csrf: str
+) -> None:
+    from rq import Queue, Worker
+
+    from app.platform.engine_heartbeat import Heartbeat, write_heartbeat
+    from app.platform.queues import DEFAULT_QUEUE, NOTIFY_QUEUE
+
+    redis = Redis.from_url(redis_url)
+    now = time.time()
+    write_heartbeat(redis, Heartbeat("engine-a", 4711, now - 600, now - 2, now - 1, 42, 5.0))
+    worker = Worker([NOTIFY_QUEUE, DEFAULT_QUEUE], connection=redis, name="worker-one")
+    worker.register_birth()
+    worker.heartbeat()
+    for n in range(3):
+        Queue(DEFAULT_QUEUE, connection=redis).enqueue("builtins.print", n)
+    html = client.get("/admin/system").get_data(as_text=True)
+    row = re.search(r"<code>worker-one</code></td>(.*?)</tr>", html, re.S)
+    assert row and f"{NOTIFY_QUEUE}, {DEFAULT_QUEUE}" in row.group(1) and "s ago" in row.group(1)
+    assert "<code>engine-a</code> (pid 4711)" in html and "<dd>42</dd>" in html
+    assert re.search(r'status-pass">1\.\d s</span> since its last cycle ended', html)
+    depth = re.search(rf'data-queue="{DEFAULT_QUEUE}">(.*?)</tr>', html, re.S)
+    assert depth and 'data-label="Jobs waiting">3<' in depth.group(1)
+    assert re.search(
+        r'data-check="engine"><strong>engine</strong> <span class="badge status-pass"', html
+    )
 
 
 def test_the_system_page_answers_promptly_when_redis_hangs(

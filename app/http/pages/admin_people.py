@@ -55,6 +55,7 @@ def admin_users() -> Response:
     return admin_page(
         "pages/admin_users.html", "users", "Users",
         users=rows, memberships=memberships, last_seen=last_seen, pending=pending,
+        invited={link["user_id"] for link in pending},
         roles=ROLES, me=who.user_id, truncated=len(rows) == MAX_USERS,
     )  # fmt: skip
 
