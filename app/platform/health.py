@@ -1,5 +1,5 @@
 """Health checks behind /readyz and /healthz (README, Health endpoints; IETF health-check draft
-bodies).
+bodies), and what they look at, item by item, for the admin system page (`details`).
 
 Every check runs under a SingleFlight: concurrent probes share one call, results are reused
 for about a second, and a dependency that hangs costs one stuck thread and a prompt `fail`,
@@ -250,7 +250,7 @@ class HealthChecks:
             WorkerState(
                 name=w.name,
                 queues=tuple(w.queue_names()),
-                state=str(w.get_state()),
+                state=_state_text(w.get_state()),
                 last_heartbeat=w.last_heartbeat,
                 age=round(_heartbeat_age(w.last_heartbeat), 1),
                 live=_heartbeat_age(w.last_heartbeat) <= self._settings.worker_ttl,
@@ -336,6 +336,13 @@ def _heartbeat_age(moment: datetime | None) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (datetime.now(UTC) - moment).total_seconds()
+
+
+def _state_text(state: object) -> str:
+    """An RQ worker's state as a word (RQ keeps a WorkerStatus, a str or bytes)."""
+    if isinstance(state, bytes):
+        return state.decode(errors="replace")
+    return str(getattr(state, "value", state))
 
 
 def _describe_fatal(reports: list[dict[str, Any]]) -> str:

@@ -237,6 +237,7 @@ def test_the_system_page_shows_each_worker_the_engine_leader_and_queue_depths(
     client: Any, redis_url: str, csrf: str
 ) -> None:
     from rq import Queue, Worker
+    from rq.worker import WorkerStatus
 
     from app.platform.engine_heartbeat import Heartbeat, write_heartbeat
     from app.platform.queues import DEFAULT_QUEUE, NOTIFY_QUEUE
@@ -246,12 +247,14 @@ def test_the_system_page_shows_each_worker_the_engine_leader_and_queue_depths(
     write_heartbeat(redis, Heartbeat("engine-a", 4711, now - 600, now - 2, now - 1, 42, 5.0))
     worker = Worker([NOTIFY_QUEUE, DEFAULT_QUEUE], connection=redis, name="worker-one")
     worker.register_birth()
+    worker.set_state(WorkerStatus.IDLE)
     worker.heartbeat()
     for n in range(3):
         Queue(DEFAULT_QUEUE, connection=redis).enqueue("builtins.print", n)
     html = client.get("/admin/system").get_data(as_text=True)
     row = re.search(r"<code>worker-one</code></td>(.*?)</tr>", html, re.S)
     assert row and f"{NOTIFY_QUEUE}, {DEFAULT_QUEUE}" in row.group(1) and "s ago" in row.group(1)
+    assert 'data-label="State">idle' in row.group(1)
     assert "<code>engine-a</code> (pid 4711)" in html and "<dd>42</dd>" in html
     assert re.search(r'status-pass">1\.\d s</span> since its last cycle ended', html)
     depth = re.search(rf'data-queue="{DEFAULT_QUEUE}">(.*?)</tr>', html, re.S)
