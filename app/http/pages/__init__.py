@@ -4,9 +4,9 @@ interactive with htmx, vendored under app/http/static/vendor (README, Web app).
 One module per page group: `signin_page` (/login, /logout), `alert_list` (/alerts and its
 live fragment and bulk actions), `alert_detail` (/alerts/<id> and its actions), `profile` with
 `profile_contacts` and `profile_access` (/profile and its forms, sharing `profile_forms`).
-The administration pages (/admin/...,
-admins only) are `admin_people`, `admin_teams`, `admin_keys`, `admin_audit` and `admin_system`,
-sharing `admin_base`; `one_showing` shows a new secret once across a redirect.
+The administration pages (/admin/..., admins only) are `admin_people`, `admin_teams`,
+`admin_keys`, `admin_audit` and `admin_system`, sharing `admin_base`; `one_showing` shows a
+new secret once across a redirect.
 `base` holds what every page shares: the blueprint, who is signed in, the CSRF token, the
 security headers. Pages call the same domain functions and permission rules as /api/v1; none
 has its own.
