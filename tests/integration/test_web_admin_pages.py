@@ -288,3 +288,25 @@ def test_the_system_page_answers_promptly_when_redis_hangs(
         r'data-check="redis"><strong>redis</strong> <span class="badge status-fail"', html
     )
     assert "Details unavailable" in html and 'id="overall">fail<' in html
+
+
+def test_every_admin_form_needs_the_csrf_token_and_an_admin(
+    client: Any, web_app: Any, db_conn: psycopg.Connection[Any], csrf: str
+) -> None:
+    posts = [
+        re.sub(r"<uuid:\w+>", "00000000-0000-0000-0000-000000000000", rule.rule)
+        for rule in web_app.url_map.iter_rules()
+        if rule.endpoint.startswith("pages.")
+        and rule.rule.startswith("/admin")
+        and "POST" in (rule.methods or ())
+    ]
+    assert len(posts) >= 14, posts
+    for path in posts:
+        refused = client.post(path, data={"name": "x"})
+        assert refused.status_code == 403, path
+        assert "Not allowed" in refused.get_data(as_text=True), path
+    client.post("/logout", data={"csrf_token": csrf})
+    assert page_sign_in(client, make_user(db_conn)).status_code == 303
+    user_csrf = csrf_of(client.get("/alerts").get_data(as_text=True))
+    for path in posts:
+        assert status(client, path, user_csrf, name="x") == 403, path
