@@ -10,7 +10,7 @@ to the sign-in page, an error page) or scrolls sideways stops the run with its n
 To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert, `{service}`
 its service, `{policy}` that service's escalation policy, `{swap_schedule}` the schedule with the
 most shift swaps and `{swap}` its first open one; other names are the first row of a query in
-FIRST_ROWS (page_params).
+FIRST_ROWS (`{rotation}`, `{team}`) (page_params).
 tests/system/test_screenshots.py runs `capture` once against gunicorn, so this cannot rot.
 
 Usage: .venv/bin/python scripts/screenshots.py [--out build/screenshots]
@@ -59,10 +59,18 @@ PAGES: tuple[Shot, ...] = (
     Shot("schedule-swaps", "/schedules/{swap_schedule}/swaps", full_page=True),
     Shot("swap", "/schedules/{swap_schedule}/swaps/{swap}", full_page=True),
     Shot("swap-new", "/schedules/{swap_schedule}/swaps/new"),
+    # The administration pages (app.http.pages.admin_*): the demo signs in as an admin.
+    Shot("admin-users", "/admin/users", full_page=True),
+    Shot("admin-teams", "/admin/teams"),
+    Shot("admin-team", "/admin/teams/{team}", full_page=True),
+    Shot("admin-api-keys", "/admin/api-keys"),
+    Shot("admin-audit", "/admin/audit"),
+    Shot("admin-system", "/admin/system", full_page=True),
 )
 # Path names that are simply the first demo row of their kind.
 FIRST_ROWS = {
     "rotation": "SELECT id::text FROM rotations ORDER BY created_at, id LIMIT 1",
+    "team": "SELECT id::text FROM teams ORDER BY name LIMIT 1",
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +153,20 @@ def revoke_user_sessions(
 
 
 # ---- CSRF: a token bound to the session, derived rather than stored --------------------------
+
+
+def last_sign_ins(conn: psycopg.Connection[Any], user_ids: Iterable[str]) -> dict[str, Any]:
+    """When each of these users last signed in, as far as the kept sessions tell (ended ones
+    are pruned after KEEP_ENDED_DAYS): user id -> the newest session's created_at."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        "SELECT user_id::text AS user_id, max(created_at) AS at FROM sessions "
+        "WHERE user_id = ANY(%s::uuid[]) GROUP BY user_id",
+        (wanted,),
+    ).fetchall()
+    return {row["user_id"]: row["at"] for row in rows}
 
 
 def csrf_token(secret_key: str, session_id: str) -> str:

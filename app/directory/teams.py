@@ -163,6 +163,25 @@ def user_teams(conn: psycopg.Connection[Any], user_id: str) -> list[dict[str, An
     ).fetchall()
 
 
+def teams_of_users(
+    conn: psycopg.Connection[Any], user_ids: Iterable[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The teams each of these users belongs to (id, name, role), by team name: one query for a
+    page of users."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return found
+    rows = conn.execute(
+        "SELECT m.user_id::text AS user_id, t.id::text AS id, t.name, m.role FROM team_members m "
+        "JOIN teams t ON t.id = m.team_id WHERE m.user_id = ANY(%s::uuid[]) ORDER BY lower(t.name)",
+        (wanted,),
+    ).fetchall()
+    for row in rows:
+        found.setdefault(row["user_id"], []).append(dict(row))
+    return found
+
+
 def managed_team_ids(conn: psycopg.Connection[Any], user_id: str) -> frozenset[str]:
     """The teams this user manages."""
     rows = conn.execute(

@@ -14,11 +14,15 @@ session's CSRF token: the dashboard's pages hand it to the dashboard's own scrip
 as X-CSRF-Token. A request the browser marks as started by another site (Sec-Fetch-Site) may not
 use the session at all.
 
-Everything under /admin except the login and logout pages needs one of them: a request without
-gets 401, a read/write key or a non-admin user 403 (the JSON error envelope either way), never
-the dashboard, its static files or its JSON endpoints. The check runs before any rq-dashboard
-code, and the dashboard's Redis client is Klaxon's (REDIS_URL, socket timeouts, no retries)
-instead of the unbounded one rq-dashboard would build on every request.
+Everything under /admin except the login and logout pages and the web app's admin pages needs
+one of them: a request without gets 401, a read/write key or a non-admin user 403 (the JSON error
+envelope either way), never the dashboard, its static files or its JSON endpoints. The web app's
+admin pages (/admin itself, /admin/users, /admin/system, …: app.http.pages.admin_*) check their
+own viewer with the ADMINS rule, as every page does: a browser without a session goes to the web
+app's sign-in page, a non-admin gets the 403 page, and they keep the web app's headers. The
+check runs before any rq-dashboard code, and the dashboard's Redis client is Klaxon's
+(REDIS_URL, socket timeouts, no retries) instead of the unbounded one rq-dashboard would build
+on every request.
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ CROSS_SITE = frozenset({"cross-site", "same-site"})
 admin_blueprint = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 # Pages anyone may open: they are how a browser gets (or drops) an admin session.
 PUBLIC_ENDPOINTS = frozenset({"admin.login_form", "admin.login", "admin.logout"})
+# The web app's blueprint (app.http.pages.base): its admin pages check their viewer themselves.
+WEB_APP_BLUEPRINT = "pages"
 
 
 def register_admin(app: Flask) -> None:
@@ -83,7 +89,7 @@ def _admin_page_headers(response: Response) -> Response:
     """Every answer under /admin (pages, errors, the dashboard's JSON) gets the action pages'
     framing and content-security headers; the dashboard's own pages a CSP that lets its
     same-origin scripts and styles run, and a session's pages its CSRF token."""
-    if not _under_admin(request.path):
+    if not _under_admin(request.path) or request.blueprint == WEB_APP_BLUEPRINT:
         return response
     response.headers.update(PAGE_HEADERS)
     if request.blueprint == DASHBOARD_BLUEPRINT and response.status_code < 400:
@@ -122,8 +128,9 @@ def _require_admin_for_admin_pages() -> None:
 
 
 def _is_admin_request() -> bool:
-    """True for every request under /admin (matched or not) except the login pages."""
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    """True for every request under /admin (matched or not) except the login pages and the web
+    app's admin pages."""
+    if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint == WEB_APP_BLUEPRINT:
         return False
     if request.blueprint in (DASHBOARD_BLUEPRINT, admin_blueprint.name):
         return True
@@ -212,11 +219,6 @@ def logout() -> Response:
     response = redirect(url_for("admin.login_form"), code=303)
     session_cookie.clear_cookie(response)
     return response  # type: ignore[return-value]
-
-
-@admin_blueprint.get("/")
-def index() -> Response:
-    return redirect(f"{DASHBOARD_PREFIX}/", code=303)  # type: ignore[return-value]
 
 
 def _login_page(

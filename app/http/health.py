@@ -25,7 +25,8 @@ def _version() -> str:
 VERSION = _version()
 
 
-def _runtime() -> WebRuntime:
+def started_runtime() -> WebRuntime:
+    """This web process's runtime, its background parts (listener, checks) started."""
     runtime: WebRuntime = current_app.extensions["klaxon"]
     runtime.start()
     return runtime
@@ -50,12 +51,12 @@ def livez() -> Response:
 @health_blueprint.get("/readyz")
 def readyz() -> Response:
     """This process's own dependencies: database, redis, listener."""
-    status, checks = _runtime().health.evaluate(READY_CHECKS)
+    status, checks = started_runtime().health.evaluate(READY_CHECKS)
     return _answer(status, checks)
 
 
 @health_blueprint.get("/healthz")
 def healthz() -> Response:
     """The whole system: readiness plus workers, engine and queue backlog."""
-    status, checks = _runtime().health.evaluate(SYSTEM_CHECKS)
+    status, checks = started_runtime().health.evaluate(SYSTEM_CHECKS)
     return _answer(status, checks)

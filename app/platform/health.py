@@ -1,5 +1,5 @@
 """Health checks behind /readyz and /healthz (README, Health endpoints; IETF health-check draft
-bodies).
+bodies), and what they look at, item by item, for the admin system page (`details`).
 
 Every check runs under a SingleFlight: concurrent probes share one call, results are reused
 for about a second, and a dependency that hangs costs one stuck thread and a prompt `fail`,
@@ -21,7 +21,7 @@ from redis import Redis
 
 from app.platform import postgres
 from app.platform.bounded import DeadlineExceeded, SingleFlight
-from app.platform.engine_heartbeat import read_heartbeat
+from app.platform.engine_heartbeat import Heartbeat, read_heartbeat
 from app.platform.fatal import list_fatal
 from app.platform.listener import ListenerStatus
 from app.platform.queues import ALL_QUEUES, NOTIFY_QUEUE
@@ -82,6 +82,10 @@ class HealthChecks:
             for name, fn in functions.items()
             if name not in self._inline
         }
+        self._details = SingleFlight(
+            self._system_details, timeout, CACHE_SECONDS, name="health-details",
+            patience=PATIENCE_SECONDS,
+        )  # fmt: skip
 
     def evaluate(self, names: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
         """Run `names` concurrently; return the overall status and the `checks` member."""
@@ -200,23 +204,111 @@ class HealthChecks:
         return Observation("pass", age, "s")
 
     def _queue(self) -> Observation:
-        from rq import Queue
-
-        client = self._client()
-        oldest = 0.0
-        for name in ALL_QUEUES:
-            job_ids = Queue(name, connection=client).get_job_ids(0, 0)
-            if job_ids:
-                enqueued: bytes | None = client.hget(f"rq:job:{job_ids[0]}", "enqueued_at")  # type: ignore[assignment]
-                if enqueued:
-                    oldest = max(oldest, _heartbeat_age(_parse_rq_time(enqueued.decode())))
-        oldest = round(oldest, 1)
+        oldest = round(max((q.oldest_age for q in self._queue_states()), default=0.0), 1)
         if oldest > self._settings.queue_warn_age:
             limit = self._settings.queue_warn_age
             return Observation(
                 "warn", oldest, "s", f"oldest queued job has waited {oldest}s (warn at {limit:g}s)"
             )
         return Observation("pass", oldest, "s")
+
+    def _queue_states(self) -> list[QueueState]:
+        """Each Klaxon queue's depth and how long its oldest job has waited (0: none)."""
+        from rq import Queue
+
+        client = self._client()
+        states = []
+        for name in ALL_QUEUES:
+            queue = Queue(name, connection=client)
+            oldest = 0.0
+            job_ids = queue.get_job_ids(0, 0)
+            if job_ids:
+                enqueued: bytes | None = client.hget(f"rq:job:{job_ids[0]}", "enqueued_at")  # type: ignore[assignment]
+                if enqueued:
+                    oldest = _heartbeat_age(_parse_rq_time(enqueued.decode()))
+            states.append(QueueState(name, queue.count, round(oldest, 1)))
+        return states
+
+    # -- the system page's detail (app.http.pages.admin_system) --------------------------------
+
+    def details(self) -> SystemDetails:
+        """What the checks look at, item by item: every worker, fatal report, the engine's
+        heartbeat and every queue; bounded like a check. Raises DetailsUnavailable saying why
+        (scrubbed like a check's output) when Redis does not answer in time or fails."""
+        try:
+            return self._details.result()
+        except DeadlineExceeded as exc:
+            raise DetailsUnavailable(f"redis: {exc}") from exc
+        except Exception as exc:
+            raise DetailsUnavailable(self._scrub(postgres.describe_error(exc))) from exc
+
+    def _system_details(self) -> SystemDetails:
+        from rq import Worker
+
+        client = self._client()
+        workers = [
+            WorkerState(
+                name=w.name,
+                queues=tuple(w.queue_names()),
+                state=_state_text(w.get_state()),
+                last_heartbeat=w.last_heartbeat,
+                age=round(_heartbeat_age(w.last_heartbeat), 1),
+                live=_heartbeat_age(w.last_heartbeat) <= self._settings.worker_ttl,
+            )
+            for w in Worker.all(connection=client)[:MAX_WORKERS_SHOWN]
+        ]
+        fatal = [
+            {k: self._scrub(str(v)) for k, v in report.items()}
+            for report in list_fatal(client)[:MAX_WORKERS_SHOWN]
+        ]
+        beat = read_heartbeat(client)
+        limit = (
+            beat.cycle_seconds * ENGINE_STALE_CYCLES + self._settings.check_timeout if beat else 0
+        )
+        return SystemDetails(
+            workers=sorted(workers, key=lambda w: w.name),
+            fatal=fatal,
+            engine=beat,
+            engine_age=round(beat.age(), 1) if beat else None,
+            engine_limit=limit,
+            queues=self._queue_states(),
+            worker_ttl=self._settings.worker_ttl,
+        )
+
+
+class DetailsUnavailable(Exception):
+    """The system details could not be read (the message says why, without credentials)."""
+
+
+MAX_WORKERS_SHOWN = 200  # workers (and fatal reports) the details list at most
+
+
+@dataclass(frozen=True)
+class QueueState:
+    name: str
+    depth: int
+    oldest_age: float  # seconds the oldest queued job has waited; 0 when empty
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    name: str
+    queues: tuple[str, ...]
+    state: str
+    last_heartbeat: datetime | None
+    age: float  # seconds since its last heartbeat
+    live: bool  # heard from within the worker TTL (what the workers check counts)
+
+
+@dataclass(frozen=True)
+class SystemDetails:
+    workers: list[WorkerState]
+    fatal: list[dict[str, str]]
+    engine: Heartbeat | None
+    engine_age: float | None  # seconds since the engine's last cycle ended: its cycle lag
+    engine_limit: float  # the age at which the engine check fails
+    queues: list[QueueState]
+    worker_ttl: float
 
 
 # scheme://user:password@ in free text; applied only to our own short outputs.
@@ -244,6 +336,13 @@ def _heartbeat_age(moment: datetime | None) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (datetime.now(UTC) - moment).total_seconds()
+
+
+def _state_text(state: object) -> str:
+    """An RQ worker's state as a word (RQ keeps a WorkerStatus, a str or bytes)."""
+    if isinstance(state, bytes):
+        return state.decode(errors="replace")
+    return str(getattr(state, "value", state))
 
 
 def _describe_fatal(reports: list[dict[str, Any]]) -> str:

@@ -15,6 +15,11 @@ TAG = "audit"
 def list_audit_events(query: AuditQuery) -> AuditPage:
     """List audit events, newest first, filtered by actor, target and time. Each is one
     transaction's changes to configuration, with secrets left out."""
+    return audit_page(query)
+
+
+def audit_page(query: AuditQuery) -> AuditPage:
+    """One page of the audit log for `query` (the API's and the admin page's)."""
     where = events.EventFilter(
         limit=query.limit + 1,
         actor_type=query.actor_type,

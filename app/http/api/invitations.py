@@ -31,6 +31,12 @@ log = structlog.get_logger(__name__)
 def create_invitation(json: schemas.InvitationCreate) -> tuple[schemas.InvitationCreated, int]:
     """Invite a person: creates the user (or re-invites one without a password, voiding the
     old link) and emails a one-time link. Without SMTP, the answer holds the link."""
+    return invite(json), 201
+
+
+def invite(json: schemas.InvitationCreate) -> schemas.InvitationCreated:
+    """The rule of inviting (the API's and the admin page's): make or re-invite the user, queue
+    the email; 409 when the email belongs to a user who can already sign in."""
     config = settings()
     who = identity().session
     try:
@@ -47,7 +53,10 @@ def create_invitation(json: schemas.InvitationCreate) -> tuple[schemas.Invitatio
         link = signin_mail.link_url(config, invitations.PURPOSE, issued.token)
     log.info("invitation_created", link_id=issued.link["id"], user_id=issued.link["user_id"],
              user_created=user_created, delivery=delivery)  # fmt: skip
-    return schemas.created({**issued.link, "live": True}, user_created, delivery, link), 201
+    created: schemas.InvitationCreated = schemas.created(
+        {**issued.link, "live": True}, user_created, delivery, link
+    )
+    return created
 
 
 @endpoint("/invitations", "GET", "admin", TAG, HTTP_200=schemas.InvitationPage, allow=ADMINS)

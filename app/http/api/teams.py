@@ -77,6 +77,13 @@ def update_team(team_id: UUID, json: TeamPatch) -> Team:
 def delete_team(team_id: UUID) -> tuple[str, int]:
     """Delete a team with its memberships and team keys (admins); 409 while it still owns
     services, escalation policies, schedules, rotations or notification channels."""
+    remove_team(team_id)
+    return "", 204
+
+
+def remove_team(team_id: UUID) -> None:
+    """The rule of deleting a team (the API's and the admin page's): 404 when there is none,
+    409 naming what it still owns."""
     try:
         with transaction() as conn:
             deleted = teams.delete_team(conn, str(team_id))
@@ -88,7 +95,6 @@ def delete_team(team_id: UUID) -> tuple[str, int]:
         ) from None
     if not deleted:
         raise NotFound(f"no team with id {team_id}")
-    return "", 204
 
 
 @endpoint(MEMBERS, "GET", "read", TAG, HTTP_200=MemberPage)
@@ -108,13 +114,19 @@ def list_team_members(team_id: UUID, query: PageQuery) -> MemberPage:
 def add_team_member(team_id: UUID, json: MemberCreate) -> tuple[Member, int]:
     """Add a user to the team as a member or manager (admins and the team's managers); 409 if
     they already belong to it (change their role with PATCH)."""
+    return Member.model_validate(add_member(team_id, json)), 201
+
+
+def add_member(team_id: UUID, json: MemberCreate) -> dict[str, Any]:
+    """The rule of adding a member (the API's and the admin page's): 404 for a missing team or
+    user, 409 when they already belong to it."""
     with transaction() as conn:
         require_team(conn, team_id)
         require_user(conn, json.user_id)
         row = teams.add_member(conn, str(team_id), str(json.user_id), json.role)
     if row is None:
         raise Conflict(f"user {json.user_id} already belongs to team {team_id}")
-    return Member.model_validate(row), 201
+    return row
 
 
 @endpoint(MEMBERS + "/<uuid:user_id>", "PATCH", "write", TAG, HTTP_200=Member, allow=TEAM_MANAGERS)

@@ -6,9 +6,12 @@ live fragment and bulk actions), `alert_detail` (/alerts/<id> and its actions), 
 `profile_contacts` and `profile_access` (/profile and its forms, sharing `profile_forms`).
 `policy_list`, `policies` and `policy_steps` (/escalation-policies, a policy's page, its step
 editor and target picker); `rotations` and `rotation_changes` (/rotations, a rotation's page
-and its forms); `swaps` and `swap_forms` (/swaps and a schedule's shift swaps). `base` holds
-what every page shares: the blueprint, who is signed in, the CSRF token, the security headers.
-Pages call the same domain functions and permission rules as /api/v1; none has its own.
+and its forms); `swaps` and `swap_forms` (/swaps and a schedule's shift swaps). The
+administration pages (/admin/..., admins only) are `admin_people`, `admin_teams`,
+`admin_keys`, `admin_audit` and `admin_system`, sharing `admin_base`; `one_showing` shows a new
+secret once across a redirect. `base` holds what every page shares: the blueprint, who is
+signed in, the CSRF token, the security headers. Pages call the same domain functions and
+permission rules as /api/v1; none has its own.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from flask import Flask
 def register_pages(app: Flask) -> None:
     """Mount the web app's pages and static files on `app`."""
     from app.http.pages import (  # noqa: F401 (their routes)
+        admin_audit,
+        admin_keys,
+        admin_people,
+        admin_system,
+        admin_teams,
         alert_detail,
         alert_list,
         on_call,

@@ -57,6 +57,9 @@ def done(notice: str) -> Response:
     return redirect(f"{PROFILE}?done={notice}", code=303)  # type: ignore[return-value]
 
 
-def shown_once(title: str, label: str, secret: str, note: str) -> Response:
-    """A page showing a secret this once (never cached, never in a URL)."""
-    return page("pages/shown_once.html", title=title, label=label, secret=secret, note=note)
+def shown_once(title: str, label: str, secret: str, note: str, back: str = PROFILE) -> Response:
+    """A page showing a secret this once (never cached, never in a URL), with a link `back`
+    (the profile, or the admin page that made it)."""
+    return page(
+        "pages/shown_once.html", title=title, label=label, secret=secret, note=note, back=back
+    )

@@ -6,36 +6,32 @@ Reads are for everyone signed in, as GET /api/v1/services is. Changes (create or
 integration key, start or end maintenance) take the API's own rule, TEAM (admins, managers of
 the owning team), checked by the POST handlers (a 403 page otherwise); the page shows their
 controls only to those the rule lets through. A new key's token is shown exactly once: the
-POST keeps it in Redis for NEW_KEY_TTL under a random nonce bound to the user, and the page it
-redirects to takes it out (GETDEL), so a reload, or anyone else, sees it no more.
+POST keeps it in Redis under a random nonce bound to the user, and the page it redirects to
+takes it out (app.http.pages.one_showing), so a reload, or anyone else, sees it no more.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from flask import Response, current_app, redirect, request
-from redis.exceptions import RedisError
+from flask import Response, redirect, request
 
 from app.alerts import store
 from app.directory import heartbeat_monitors, integration_keys, services, teams, users
 from app.escalation import policies, service_on_call
 from app.http.api.routing import NotFound, settings, transaction
 from app.http.api.services import require_service, set_maintenance
-from app.http.pages import alert_list
+from app.http.pages import alert_list, one_showing
 from app.http.pages.base import Viewer, page, pages_blueprint, viewer
 from app.http.permissions import EVERYONE, TEAM, may_change
-from app.platform.errors import ApiError, invalid
+from app.platform.errors import invalid
 
 SERVICE = "/services/<uuid:service_id>"
 MAX_SERVICES = 1000  # services the list shows (as the alert list's filter offers)
 MAX_ROWS = 100  # integration keys / heartbeat monitors a service page shows
-NEW_KEY_TTL = 300  # seconds a created key waits in Redis for its one showing
-NEW_KEY_PREFIX = "klaxon:web:new-integration-key:"
+NEW_KEY = "integration-key"  # what a new key is kept as for its one showing (one_showing)
 # Maintenance durations the page offers, in minutes (the API takes any end time).
 MAINTENANCE_MINUTES = (30, 60, 120, 240, 480, 1440)
 
@@ -108,41 +104,10 @@ def _service_context(conn: Any, service: dict[str, Any]) -> dict[str, Any]:
 # ---- integration keys --------------------------------------------------------------------------
 
 
-class KeyShowingUnavailable(ApiError):
-    """Redis, which holds a new key for its one showing, cannot be reached (503, the JSON
-    envelope: a page cannot help)."""
-
-    status = 503
-    code = "unavailable"
-
-
-def _redis() -> Any:
-    return current_app.extensions["klaxon"].jobs_redis()
-
-
-def _unavailable(exc: RedisError) -> KeyShowingUnavailable:
-    return KeyShowingUnavailable(
-        f"Redis is unreachable ({type(exc).__name__}): a new integration key cannot be shown, "
-        "so none was created; try again when Redis is back"
-    )
-
-
-def _new_key_name(user_id: str, nonce: str) -> str:
-    return f"{NEW_KEY_PREFIX}{user_id}:{nonce}"
-
-
 def _take_new_key(who: Viewer, service_id: str, nonce: str) -> dict[str, Any] | None:
     """The key created just now by this user for this service, once (then it is gone)."""
-    if not nonce or len(nonce) > 64 or not nonce.replace("-", "").replace("_", "").isalnum():
-        return None
-    try:
-        raw = _redis().getdel(_new_key_name(who.user_id, nonce))
-    except RedisError as exc:
-        raise _unavailable(exc) from exc
-    if raw is None:
-        return None
-    shown: dict[str, Any] = json.loads(raw)
-    return shown if shown.get("service_id") == service_id else None
+    shown = one_showing.take(NEW_KEY, who.user_id, nonce)
+    return shown if shown is not None and shown.get("service_id") == service_id else None
 
 
 @pages_blueprint.post(SERVICE + "/integration-keys")
@@ -153,7 +118,6 @@ def create_key(service_id: UUID) -> Response:
     if key_type not in integration_keys.INTEGRATION_TYPES:
         raise invalid("type", f"must be one of {', '.join(integration_keys.INTEGRATION_TYPES)}")
     name = " ".join(request.form.get("name", "").split())[:200]
-    nonce = secrets.token_urlsafe(18)
     with transaction() as conn:
         require_service(conn, service_id)
         row = integration_keys.create_integration_key(conn, str(service_id), key_type, name)
@@ -162,10 +126,7 @@ def create_key(service_id: UUID) -> Response:
         shown = {"service_id": str(service_id), "id": row["id"], "type": key_type, "url": url,
                  "curl": curl}  # fmt: skip
         # Before the commit: if Redis cannot keep it, no key exists that nobody ever saw.
-        try:
-            _redis().set(_new_key_name(who.user_id, nonce), json.dumps(shown), ex=NEW_KEY_TTL)
-        except RedisError as exc:  # the transaction rolls back: no key nobody saw
-            raise _unavailable(exc) from exc
+        nonce = one_showing.keep(NEW_KEY, who.user_id, shown)
     return _back(service_id, f"key={nonce}", "#keys")
 
 
