@@ -10,6 +10,7 @@ them), else a temporary schedule's inside one's span, else a rule's.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -74,12 +75,14 @@ def _parts(shift: Shift, schedule: Schedule, planned: list[Shift]) -> tuple[Part
     """The shift cut where its source may change, each piece labelled, like neighbours merged."""
     mine = [o for o in schedule.overrides if o.add_user_id == shift.user_id]
     edges = {shift.start, shift.end}
-    spans = [(i.start, i.end) for i in (*planned, *schedule.temporary_schedules, *mine)]
+    spans = [(s.start, s.end) for s in planned]
+    spans += [(t.start, t.end) for t in schedule.temporary_schedules]
+    spans += [(o.start, o.end) for o in mine]
     for low, high in spans:
         edges |= {low, high}
     cuts = sorted(e for e in edges if shift.start <= e <= shift.end)
     parts: list[Part] = []
-    for low, high in zip(cuts, cuts[1:], strict=False):
+    for low, high in itertools.pairwise(cuts):
         source = _source(low, schedule, planned, mine)
         if parts and parts[-1].source == source:
             parts[-1] = Part(parts[-1].start, high, source)

@@ -1,6 +1,9 @@
 """The web app: server-rendered pages (Jinja2 templates under app/http/templates/pages) made
 interactive with htmx, vendored under app/http/static/vendor (README, Web app).
 
+Schedules: `schedules` (/schedules, /schedules/<id>) with `schedule_edits` (its forms) and
+`schedule_calendar` (the calendar's layout by local days).
+
 One module per page group: `signin_page` (/login, /logout), `alert_list` (/alerts and its
 live fragment and bulk actions), `alert_detail` (/alerts/<id> and its actions), `profile` with
 `profile_contacts` and `profile_access` (/profile and its forms, sharing `profile_forms`).
@@ -23,6 +26,8 @@ def register_pages(app: Flask) -> None:
         profile,
         profile_access,
         profile_contacts,
+        schedule_edits,
+        schedules,
         services,
         signin_page,
     )

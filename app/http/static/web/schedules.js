@@ -1,0 +1,65 @@
+// The schedule page (/schedules/<id>): choosing a shift opens the override dialog prefilled
+// with that shift (its person, its start and end in the viewer's zone), and, on one's own
+// shift, a link to ask for cover. A native <dialog>: focus moves into it, Escape closes it,
+// and focus goes back to the shift that opened it.
+(function () {
+  "use strict";
+
+  var opener = null;
+
+  function fill(dialog, shift) {
+    var name = shift.getAttribute("data-user-name");
+    dialog.querySelector("#override-h").textContent = name + "'s shift";
+    dialog.querySelector("#override-shift").textContent =
+      name + " · " + shift.getAttribute("data-local-start").replace("T", " ") + " to " +
+      shift.getAttribute("data-local-end").replace("T", " ");
+    var cover = dialog.querySelector(".cover");
+    var link = dialog.querySelector("#ask-cover");
+    if (shift.getAttribute("data-mine")) {
+      link.setAttribute("href", link.getAttribute("data-base") + "?start=" +
+        shift.getAttribute("data-start") + "&end=" + shift.getAttribute("data-end"));
+      cover.hidden = false;
+    } else {
+      cover.hidden = true;
+    }
+    var form = dialog.querySelector("form");
+    if (!form) { return; }
+    form.querySelector("#ov-remove").value = shift.getAttribute("data-user-id");
+    form.querySelector("#ov-start").value = shift.getAttribute("data-local-start");
+    form.querySelector("#ov-end").value = shift.getAttribute("data-local-end");
+    var select = form.querySelector("#ov-user");
+    var others = Array.prototype.filter.call(select.options, function (option) {
+      return option.value !== shift.getAttribute("data-user-id");
+    });
+    if (others.length) { select.value = others[0].value; }
+    form.querySelector('input[name="kind"][value="replace"]').checked = true;
+    select.disabled = false;
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    var shift = target.closest ? target.closest("button.shift") : null;
+    var dialog = document.getElementById("override-dialog");
+    if (shift && dialog) {
+      opener = shift;
+      fill(dialog, shift);
+      dialog.showModal();
+      return;
+    }
+    if (target.closest && target.closest("[data-close]") && dialog) { dialog.close(); }
+  });
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.name !== "kind" || !target.form) { return; }
+    target.form.querySelector("#ov-user").disabled = target.value === "remove";
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var dialog = document.getElementById("override-dialog");
+    if (!dialog) { return; }
+    dialog.addEventListener("close", function () {
+      if (opener && document.body.contains(opener)) { opener.focus(); }
+    });
+  });
+})();
