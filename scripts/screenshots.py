@@ -49,6 +49,10 @@ PAGES: tuple[Shot, ...] = (
     Shot("services", "/services"),
     Shot("service", "/services/{service}", full_page=True),
     Shot("profile", "/profile", full_page=True),
+    Shot("schedules", "/schedules"),
+    Shot("schedule-week", "/schedules/{schedule}?view=week", full_page=True),
+    Shot("schedule-month", "/schedules/{schedule}?view=month", full_page=True),
+    Shot("schedule-list", "/schedules/{schedule}?view=list", full_page=True),
 )
 
 
@@ -134,8 +138,11 @@ def page_params(database_url: str) -> dict[str, str]:
     alert = busiest_alert(database_url)
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT service_id::text FROM alerts WHERE id = %s", (alert,)).fetchone()
-    assert row is not None
-    return {"alert": alert, "service": row[0]}
+        schedule = conn.execute(
+            "SELECT schedule_id::text FROM schedule_overrides ORDER BY created_at LIMIT 1"
+        ).fetchone()  # the demo schedule with overrides and a temporary schedule
+    assert row is not None and schedule is not None
+    return {"alert": alert, "service": row[0], "schedule": schedule[0]}
 
 
 def busiest_alert(database_url: str) -> str:
