@@ -3,21 +3,23 @@ a temporary schedule, or from an override (add or replace), and the overrides th
 someone — what a schedule's calendar tells apart (app.http.pages.schedule_calendar).
 
 Pure, and built on app.oncall.compute itself, so the shifts are exactly the API's: the final
-shifts are `schedule_shifts` of the whole schedule; a part of one is an override's when its
-user was not on call there before the overrides were applied (the same computation without
-them), else a temporary schedule's inside one's span, else a rule's.
+shifts are `schedule_shifts`' (compute.schedule_layers); a part of one is an override's when its
+user was not on call there before the overrides were applied (the same computation's earlier
+layer), else a temporary schedule's inside one's span, else a rule's.
 """
 
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from app.oncall import compute
 from app.oncall.model import Override, Rotation, Schedule, Shift
 
+Span = tuple[datetime, datetime]
 SOURCES = ("rule", "temporary", "add", "replace")  # a part's source; add/replace: overrides
 
 
@@ -53,12 +55,27 @@ def sourced_shifts(
     schedule: Schedule, rotations: Mapping[str, Rotation], start: datetime, end: datetime
 ) -> list[SourcedShift]:
     """The schedule's shifts over [start, end) (compute.schedule_shifts), each with its parts."""
-    final = compute.schedule_shifts(schedule, rotations, start, end)
-    before = compute.schedule_shifts(replace(schedule, overrides=()), rotations, start, end)
+    before, final = compute.schedule_layers(schedule, rotations, start, end)
     planned: dict[str, list[Shift]] = {}
-    for shift in before:
+    for shift in before:  # per user sorted by start and disjoint (merged): their ends sort too
         planned.setdefault(shift.user_id, []).append(shift)
-    return [SourcedShift(s, _parts(s, schedule, planned.get(s.user_id, []))) for s in final]
+    starts = {user: [s.start for s in shifts] for user, shifts in planned.items()}
+    ends = {user: [s.end for s in shifts] for user, shifts in planned.items()}
+    adding: dict[str, list[Override]] = {}
+    for override in sorted(schedule.overrides, key=lambda o: o.start):  # the order they apply
+        if override.add_user_id:
+            adding.setdefault(override.add_user_id, []).append(override)
+    temporaries = [(t.start, t.end) for t in schedule.temporary_schedules]
+    found = []
+    for shift in final:
+        user = shift.user_id
+        mine = planned.get(user, [])
+        first = bisect_right(ends.get(user, []), shift.start)
+        last = bisect_left(starts.get(user, []), shift.end, lo=first)
+        near = mine[first:last]
+        adds = [o for o in adding.get(user, []) if o.start < shift.end and o.end > shift.start]
+        found.append(SourcedShift(shift, _parts(shift, near, temporaries, adds)))
+    return found
 
 
 def removals(schedule: Schedule, start: datetime, end: datetime) -> list[Removal]:
@@ -71,19 +88,20 @@ def removals(schedule: Schedule, start: datetime, end: datetime) -> list[Removal
     return sorted(found, key=lambda r: (r.start, r.user_id))
 
 
-def _parts(shift: Shift, schedule: Schedule, planned: list[Shift]) -> tuple[Part, ...]:
-    """The shift cut where its source may change, each piece labelled, like neighbours merged."""
-    mine = [o for o in schedule.overrides if o.add_user_id == shift.user_id]
+def _parts(
+    shift: Shift, planned: list[Shift], temporaries: list[Span], adds: list[Override]
+) -> tuple[Part, ...]:
+    """The shift cut where its source may change, each piece labelled, like neighbours merged.
+    `planned`: its user's shifts before overrides that overlap it; `adds`: the overrides
+    putting its user on call that overlap it, in the order they apply."""
     edges = {shift.start, shift.end}
-    spans = [(s.start, s.end) for s in planned]
-    spans += [(t.start, t.end) for t in schedule.temporary_schedules]
-    spans += [(o.start, o.end) for o in mine]
-    for low, high in spans:
+    for low, high in [*((s.start, s.end) for s in planned), *temporaries,
+                      *((o.start, o.end) for o in adds)]:  # fmt: skip
         edges |= {low, high}
     cuts = sorted(e for e in edges if shift.start <= e <= shift.end)
     parts: list[Part] = []
     for low, high in itertools.pairwise(cuts):
-        source = _source(low, schedule, planned, mine)
+        source = _source(low, planned, temporaries, adds)
         if parts and parts[-1].source == source:
             parts[-1] = Part(parts[-1].start, high, source)
         else:
@@ -91,12 +109,14 @@ def _parts(shift: Shift, schedule: Schedule, planned: list[Shift]) -> tuple[Part
     return tuple(parts)
 
 
-def _source(at: datetime, schedule: Schedule, planned: list[Shift], mine: list[Override]) -> str:
+def _source(
+    at: datetime, planned: list[Shift], temporaries: list[Span], adds: list[Override]
+) -> str:
     """Why the shift's user is on call from `at` (the start of a piece with one source)."""
     if not any(s.start <= at < s.end for s in planned):
         # The last override (in the order they apply) that put this user on at `at`.
-        covering = [o for o in sorted(mine, key=lambda o: o.start) if o.start <= at < o.end]
+        covering = [o for o in adds if o.start <= at < o.end]
         return covering[-1].kind if covering else "add"
-    if any(t.start <= at < t.end for t in schedule.temporary_schedules):
+    if any(low <= at < high for low, high in temporaries):
         return "temporary"
     return "rule"

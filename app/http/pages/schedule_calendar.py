@@ -139,6 +139,12 @@ def removals_by_day(
     return found
 
 
+def local_text(moment: datetime, tz: ZoneInfo) -> str:
+    """`moment` in `tz` as "Sun 14 Mar 2027 00:00" (the page names the zone once)."""
+    local = moment.astimezone(tz)
+    return f"{local:%a %d %b %Y %H:%M}"
+
+
 def local_clock(moment: datetime, tz: ZoneInfo) -> str:
     """HH:MM of `moment` in `tz`."""
     return moment.astimezone(tz).strftime("%H:%M")

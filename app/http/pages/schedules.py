@@ -29,6 +29,7 @@ from app.http.pages import schedule_calendar as calendar
 from app.http.pages.base import Viewer, page, pages_blueprint, viewer
 from app.http.pages.formatting import DEFAULT_ZONE
 from app.http.pages.profile_forms import form_model
+from app.http.pages.schedule_blocks import Blocks
 from app.http.permissions import EVERYONE, managed_teams, may_change
 from app.oncall import compute, loading, shift_sources
 from app.oncall import overrides as stored_overrides
@@ -43,13 +44,6 @@ MAX_SCHEDULES = 200  # schedules the list shows (each computes who is on call no
 MAX_PEOPLE = 1000  # users a picker offers
 MAX_ROTATIONS = 500  # rotations a rule's picker offers
 MAX_ITEMS = 200  # rules, temporary schedules and overrides the page lists
-SOURCE_TAGS = {
-    "rule": "rule",
-    "temporary": "temporary",
-    "add": "override: add",
-    "replace": "override: replace",
-    "remove": "override: remove",
-}
 # The notices a form may leave (a fixed word in the URL, never text from the request).
 NOTICES = {
     "override-added": "Override saved.",
@@ -161,12 +155,13 @@ def schedule_page(schedule_id: UUID) -> Response:
     removals = shift_sources.removals(value, shown.start, shown.end)
     people = {s.shift.user_id for s in shifts} | {r.user_id for r in removals}
     with transaction() as conn:
-        names = users.user_names(conn, people) | parts["names"]
+        names = users.user_names(conn, people - set(parts["names"])) | parts["names"]
+    can_edit = may_change(who.identity, row["team_id"])
     return page(
         "pages/schedule.html",
         title=row["name"],
         schedule=row,
-        can_edit=may_change(who.identity, row["team_id"]),
+        can_edit=can_edit,
         tz=tz,
         zone_name=tz.key,
         shown=shown,
@@ -175,12 +170,13 @@ def schedule_page(schedule_id: UUID) -> Response:
         pieces=calendar.by_day(shifts, shown.days, tz),
         removed_by_day=calendar.removals_by_day(removals, shown.days, tz),
         names=names,
-        tags=SOURCE_TAGS,
+        draw=Blocks(names, who.user_id, can_edit),
         calendar=calendar,
         rfc3339=rfc3339,
         back=f"/schedules/{schedule_id}?view={view}&date={anchor.isoformat()}",
         notice=NOTICES.get(request.args.get("did", ""), ""),
         local_input=lambda moment: local_input(moment, tz),
+        at=lambda moment: calendar.local_text(moment, tz),
         day_label=day_label,
         title_of=lambda: range_title(shown),
         **{k: v for k, v in parts.items() if k != "names"},

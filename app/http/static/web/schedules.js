@@ -7,12 +7,25 @@
 
   var opener = null;
 
+  // "YYYY-MM-DDTHH:MM" of an instant in the page's zone (a datetime-local field's value).
+  function localInput(iso, zone) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-CA", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+      minute: "2-digit", hourCycle: "h23"
+    }).formatToParts(new Date(iso)).forEach(function (part) { parts[part.type] = part.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" +
+      parts.minute;
+  }
+
   function fill(dialog, shift) {
-    var name = shift.getAttribute("data-user-name");
+    var zone = document.getElementById("calendar").getAttribute("data-zone");
+    var name = shift.querySelector(".who").textContent;
+    var start = localInput(shift.getAttribute("data-start"), zone);
+    var end = localInput(shift.getAttribute("data-end"), zone);
     dialog.querySelector("#override-h").textContent = name + "'s shift";
     dialog.querySelector("#override-shift").textContent =
-      name + " · " + shift.getAttribute("data-local-start").replace("T", " ") + " to " +
-      shift.getAttribute("data-local-end").replace("T", " ");
+      name + " · " + start.replace("T", " ") + " to " + end.replace("T", " ") + " (" + zone + ")";
     var cover = dialog.querySelector(".cover");
     var link = dialog.querySelector("#ask-cover");
     if (shift.getAttribute("data-mine")) {
@@ -25,8 +38,8 @@
     var form = dialog.querySelector("form");
     if (!form) { return; }
     form.querySelector("#ov-remove").value = shift.getAttribute("data-user-id");
-    form.querySelector("#ov-start").value = shift.getAttribute("data-local-start");
-    form.querySelector("#ov-end").value = shift.getAttribute("data-local-end");
+    form.querySelector("#ov-start").value = start;
+    form.querySelector("#ov-end").value = end;
     var select = form.querySelector("#ov-user");
     var others = Array.prototype.filter.call(select.options, function (option) {
       return option.value !== shift.getAttribute("data-user-id");
