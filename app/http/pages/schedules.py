@@ -43,7 +43,8 @@ SCHEDULE = "/schedules/<uuid:schedule_id>"
 MAX_SCHEDULES = 200  # schedules the list shows (each computes who is on call now)
 MAX_PEOPLE = 1000  # users a picker offers
 MAX_ROTATIONS = 500  # rotations a rule's picker offers
-MAX_ITEMS = 200  # rules, temporary schedules and overrides the page lists
+MAX_ITEMS = 200  # rules and temporary schedules the page lists
+MAX_OVERRIDES = 50  # overrides in view the page lists (the calendar shows them all)
 # The notices a form may leave (a fixed word in the URL, never text from the request).
 NOTICES = {
     "override-added": "Override saved.",
@@ -191,11 +192,9 @@ def _parts_of(
     sid = str(schedule_id)
     rules = stored_rules.list_schedule_rules(conn, sid, None, MAX_ITEMS)
     temporaries = stored_temporaries.list_temporary_schedules(conn, sid, None, MAX_ITEMS)
-    overrides = [
-        o
-        for o in stored_overrides.list_overrides(conn, sid, None, MAX_ITEMS * 5)
-        if o["start"] < shown.end and o["end"] > shown.start
-    ][:MAX_ITEMS]
+    overrides, overrides_total = stored_overrides.overrides_between(
+        conn, sid, shown.start, shown.end, MAX_OVERRIDES
+    )
     people = users.list_users(conn, None, MAX_PEOPLE)
     rotations = stored_rotations.list_rotations(conn, None, MAX_ROTATIONS)
     team = teams.get_team(conn, row["team_id"]) if row["team_id"] else None
@@ -208,6 +207,7 @@ def _parts_of(
         "rules": rules,
         "temporaries": temporaries,
         "overrides": overrides,
+        "overrides_total": overrides_total,
         "people": sorted(people, key=lambda p: p["name"].lower()),
         "rotations": sorted(rotations, key=lambda r: r["name"].lower()),
         "rotation_names": {r["id"]: r["name"] for r in rotations},
