@@ -182,6 +182,14 @@ def test_an_override_from_the_dialog_is_stored_in_utc_from_the_viewers_zone(
     assert stored["start"] == datetime(2027, 3, 14, 5, tzinfo=UTC)
     assert stored["end"] - stored["start"] == timedelta(hours=23)
     assert (stored["kind"], stored["add_user_id"]) == ("replace", world["other"]["id"])
+    audit = db_conn.execute(
+        "SELECT actor_type, actor_id, action, target_type, target_id FROM audit_events "
+        "WHERE action = 'create_override'"
+    ).fetchone()
+    assert audit is not None
+    assert dict(audit) == {"actor_type": "user", "actor_id": world["manager"]["id"],
+                           "action": "create_override", "target_type": "schedule_overrides",
+                           "target_id": stored["id"]}  # fmt: skip
     html = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "Override saved." in html and f'data-override-id="{stored["id"]}"' in html
     removed = client.post(path, data=override_form(world, csrf, kind="remove", user_id=""))

@@ -93,6 +93,7 @@ def test_create_a_schedule_override_a_shift_and_agree_with_the_api_across_dst(
     page.goto(f"{web}/login?next=/schedules")
     sign_in(page, world["manager"])
     expect(page).to_have_url(f"{web}/schedules")
+    assert serious_violations(page) == []
 
     page.get_by_label("Name").fill("Payments primary")
     page.get_by_label("Time zone").fill(ZONE)
