@@ -13,8 +13,8 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from app.oncall import compute
 from app.oncall.model import Override, Rotation, Schedule, Shift
@@ -63,9 +63,14 @@ def sourced_shifts(
     ends = {user: [s.end for s in shifts] for user, shifts in planned.items()}
     adding: dict[str, list[Override]] = {}
     for override in sorted(schedule.overrides, key=lambda o: o.start):  # the order they apply
-        if override.add_user_id:
-            adding.setdefault(override.add_user_id, []).append(override)
-    temporaries = [(t.start, t.end) for t in schedule.temporary_schedules]
+        if override.add_user_id and override.start < end and override.end > start:
+            # In UTC, as the shifts are: comparing instants of one tzinfo is the cheap kind.
+            utc = replace(override, start=override.start.astimezone(UTC),
+                          end=override.end.astimezone(UTC))  # fmt: skip
+            adding.setdefault(override.add_user_id, []).append(utc)
+    temporaries = [
+        (t.start.astimezone(UTC), t.end.astimezone(UTC)) for t in schedule.temporary_schedules
+    ]
     found = []
     for shift in final:
         user = shift.user_id

@@ -147,7 +147,8 @@ def local_text(moment: datetime, tz: ZoneInfo) -> str:
 
 def local_clock(moment: datetime, tz: ZoneInfo) -> str:
     """HH:MM of `moment` in `tz`."""
-    return moment.astimezone(tz).strftime("%H:%M")
+    local = moment.astimezone(tz)
+    return f"{local.hour:02d}:{local.minute:02d}"
 
 
 def weeks(days: tuple[date, ...]) -> list[tuple[date, ...]]:
