@@ -32,6 +32,7 @@ from tests.support.browser import (
 )
 from tests.support.signin import make_user
 from tests.support.teams import make_team
+from tests.system.test_web_profile_browser import shot
 
 pytestmark = pytest.mark.system
 
@@ -133,6 +134,7 @@ def test_create_a_schedule_override_a_shift_and_agree_with_the_api_across_dst(
     else:
         expect(cover).to_be_hidden()
     assert serious_violations(page) == []
+    shot(page, "schedule-dialog")
     dialog.get_by_label("Person").select_option(label=world["spare"]["name"])
     dialog.get_by_role("button", name="Save override").click()
     expect(page.get_by_text("Override saved.")).to_be_visible()
@@ -151,6 +153,7 @@ def test_create_a_schedule_override_a_shift_and_agree_with_the_api_across_dst(
     fall = page.locator("section.day", has=page.locator("#day-2027-11-07"))
     expect(fall.locator(".dst")).to_have_text("25-hour day")
     expect(fall.locator(".shift").first).to_contain_text("25 h")
+    shot(page, "schedule-week-fall-back")
     assert page.csp_violations == []  # type: ignore[attr-defined]
     context.close()
 
