@@ -24,6 +24,7 @@ from app.http.api.schedules.computation import computed, load_for_computation
 from app.http.api.schedules.schedule import add_schedule
 from app.http.api.schedules.shared import require_schedule
 from app.http.api.schemas.base import _rfc3339 as rfc3339
+from app.http.api.schemas.base import _time_zones  # the zones a schedule may take (the API's)
 from app.http.api.schemas.schedules import ScheduleCreate
 from app.http.pages import schedule_calendar as calendar
 from app.http.pages.base import Viewer, page, pages_blueprint, viewer
@@ -87,16 +88,9 @@ def schedule_list() -> Response:
         names=names,
         creatable_teams=[t for t in team_rows if who.identity.admin or t["id"] in mine],
         may_create=who.identity.admin or bool(mine),
-        zones=sorted(compute_zones()),
+        zones=sorted(_time_zones()),
         default_zone=who.time_zone,
     )
-
-
-def compute_zones() -> frozenset[str]:
-    """The IANA zones a schedule may take (the API's own list)."""
-    from app.http.api.schemas.base import _time_zones
-
-    return _time_zones()
 
 
 def _on_call_now(
