@@ -130,3 +130,14 @@ def test_an_override_adding_someone_already_on_call_keeps_the_rule_as_source() -
         (at(2027, 3, 10, 13), at(2027, 3, 10, 14), "add"),
         (at(2027, 3, 10, 14), at(2027, 3, 10, 22), "rule"),
     ]
+
+
+def test_a_removal_shows_on_each_local_day_it_touches() -> None:
+    days = calendar.span("week", date(2027, 3, 10), NY).days
+    value = schedule(
+        overrides=(Override("remove", at(2027, 3, 10, 3), at(2027, 3, 11, 6), None, ADA),)
+    )
+    removed = calendar.removals_by_day(
+        removals(value, at(2027, 3, 8, 5), at(2027, 3, 15, 4)), days, NY
+    )
+    assert [d.day for d in days if removed[d]] == [9, 10, 11]

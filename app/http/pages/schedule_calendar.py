@@ -130,12 +130,14 @@ def removals_by_day(
     removals: Iterable[Removal], days: tuple[date, ...], tz: ZoneInfo
 ) -> dict[date, list[Removal]]:
     """The removals overlapping each local day."""
-    bounds = [(day, midnight(day, tz), midnight(day + _DAY, tz)) for day in days]
+    starts = [midnight(day, tz) for day in (*days, days[-1] + _DAY)]
     found: dict[date, list[Removal]] = {day: [] for day in days}
     for removal in removals:
-        for day, low, high in bounds:
-            if removal.start < high and removal.end > low:
-                found[day].append(removal)
+        n = max(bisect_right(starts, removal.start) - 1, 0)
+        while n < len(days) and starts[n] < removal.end:
+            if removal.end > starts[n] and removal.start < starts[n + 1]:
+                found[days[n]].append(removal)
+            n += 1
     return found
 
 
