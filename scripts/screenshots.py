@@ -10,7 +10,7 @@ to the sign-in page, an error page) or scrolls sideways stops the run with its n
 To add a page: append a Shot to PAGES; `{alert}` in a path is the demo's busiest alert, `{service}`
 its service, `{policy}` that service's escalation policy, `{swap_schedule}` the schedule with the
 most shift swaps and `{swap}` its first open one; other names are the first row of a query in
-FIRST_ROWS (`{rotation}`, `{team}`) (page_params).
+FIRST_ROWS (`{rotation}`, `{team}`, `{schedule}`) (page_params).
 tests/system/test_screenshots.py runs `capture` once against gunicorn, so this cannot rot.
 
 Usage: .venv/bin/python scripts/screenshots.py [--out build/screenshots]
@@ -66,11 +66,17 @@ PAGES: tuple[Shot, ...] = (
     Shot("admin-api-keys", "/admin/api-keys"),
     Shot("admin-audit", "/admin/audit"),
     Shot("admin-system", "/admin/system", full_page=True),
+    Shot("schedules", "/schedules"),
+    Shot("schedule-week", "/schedules/{schedule}?view=week", full_page=True),
+    Shot("schedule-month", "/schedules/{schedule}?view=month", full_page=True),
+    Shot("schedule-list", "/schedules/{schedule}?view=list", full_page=True),
 )
 # Path names that are simply the first demo row of their kind.
 FIRST_ROWS = {
     "rotation": "SELECT id::text FROM rotations ORDER BY created_at, id LIMIT 1",
     "team": "SELECT id::text FROM teams ORDER BY name LIMIT 1",
+    # the demo schedule with overrides and a temporary schedule (demo_data._schedule_changes)
+    "schedule": "SELECT schedule_id::text FROM temporary_schedules ORDER BY id LIMIT 1",
 }
 
 

@@ -26,7 +26,14 @@ from app.directory import passwords, services, teams, users
 from app.escalation import policies
 from app.messages import create as messages
 from app.messages import store as message_store
-from app.oncall import rotations, schedule_rules, schedules, swaps
+from app.oncall import (
+    overrides,
+    rotations,
+    schedule_rules,
+    schedules,
+    swaps,
+    temporary_schedules,
+)
 from app.platform.errors import ApiError
 
 log = structlog.get_logger(__name__)
@@ -84,6 +91,7 @@ def seed(conn: psycopg.Connection[Any], size: DemoSize = DEMO, seed_value: int =
             _notification_rules(conn, methods)
             groups = _teams(conn, size, people)
             targets = _on_call(conn, size, people, groups, now)
+            _schedule_changes(conn, targets[0][1], people, now)
             _swaps(conn, people, targets, now)
             service_ids = _services(conn, size, groups, targets, rng)
             _alerts(conn, size, service_ids, people, list(methods.values())[:20], rng)
@@ -171,6 +179,30 @@ def _on_call(
         )  # fmt: skip
         found += [("schedule", str(schedule["id"])), ("rotation", str(rotation["id"]))]
     return found
+
+
+def _schedule_changes(
+    conn: psycopg.Connection[Any], schedule_id: str, people: list[str], now: datetime
+) -> None:
+    """The first schedule's overrides (replace, add, remove) and a temporary schedule this week
+    and next, so its calendar shows every kind of shift (its crew: people 0..3)."""
+    day = now.replace(hour=0, minute=0, second=0)
+    for kind, add, remove, offset, hours in (
+        ("replace", people[5], people[0], 1, 12), ("add", people[6], None, 2, 8),
+        ("remove", None, people[3], 3, 8),
+    ):  # fmt: skip
+        start = day + timedelta(days=offset, hours=8)
+        overrides.create_override(
+            conn, schedule_id, {"kind": kind, "add_user_id": add, "remove_user_id": remove,
+                                "start": start, "end": start + timedelta(hours=hours)},
+        )  # fmt: skip
+    begin = day + timedelta(days=5)
+    temporary_schedules.create_temporary_schedule(
+        conn, schedule_id, begin, begin + timedelta(days=1),
+        [{"user_id": people[7], "start": begin, "end": begin + timedelta(hours=12)},
+         {"user_id": people[8], "start": begin + timedelta(hours=12),
+          "end": begin + timedelta(days=1)}],
+    )  # fmt: skip
 
 
 def _services(

@@ -467,13 +467,41 @@ def schedule_shifts(
     Shifts of one user are merged where they touch; the list is sorted by (start, user_id),
     clipped to the range, in UTC.
     """
+    return _layers(schedule, rotations, start, end, before_overrides=False)[1]
+
+
+def schedule_layers(
+    schedule: Schedule,
+    rotations: Mapping[str, Rotation],
+    start: datetime,
+    end: datetime,
+) -> tuple[list[Shift], list[Shift]]:
+    """(the shifts before overrides, the final shifts) of [start, end), in one computation:
+    the final ones are exactly `schedule_shifts`; the first are what the rules and temporary
+    schedules alone put on call (app.oncall.shift_sources tells the overrides' parts by it)."""
+    return _layers(schedule, rotations, start, end, before_overrides=True)
+
+
+def _layers(
+    schedule: Schedule,
+    rotations: Mapping[str, Rotation],
+    start: datetime,
+    end: datetime,
+    before_overrides: bool,
+) -> tuple[list[Shift], list[Shift]]:
     start, end = check_range(start, end)
     check_schedule(schedule, rotations)
     grouped = _by_user(_rule_shifts(schedule, rotations, start, end))
     for temporary in _overlapping(schedule.temporary_schedules, start, end):
         _apply_temporary(grouped, temporary)
+    before = _shifts_of(grouped, start, end) if before_overrides else []
     for override in _overlapping(schedule.overrides, start, end):
         _apply_override(grouped, override)
+    return before, _shifts_of(grouped, start, end)
+
+
+def _shifts_of(grouped: dict[str, list[Interval]], start: datetime, end: datetime) -> list[Shift]:
+    """Per-user intervals as shifts clipped to the range, sorted by (start, user_id)."""
     shifts = [
         Shift(max(begin, start), min(finish, end), user)
         for user, intervals in grouped.items()

@@ -3,6 +3,7 @@ schedule for a span."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from app.oncall.model import Override
@@ -83,6 +84,21 @@ def delete_override(conn: Conn, schedule_id: str, override_id: str) -> bool:
         ).rowcount
         > 0
     )
+
+
+def overrides_between(
+    conn: Conn, schedule_id: str, start: datetime, end: datetime, limit: int
+) -> tuple[list[Row], int]:
+    """The schedule's overrides overlapping [start, end), by start (at most `limit`), and how
+    many there are in all (a calendar lists those it shows)."""
+    where = "schedule_id = %(s)s AND start_at < %(end)s AND end_at > %(start)s"
+    args = {"s": schedule_id, "start": start, "end": end, "limit": limit}
+    rows = conn.execute(
+        f"SELECT {OVERRIDE_COLUMNS}, count(*) OVER () AS total FROM schedule_overrides "
+        f"WHERE {where} ORDER BY start_at, created_seq LIMIT %(limit)s",
+        args,
+    ).fetchall()
+    return [dict(row) for row in rows], (rows[0]["total"] if rows else 0)
 
 
 def override_values(conn: Conn, schedule_id: str) -> tuple[Override, ...]:

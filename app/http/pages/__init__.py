@@ -6,7 +6,9 @@ live fragment and bulk actions), `alert_detail` (/alerts/<id> and its actions), 
 `profile_contacts` and `profile_access` (/profile and its forms, sharing `profile_forms`).
 `policy_list`, `policies` and `policy_steps` (/escalation-policies, a policy's page, its step
 editor and target picker); `rotations` and `rotation_changes` (/rotations, a rotation's page
-and its forms); `swaps` and `swap_forms` (/swaps and a schedule's shift swaps). The
+and its forms); `schedules` (/schedules, /schedules/<id>) with `schedule_edits` (its forms),
+`schedule_calendar` (the calendar's layout by local days) and `schedule_blocks` (a shift's
+block); `swaps` and `swap_forms` (/swaps and a schedule's shift swaps). The
 administration pages (/admin/..., admins only) are `admin_people`, `admin_teams`,
 `admin_keys`, `admin_audit` and `admin_system`, sharing `admin_base`; `one_showing` shows a new
 secret once across a redirect. `base` holds what every page shares: the blueprint, who is
@@ -38,6 +40,8 @@ def register_pages(app: Flask) -> None:
         profile_contacts,
         rotation_changes,
         rotations,
+        schedule_edits,
+        schedules,
         services,
         signin_page,
         swap_forms,

@@ -66,12 +66,16 @@ def list_overrides(schedule_id: UUID, query: PageQuery) -> OverridePage:
 @endpoint(OVERRIDES, "POST", "write", TAG, HTTP_201=Override, allow=TEAM)
 def create_override(schedule_id: UUID, json: OverrideCreate) -> tuple[Override, int]:
     """Add, remove or replace a user during [start, end); overrides may overlap."""
-    fields = _override_fields(json.model_dump())
+    return Override.model_validate(add_override(schedule_id, json)), 201
+
+
+def add_override(schedule_id: UUID, body: OverrideCreate) -> dict[str, Any]:
+    """Store a checked override (POST …/overrides, and the schedule page's override dialog)."""
+    fields = _override_fields(body.model_dump())
     with transaction() as conn:
         require_schedule(conn, schedule_id)
         _check_override(conn, fields)
-        row = stored_overrides.create_override(conn, str(schedule_id), fields)
-    return Override.model_validate(row), 201
+        return stored_overrides.create_override(conn, str(schedule_id), fields)
 
 
 @endpoint(OVERRIDE, "GET", "read", TAG, HTTP_200=Override)
@@ -103,7 +107,12 @@ def update_override(schedule_id: UUID, override_id: UUID, json: OverridePatch) -
 @endpoint(OVERRIDE, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_override(schedule_id: UUID, override_id: UUID) -> tuple[str, int]:
     """Delete an override."""
+    remove_override(schedule_id, override_id)
+    return "", 204
+
+
+def remove_override(schedule_id: UUID, override_id: UUID) -> None:
+    """Delete the schedule's override (404 when it has no such override)."""
     with transaction() as conn:
         if not stored_overrides.delete_override(conn, str(schedule_id), str(override_id)):
             raise not_found("override", override_id, schedule_id)
-    return "", 204

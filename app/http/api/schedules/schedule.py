@@ -45,15 +45,19 @@ def list_schedules(query: PageQuery) -> SchedulePage:
 @endpoint("/schedules", "POST", "write", TAG, HTTP_201=Schedule, allow=TEAM_CREATE)
 def create_schedule(json: ScheduleCreate) -> tuple[Schedule, int]:
     """Create a schedule; its name must be unique (case-insensitively)."""
+    return Schedule.model_validate(add_schedule(json)), 201
+
+
+def add_schedule(body: ScheduleCreate) -> dict[str, Any]:
+    """Store a new schedule (POST /schedules, and the schedule list's form)."""
     with transaction() as conn:
-        team = None if json.team_id is None else str(json.team_id)
+        team = None if body.team_id is None else str(body.team_id)
         row = stored_schedules.create_schedule(
-            conn, json.name, json.time_zone, json.description, team
+            conn, body.name, body.time_zone, body.description, team
         )
-        if json.notice_channel_id is not None:
-            _set_notice_channel(conn, row["id"], json.notice_channel_id)
-        row = require_schedule(conn, UUID(row["id"]))
-    return Schedule.model_validate(row), 201
+        if body.notice_channel_id is not None:
+            _set_notice_channel(conn, row["id"], body.notice_channel_id)
+        return require_schedule(conn, UUID(row["id"]))
 
 
 @endpoint(ONE, "GET", "read", TAG, HTTP_200=Schedule)

@@ -41,12 +41,16 @@ def list_rules(schedule_id: UUID, query: PageQuery) -> RulePage:
 @endpoint(RULES, "POST", "write", TAG, HTTP_201=Rule, allow=TEAM)
 def create_rule(schedule_id: UUID, json: RuleCreate) -> tuple[Rule, int]:
     """Add a rule: a user or rotation on call on some weekdays between two local times."""
+    return Rule.model_validate(add_rule(schedule_id, json)), 201
+
+
+def add_rule(schedule_id: UUID, body: RuleCreate) -> dict[str, Any]:
+    """Store a rule (POST …/rules, and the schedule page's rule form)."""
     with transaction() as conn:
         require_schedule(conn, schedule_id)
-        row = stored_rules.create_schedule_rule(
-            conn, str(schedule_id), _rule_fields(json.model_dump())
+        return stored_rules.create_schedule_rule(
+            conn, str(schedule_id), _rule_fields(body.model_dump())
         )
-    return Rule.model_validate(row), 201
 
 
 @endpoint(RULE, "GET", "read", TAG, HTTP_200=Rule)
@@ -62,19 +66,29 @@ def get_rule(schedule_id: UUID, rule_id: UUID) -> Rule:
 @endpoint(RULE, "PATCH", "write", TAG, HTTP_200=Rule, allow=TEAM)
 def update_rule(schedule_id: UUID, rule_id: UUID, json: RulePatch) -> Rule:
     """Change a rule (target_type and target_id change together)."""
+    return Rule.model_validate(change_rule(schedule_id, rule_id, json))
+
+
+def change_rule(schedule_id: UUID, rule_id: UUID, body: RulePatch) -> dict[str, Any]:
+    """Store a rule's changes (404 when the schedule has no such rule)."""
     with transaction() as conn:
         row = stored_rules.update_schedule_rule(
-            conn, str(schedule_id), str(rule_id), _rule_fields(json.changes())
+            conn, str(schedule_id), str(rule_id), _rule_fields(body.changes())
         )
     if row is None:
         raise not_found("rule", rule_id, schedule_id)
-    return Rule.model_validate(row)
+    return row
 
 
 @endpoint(RULE, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_rule(schedule_id: UUID, rule_id: UUID) -> tuple[str, int]:
     """Delete a rule."""
+    remove_rule(schedule_id, rule_id)
+    return "", 204
+
+
+def remove_rule(schedule_id: UUID, rule_id: UUID) -> None:
+    """Delete the schedule's rule (404 when it has no such rule)."""
     with transaction() as conn:
         if not stored_rules.delete_schedule_rule(conn, str(schedule_id), str(rule_id)):
             raise not_found("rule", rule_id, schedule_id)
-    return "", 204

@@ -76,14 +76,18 @@ def create_temporary_schedule(
     schedule_id: UUID, json: TemporaryScheduleCreate
 ) -> tuple[TemporarySchedule, int]:
     """Replace the schedule's rules during [start, end) with these shifts (none: nobody)."""
-    shifts = _shift_rows(json.shifts)
+    return TemporarySchedule.model_validate(add_temporary(schedule_id, json)), 201
+
+
+def add_temporary(schedule_id: UUID, body: TemporaryScheduleCreate) -> dict[str, Any]:
+    """Store a checked temporary schedule (POST …/temporary-schedules, and the schedule page)."""
+    shifts = _shift_rows(body.shifts)
     with transaction() as conn:
         require_schedule(conn, schedule_id)
-        _check_temporary(conn, json.start, json.end, shifts)
-        row = stored_temporaries.create_temporary_schedule(
-            conn, str(schedule_id), json.start, json.end, shifts
+        _check_temporary(conn, body.start, body.end, shifts)
+        return stored_temporaries.create_temporary_schedule(
+            conn, str(schedule_id), body.start, body.end, shifts
         )
-    return TemporarySchedule.model_validate(row), 201
 
 
 @endpoint(TEMPORARY, "GET", "read", TAG, HTTP_200=TemporarySchedule)
@@ -102,6 +106,13 @@ def update_temporary_schedule(
 ) -> TemporarySchedule:
     """Move its span and/or replace its shifts wholesale, in one transaction; the result is
     checked as POST checks it (kept shifts must fit a moved span: else send shifts too)."""
+    return TemporarySchedule.model_validate(change_temporary(schedule_id, temporary_id, json))
+
+
+def change_temporary(
+    schedule_id: UUID, temporary_id: UUID, json: TemporarySchedulePatch
+) -> dict[str, Any]:
+    """Store a temporary schedule's checked changes (404 when the schedule has no such one)."""
     shifts = None if json.shifts is None else _shift_rows(json.shifts)
     with transaction() as conn:
         stored = stored_temporaries.lock_temporary_schedule(
@@ -115,18 +126,23 @@ def update_temporary_schedule(
             _check_temporary(conn, start, end, stored["shifts"], kept=True)
         else:
             _check_temporary(conn, start, end, shifts)
-        row = stored_temporaries.update_temporary_schedule(
+        row: dict[str, Any] = stored_temporaries.update_temporary_schedule(
             conn, str(temporary_id), start, end, shifts
         )
-    return TemporarySchedule.model_validate(row)
+    return row
 
 
 @endpoint(TEMPORARY, "DELETE", "write", TAG, HTTP_204=None, allow=TEAM)
 def delete_temporary_schedule(schedule_id: UUID, temporary_id: UUID) -> tuple[str, int]:
     """Delete a temporary schedule."""
+    remove_temporary(schedule_id, temporary_id)
+    return "", 204
+
+
+def remove_temporary(schedule_id: UUID, temporary_id: UUID) -> None:
+    """Delete the schedule's temporary schedule (404 when it has no such one)."""
     with transaction() as conn:
         if not stored_temporaries.delete_temporary_schedule(
             conn, str(schedule_id), str(temporary_id)
         ):
             raise not_found("temporary schedule", temporary_id, schedule_id)
-    return "", 204

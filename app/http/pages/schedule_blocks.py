@@ -1,0 +1,80 @@
+"""The HTML of a shift's block in a schedule's calendar, written in Python rather than a Jinja
+macro: a busy month draws hundreds of blocks, and a macro call per block costs more than the
+whole computation (bench/schedule_month.py).
+
+A block carries its whole shift as GET …/shifts answers it (`data-start`, `data-end` in the
+API's RFC 3339 UTC, `data-user-id`) so the page can be checked against the API; it is a button
+(opening the override dialog, app/http/static/web/schedules.js) for those who may override it
+or ask for cover, else plain text. Its source is written out as a tag as well as a style.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
+
+from app.http.api.schemas.base import _rfc3339 as rfc3339
+from app.http.pages.schedule_calendar import Piece, local_clock
+from app.oncall.shift_sources import Removal, SourcedShift
+
+SOURCE_TAGS = {
+    "rule": "rule",
+    "temporary": "temporary",
+    "add": "override: add",
+    "replace": "override: replace",
+    "remove": "override: remove",
+}
+
+
+@dataclass
+class Blocks:
+    """Draws blocks for one page: who the shifts' people are, who is looking, what they may do."""
+
+    names: Mapping[str, str]
+    viewer_id: str
+    can_edit: bool
+    _heads: dict[int, tuple[str, str, str]] = field(default_factory=dict)  # by id(shift)
+
+    def __call__(self, piece: Piece) -> Markup:
+        """One piece of a shift as a block."""
+        head = self._heads.get(id(piece.shift))
+        if head is None:
+            head = self._heads[id(piece.shift)] = self._head(piece.shift)
+        element, data, name = head
+        tag = element.split(" ", 1)[0]
+        return Markup(
+            f'<{element} class="shift src-{piece.source}"{data}>'
+            f'<span class="when">{piece.from_text}\u2013{piece.to_text}</span> '
+            f'<span class="who">{name}</span> <span class="tag">{SOURCE_TAGS[piece.source]}</span> '
+            f'<span class="hours">{round(piece.hours, 2):g} h</span></{tag}>'
+        )
+
+    def removal(self, removal: Removal, tz: ZoneInfo) -> Markup:
+        """An override taking someone off call, struck through, tagged with its kind."""
+        by = removal.by_user_id
+        return Markup(
+            f'<div class="removal" data-user-id="{escape(removal.user_id)}">'
+            f'<span class="when">{local_clock(removal.start, tz)}\u2013'
+            f"{local_clock(removal.end, tz)}</span> "
+            f'<span class="who">{self._name(removal.user_id)}</span> '
+            f'<span class="tag">override: {removal.kind}</span>'
+            + (f' <span class="by">by {self._name(by)}</span>' if by else "")
+            + "</div>"
+        )
+
+    def _name(self, user_id: str) -> str:
+        return str(escape(self.names.get(user_id, "someone")))
+
+    def _head(self, sourced: SourcedShift) -> tuple[str, str, str]:
+        """A shift's element, its data attributes and its person's name (escaped), once."""
+        shift = sourced.shift
+        mine = shift.user_id == self.viewer_id
+        element = 'button type="button" aria-haspopup="dialog"' if self.can_edit or mine else "div"
+        data = (
+            f' data-start="{rfc3339(shift.start)}" data-end="{rfc3339(shift.end)}"'
+            f' data-user-id="{escape(shift.user_id)}"' + (' data-mine="1"' if mine else "")
+        )
+        return element, data, self._name(shift.user_id)
