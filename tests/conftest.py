@@ -2,9 +2,12 @@
 
 Postgres: TEST_DATABASE_URL (an admin URL) or, when unset, an embedded server in /dev/shm or under
 .klaxon/test-postgres (README, Development; see suite_postgres_dir). Each test gets a fresh database
-cloned from a template migrated once per test session (tests.support.databases). Redis: each test
-gets its own redis-server process (RQ's keys cannot be prefixed, so a separate server is the only
-true key-space isolation); it also lets a test stop "its" Redis without touching anyone else's.
+cloned from a template migrated once per test session (tests.support.databases). Redis: RQ's keys
+cannot be prefixed, so key-space isolation means a server of one's own. Each test process (xdist
+worker) runs one redis-server, and every test gets it emptied (FLUSHALL, and the connections of
+earlier tests closed): tests run one at a time per process, so no two share it. Starting a server
+per test cost ~25 ms each, a minute of the suite. A test that stops or kills "its" Redis asks for
+`redis_server` and gets a server of its own.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
 # The tests' webhook receivers listen on loopback, which the outbound policy refuses unless
 # allowed: the shared environment allows it, as an operator with internal receivers would.
 LOOPBACK_ALLOWED = "127.0.0.0/8,::1/128"
+
+
+REDIS_TIMEOUT = 10  # seconds any call to a test's Redis server may take
 
 
 @pytest.fixture(scope="session")
@@ -113,16 +119,44 @@ def db_proxy(database_url: str) -> Iterator[tuple[BlackholeProxy, str]]:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A redis-server of this test's own."""
+    """A redis-server of this test's own (to stop or kill it)."""
     server = EmbeddedRedis(tmp_path / "redis")
     server.start()
     yield server
     server.kill()  # its data is thrown away: no need to wait ~0.1 s for a graceful shutdown
 
 
+@pytest.fixture(scope="session")
+def process_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """This test process's redis-server, emptied for each test by `redis_url`."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.kill()
+
+
 @pytest.fixture
-def redis_url(redis_server: EmbeddedRedis) -> str:
-    return redis_server.url
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """This test's Redis: its own `redis_server` if it asked for one, else this process's server,
+    emptied."""
+    if "redis_server" in request.fixturenames:
+        own: EmbeddedRedis = request.getfixturevalue("redis_server")
+        return own.url
+    shared: EmbeddedRedis = request.getfixturevalue("process_redis")
+    empty_redis(shared.url)
+    return shared.url
+
+
+def empty_redis(url: str) -> None:
+    """Close every other connection (an earlier test's clients, its subscribers) and delete every
+    key, so this test starts from an empty server."""
+    from redis import Redis
+
+    timeouts = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
+    with Redis.from_url(url, **timeouts) as r:
+        for kind in ("normal", "pubsub"):
+            r.client_kill_filter(_type=kind, skipme=True)
+        r.flushall()
 
 
 @pytest.fixture

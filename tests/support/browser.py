@@ -7,6 +7,7 @@ tests/system/conftest.py."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,14 @@ DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 UI_TIMEOUT = 10_000  # ms any page step may take on a loaded 2-core machine
 MAX_TABS = 60  # Tab presses that reach any control on a page, or it cannot take focus
+SHOTS = os.environ.get("KLAXON_TEST_SCREENSHOTS", "")  # a folder to leave screenshots in
+
+
+def shot(page: Page, name: str) -> None:
+    """Leave a full-page screenshot named `name` for a person to look at, when asked to."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def open_context(

@@ -26,6 +26,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.support.e2e import Http
+from tests.support.fakes.webhook import WebhookReceiver
 from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
@@ -141,21 +143,12 @@ def test_ctrl_c_on_make_run_stops_every_process_and_server(
     assert _port_closed(port)
 
 
-def test_sigterm_stops_klaxon_dev_with_exit_0(
-    installed: None, launch: Any, dev_env: dict[str, str], dev_dir: Path, port: int
-) -> None:
-    dev = launch([str(KLAXON), "dev", "--port", str(port)], dev_env)
-    _wait_healthy(dev, port)
-
-    dev.send_signal(signal.SIGTERM)
-    assert _exit_code(dev, DEV_STOPS_WITHIN) == 0, _tail(dev)
-    assert _leftovers(dev_dir, port) == [], _tail(dev)
-    assert _port_closed(port)
-
-
 def test_klaxon_dev_sets_up_a_demo_whose_curls_work_across_restarts(
     installed: None, launch: Any, dev_env: dict[str, str], dev_dir: Path, port: int
 ) -> None:
+    """One `klaxon dev` data folder through two runs (each start costs an embedded Postgres):
+    the demo's curls work; SIGTERM stops it with exit 0; restarted, the demo is the same; a page
+    it sends links to web and the link acknowledges; SIGTERM leaves nothing behind."""
     dev = launch([str(KLAXON), "dev", "--port", str(port)], dev_env)
     _wait_healthy(dev, port)
     demo = _wait_event(dev, "dev_demo")
@@ -189,16 +182,25 @@ def test_klaxon_dev_sets_up_a_demo_whose_curls_work_across_restarts(
 
     dev.send_signal(signal.SIGTERM)
     assert _exit_code(dev, DEV_STOPS_WITHIN) == 0, _tail(dev)
-    again = launch([str(KLAXON), "dev", "--port", str(port)], dev_env)
-    _wait_healthy(again, port)
-    second = _wait_event(again, "dev_demo")
-    same = ("service_id", "api_key_id", "integration_key_id", "raise_alert", "list_alerts")
-    assert {k: second[k] for k in same} == {k: demo[k] for k in same}
-    code, repeated = _run_curl(second["raise_alert"])
-    assert (code, repeated["AlertID"], repeated["IsNew"]) == (200, raised["AlertID"], False)
+    receiver = WebhookReceiver().start()
+    try:
+        # The receiver is on loopback, which outbound policy refuses unless allowed.
+        env = {**dev_env, "KLAXON_WEBHOOK_ALLOW_CIDRS": "127.0.0.0/8"}
+        again = launch([str(KLAXON), "dev", "--port", str(port)], env)
+        _wait_healthy(again, port)
+        second = _wait_event(again, "dev_demo")
+        same = ("service_id", "api_key_id", "integration_key_id", "raise_alert", "list_alerts")
+        assert {k: second[k] for k in same} == {k: demo[k] for k in same}
+        code, repeated = _run_curl(second["raise_alert"])
+        assert (code, repeated["AlertID"], repeated["IsNew"]) == (200, raised["AlertID"], False)
+        _a_page_links_to_web_and_the_link_acknowledges(receiver, second, dev_dir, port)
+    finally:
+        receiver.stop()
 
     again.send_signal(signal.SIGTERM)
     assert _exit_code(again, DEV_STOPS_WITHIN) == 0, _tail(again)
+    assert _leftovers(dev_dir, port) == [], _tail(again)
+    assert _port_closed(port)
 
 
 def _wait_event(proc: subprocess.Popen[bytes], event: str) -> dict[str, Any]:
@@ -354,42 +356,30 @@ def _tail(proc: subprocess.Popen[bytes], lines: int = 60) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def test_a_page_sent_under_klaxon_dev_links_to_web_and_the_link_acknowledges(
-    installed: None, launch: Any, dev_env: dict[str, str], dev_dir: Path, port: int
+def _a_page_links_to_web_and_the_link_acknowledges(
+    receiver: WebhookReceiver, demo: dict[str, Any], dev_dir: Path, port: int
 ) -> None:
-    from tests.support.e2e import Http
-    from tests.support.fakes.webhook import WebhookReceiver
+    """A page sent under `klaxon dev` links to web's port (not the worker's), and the link's form
+    acknowledges; web listens on localhost only."""
+    api = Http(port, (dev_dir / "demo_admin_api_key").read_text().strip())
+    api.api("POST", f"/services/{demo['service_id']}/alerts/close")  # the restart's repeat
+    _page_alice_through(api, receiver, demo["service_id"])
 
-    receiver = WebhookReceiver().start()
-    try:
-        # The receiver is on loopback, which outbound policy refuses unless allowed.
-        env = {**dev_env, "KLAXON_WEBHOOK_ALLOW_CIDRS": "127.0.0.0/8"}
-        dev = launch([str(KLAXON), "dev", "--port", str(port)], env)
-        _wait_healthy(dev, port)
-        demo = _wait_event(dev, "dev_demo")
-        api = Http(port, (dev_dir / "demo_admin_api_key").read_text().strip())
-        _page_alice_through(api, receiver, demo["service_id"])
-
-        alert_id = _raise_demo_alert(demo)
-        page = wait_until(
-            lambda: [r for r in receiver.requests("/alice") if r.json()["kind"] == "alert"],
-            30,
-            "page to Alice",
-        )[0]
-        link = page.json()["links"]["acknowledge"]
-        web_base = f"http://localhost:{port}/"
-        assert link.startswith(web_base + "actions/"), link  # web's port, not the worker's
-        status, body, _ = Http(port).call("GET", link.removeprefix(web_base[:-1]))
-        assert status == 200 and b"<form" in body, body
-        status, _, _ = Http(port).call("POST", link.removeprefix(web_base[:-1]))
-        assert status == 200
-        assert api.api("GET", f"/alerts/{alert_id}")["status"] == "acknowledged"
-        assert _listening_addresses(port) == {"127.0.0.1"}  # localhost only, by default
-
-        dev.send_signal(signal.SIGTERM)
-        assert _exit_code(dev, DEV_STOPS_WITHIN) == 0, _tail(dev)
-    finally:
-        receiver.stop()
+    alert_id = _raise_demo_alert(demo)
+    page = wait_until(
+        lambda: [r for r in receiver.requests("/alice") if r.json()["kind"] == "alert"],
+        30,
+        "page to Alice",
+    )[0]
+    link = page.json()["links"]["acknowledge"]
+    web_base = f"http://localhost:{port}/"
+    assert link.startswith(web_base + "actions/"), link
+    status, body, _ = Http(port).call("GET", link.removeprefix(web_base[:-1]))
+    assert status == 200 and b"<form" in body, body
+    status, _, _ = Http(port).call("POST", link.removeprefix(web_base[:-1]))
+    assert status == 200
+    assert api.api("GET", f"/alerts/{alert_id}")["status"] == "acknowledged"
+    assert _listening_addresses(port) == {"127.0.0.1"}  # localhost only, by default
 
 
 def _page_alice_through(api: Any, receiver: Any, service_id: str) -> None:

@@ -39,7 +39,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def test_every_page_is_captured_at_both_sizes(
+def test_every_page_is_captured_at_both_sizes_and_a_page_that_is_not_itself_stops_the_run(
     klaxon_env: dict[str, str],
     start_web: Callable[..., tuple[KlaxonProcess, int]],
     db_conn: psycopg.Connection[Any],
@@ -50,15 +50,10 @@ def test_every_page_is_captured_at_both_sizes(
     shots = load_script()
     seeded = demo_data.seed(db_conn)
     _proc, port = start_web({**klaxon_env, "KLAXON_PUBLIC_URL": "http://127.0.0.1"})
+    base_url = f"http://127.0.0.1:{port}"
     params = shots.page_params(database_url)
-    written = shots.capture(
-        f"http://127.0.0.1:{port}",
-        seeded.email,
-        seeded.password,
-        tmp_path,
-        params,
-        browser=browser,
-    )
+    login = (seeded.email, seeded.password)
+    written = shots.capture(base_url, *login, tmp_path / "all", params, browser=browser)
     expected = {f"{s.name}-{v}.png" for s in shots.PAGES for v in shots.VIEWPORTS}
     assert {p.name for p in written} == expected
     for path in written:
@@ -67,25 +62,6 @@ def test_every_page_is_captured_at_both_sizes(
         assert width == view_width, path  # wider would mean the page scrolls sideways
         assert height >= view_height, path
 
-
-def test_a_page_that_sends_the_browser_elsewhere_stops_the_run(
-    klaxon_env: dict[str, str],
-    start_web: Callable[..., tuple[KlaxonProcess, int]],
-    db_conn: psycopg.Connection[Any],
-    tmp_path: Path,
-    browser: Browser,
-) -> None:
-    shots = load_script()
-    seeded = demo_data.seed(db_conn)
-    _proc, port = start_web({**klaxon_env, "KLAXON_PUBLIC_URL": "http://127.0.0.1"})
     missing = shots.Shot("missing", "/alerts/999999999")
     with pytest.raises(shots.PageFailed, match="missing: /alerts/999999999 answered 404"):
-        shots.capture(
-            f"http://127.0.0.1:{port}",
-            seeded.email,
-            seeded.password,
-            tmp_path,
-            {},
-            [missing],
-            browser=browser,
-        )
+        shots.capture(base_url, *login, tmp_path / "missing", {}, [missing], browser=browser)

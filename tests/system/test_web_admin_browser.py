@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,6 +23,7 @@ from tests.support.browser import (
     no_horizontal_scroll,
     open_context,
     serious_violations,
+    shot,
     sign_in,
 )
 from tests.support.fakes.smtp import FakeSmtp
@@ -33,7 +33,6 @@ from tests.support.teams import make_team
 
 pytestmark = pytest.mark.system
 
-SHOTS = Path("build/screenshots")  # where the pages' pictures go, for a person to look at
 LINK = re.compile(r"http://127\.0\.0\.1(/auth/invitation/[\w-]+)")  # the public URL has no port
 EXIT_TIMEOUT = 30.0  # seconds a worker that fails its preflight may take to exit
 WRONG_PASSWORD_REPLY = "535 5.7.8 Authentication credentials invalid"
@@ -41,13 +40,12 @@ WRONG_PASSWORD_REPLY = "535 5.7.8 Authentication credentials invalid"
 
 def check_page(page: Page, name: str) -> None:
     """axe-core at desktop and phone width, the phone fit, and a screenshot of each."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(viewport)
         assert serious_violations(page) == [], (name, size)
         if size == "phone":
             assert no_horizontal_scroll(page), name
-        page.screenshot(path=SHOTS / f"admin-{name}-{size}.png", full_page=True)
+        shot(page, f"admin-{name}-{size}")
     page.set_viewport_size(DESKTOP)
 
 

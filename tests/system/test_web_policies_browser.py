@@ -9,7 +9,6 @@ is never violated."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,6 +21,7 @@ from tests.support.browser import (
     no_horizontal_scroll,
     open_context,
     serious_violations,
+    shot,
     sign_in,
     tab_to,
     watch_csp,
@@ -29,8 +29,6 @@ from tests.support.browser import (
 from tests.support.policy_world import policy_world
 
 pytestmark = pytest.mark.system
-
-SHOTS = Path("build/screenshots")  # where the pages' pictures go, for a person to look at
 
 
 @pytest.fixture
@@ -85,8 +83,7 @@ def test_a_manager_builds_a_two_step_policy_and_reads_its_preview(
     page.get_by_role("button", name="Refresh the preview").click()
     expect(page.locator('li.firing[data-minute="5"]')).to_contain_text("nobody on call")
     assert serious_violations(page) == []
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "policy-desktop.png", full_page=True)
+    shot(page, "policy-desktop")
     saved = policies.get_policy(db_conn, policy_url.rsplit("/", 1)[1])
     assert saved is not None
     assert [[t["name"] for t in s["targets"]] for s in saved["steps"]] == [[primary], [nobody]]
@@ -97,13 +94,13 @@ def test_a_manager_builds_a_two_step_policy_and_reads_its_preview(
     sign_in(phone, world["manager"])
     expect(phone.locator("table.policies")).to_contain_text("Checkout on call")
     assert no_horizontal_scroll(phone)
-    phone.screenshot(path=SHOTS / "policies-phone.png", full_page=True)
+    shot(phone, "policies-phone")
     phone.goto(policy_url)
     phone.get_by_label("Add a target to step 1").fill("a")
     expect(phone.locator("#found-0 button").first).to_be_visible()
     assert no_horizontal_scroll(phone)
     assert serious_violations(phone) == []
-    phone.screenshot(path=SHOTS / "policy-phone.png", full_page=True)
+    shot(phone, "policy-phone")
     assert phone.csp_violations == []  # type: ignore[attr-defined]
     phone.context.close()
 

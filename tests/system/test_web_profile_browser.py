@@ -7,14 +7,12 @@ axe-core finds no serious or critical violation; the phone view does not scroll 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.support.browser import (
     DESKTOP,
@@ -22,6 +20,7 @@ from tests.support.browser import (
     no_horizontal_scroll,
     open_context,
     serious_violations,
+    shot,
     sign_in,
     watch_csp,
 )
@@ -34,12 +33,6 @@ from tests.support.wait import wait_until
 pytestmark = pytest.mark.system
 
 PAGE_TIMEOUT = 30.0  # seconds from the alert to its page at the receiver (engine + worker)
-SHOTS = os.environ.get("KLAXON_TEST_SCREENSHOTS", "")  # a folder to leave screenshots in
-
-
-def shot(page: Page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ does not scroll sideways; the CSP is never violated."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +24,7 @@ from tests.support.browser import (
     no_horizontal_scroll,
     open_context,
     serious_violations,
+    shot,
     sign_in,
     tab_to,
     watch_csp,
@@ -35,7 +34,6 @@ from tests.support.teams import make_team
 
 pytestmark = pytest.mark.system
 
-SHOTS = os.environ.get("KLAXON_TEST_SCREENSHOTS", "")  # a folder to leave screenshots in
 VIEWER_ZONE = "Europe/Berlin"  # the manager's profile zone: every time is shown in it
 ROTATION_ZONE = "America/New_York"
 
@@ -51,12 +49,6 @@ def crew(db_conn: psycopg.Connection[Any]) -> dict[str, Any]:
     ]
     team = make_team(db_conn, managers=[manager], name="Payments")
     return {"manager": manager, "people": people, "team": team}
-
-
-def shoot(page: Page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def order_of(db_conn: psycopg.Connection[Any], rotation_id: str) -> list[str]:
@@ -112,7 +104,7 @@ def test_a_manager_builds_reorders_and_turns_a_rotation(
     assert order_of(db_conn, rotation_id) == [ada, bo, cy]
     on_call = check_against_the_api(page, db_conn, rotation_id)
     assert serious_violations(page) == []
-    shoot(page, "rotation-desktop")
+    shot(page, "rotation-desktop")
 
     # Move Ada down by keyboard alone: the order changes, whoever was on call stays on.
     tab_to(page, page.get_by_role("button", name="Move down Ada Rota"))
@@ -148,11 +140,11 @@ def test_a_manager_builds_reorders_and_turns_a_rotation(
     expect(phone).to_have_url(f"{web}/rotations/{rotation_id}")
     assert no_horizontal_scroll(phone)
     assert serious_violations(phone) == []
-    shoot(phone, "rotation-phone")
+    shot(phone, "rotation-phone")
     phone.goto(f"{web}/rotations")
     expect(phone.locator(f'tr[data-rotation-id="{rotation_id}"]')).to_contain_text("every day")
     assert no_horizontal_scroll(phone)
     assert serious_violations(phone) == []
-    shoot(phone, "rotations-phone")
+    shot(phone, "rotations-phone")
     assert phone.csp_violations == []  # type: ignore[attr-defined]
     phone.context.close()

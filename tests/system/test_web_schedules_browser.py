@@ -26,13 +26,13 @@ from tests.support.browser import (
     no_horizontal_scroll,
     open_context,
     serious_violations,
+    shot,
     sign_in,
     tab_to,
     watch_csp,
 )
 from tests.support.signin import make_user
 from tests.support.teams import make_team
-from tests.system.test_web_profile_browser import shot
 
 pytestmark = pytest.mark.system
 

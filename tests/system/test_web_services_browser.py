@@ -11,7 +11,6 @@ import itertools
 import shlex
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,6 +26,7 @@ from tests.support.browser import (
     no_horizontal_scroll,
     open_context,
     serious_violations,
+    shot,
     sign_in,
     watch_csp,
 )
@@ -39,7 +39,6 @@ from tests.system.conftest import START_TIMEOUT, WEB
 
 pytestmark = pytest.mark.system
 
-SHOTS = Path("build/screenshots")  # where the pages' pictures go, for a person to look at
 HTTP_TIMEOUT = 10  # seconds the example's request may take
 
 
@@ -105,8 +104,7 @@ def test_a_manager_creates_a_key_and_raises_an_alert_with_the_shown_example(
     row = page.locator(f'tr[data-service-id="{service["id"]}"]')
     expect(row).to_contain_text("0")
     assert serious_violations(page) == []
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "services-desktop.png", full_page=True)
+    shot(page, "services-desktop")
     row.get_by_role("link", name="checkout").click()
     expect(page).to_have_url(f"{web}/services/{service['id']}")
 
@@ -119,7 +117,7 @@ def test_a_manager_creates_a_key_and_raises_an_alert_with_the_shown_example(
     page.get_by_role("button", name="Copy URL").click()
     expect(page.get_by_role("button", name="Copied")).to_be_visible()
     assert serious_violations(page) == []
-    page.screenshot(path=SHOTS / "service-desktop.png", full_page=True)
+    shot(page, "service-desktop")
 
     assert run_curl(page.locator("#new-key-curl").input_value()) in (200, 201)
     page.reload()
@@ -147,7 +145,7 @@ def test_maintenance_is_started_and_ended_from_the_page_and_the_phone_view_fits(
     page.get_by_role("button", name="Create integration key").click()
     expect(page.locator("#new-key-curl")).to_be_visible()
     assert no_horizontal_scroll(page)
-    page.screenshot(path=SHOTS / "service-phone.png", full_page=True)
+    shot(page, "service-phone")
 
     page.get_by_role("button", name="End maintenance now").click()
     expect(page.get_by_role("status")).to_contain_text("Maintenance ended")
@@ -155,6 +153,6 @@ def test_maintenance_is_started_and_ended_from_the_page_and_the_phone_view_fits(
     page.goto(f"{web}/services")
     assert no_horizontal_scroll(page)
     assert serious_violations(page) == []
-    page.screenshot(path=SHOTS / "services-phone.png", full_page=True)
+    shot(page, "services-phone")
     assert page.csp_violations == []  # type: ignore[attr-defined]
     context.close()

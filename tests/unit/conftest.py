@@ -18,6 +18,7 @@ SERVER_FIXTURES = frozenset(
         "empty_database_url",
         "db_proxy",
         "redis_server",
+        "process_redis",
         "redis_url",
         "klaxon_env",
         "settings_for",

@@ -10,12 +10,12 @@ import hashlib
 from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID
-from zoneinfo import available_timezones
 
 from flask import Response, redirect
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
+from app.http.api.schemas.base import sorted_time_zones
 from app.http.api.schemas.rotations import RotationCreate, RotationPatch
 from app.http.pages.profile_forms import form_model
 from app.oncall import compute
@@ -38,19 +38,13 @@ NOTICES = {
 }
 
 
-@functools.cache
-def time_zones() -> tuple[str, ...]:
-    """Every IANA zone the system knows, sorted (the zone select's options)."""
-    return tuple(sorted(available_timezones()))
-
-
 @functools.lru_cache(maxsize=64)
 def zone_options(selected: str) -> Markup:
     """The zone select's ~600 options with `selected` chosen, made once per zone: rendered
     option by option in the template they were most of a page's time."""
     return Markup("").join(
         Markup("<option{}>{}</option>").format(Markup(" selected") if z == selected else "", z)
-        for z in time_zones()
+        for z in sorted_time_zones()
     )
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
-from app.http.api.schemas.base import _rfc3339 as rfc3339
+from app.http.api.schemas.base import rfc3339
 from app.http.pages.schedule_calendar import Piece, local_clock
 from app.oncall.shift_sources import Removal, SourcedShift
 

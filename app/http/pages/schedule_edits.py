@@ -20,7 +20,7 @@ from flask import Response, redirect, request
 from app.http.api.schedules import overrides as api_overrides
 from app.http.api.schedules import schedule_rules as api_rules
 from app.http.api.schedules import temporary_schedules as api_temporaries
-from app.http.api.schemas.base import _rfc3339 as rfc3339
+from app.http.api.schemas.base import rfc3339
 from app.http.api.schemas.overrides import OverrideCreate
 from app.http.api.schemas.schedule_rules import RuleCreate, RulePatch
 from app.http.api.schemas.temporary_schedules import (

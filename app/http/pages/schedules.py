@@ -23,8 +23,7 @@ from app.http.api.routing import transaction
 from app.http.api.schedules.computation import computed, load_for_computation
 from app.http.api.schedules.schedule import add_schedule
 from app.http.api.schedules.shared import require_schedule
-from app.http.api.schemas.base import _rfc3339 as rfc3339
-from app.http.api.schemas.base import _time_zones  # the zones a schedule may take (the API's)
+from app.http.api.schemas.base import rfc3339, sorted_time_zones
 from app.http.api.schemas.schedules import ScheduleCreate
 from app.http.pages import schedule_calendar as calendar
 from app.http.pages.base import Viewer, page, pages_blueprint, viewer
@@ -88,7 +87,7 @@ def schedule_list() -> Response:
         names=names,
         creatable_teams=[t for t in team_rows if who.identity.admin or t["id"] in mine],
         may_create=who.identity.admin or bool(mine),
-        zones=sorted(_time_zones()),
+        zones=sorted_time_zones(),
         default_zone=who.time_zone,
     )
 

@@ -63,12 +63,19 @@ def one_line(value: str) -> str:
 
 
 @functools.cache
-def _time_zones() -> frozenset[str]:
+def time_zones() -> frozenset[str]:
+    """Every IANA zone name the system knows: what a time zone field accepts."""
     return frozenset(zoneinfo.available_timezones())
 
 
+@functools.cache
+def sorted_time_zones() -> tuple[str, ...]:
+    """time_zones() in order: the web app's zone selects offer these."""
+    return tuple(sorted(time_zones()))
+
+
 def _time_zone(value: str) -> str:
-    if value not in _time_zones():
+    if value not in time_zones():
         raise ValueError("is not an IANA time zone name (e.g. 'Europe/Berlin' or 'UTC')")
     return value
 
@@ -188,13 +195,14 @@ class AtQuery(Query):
 # ---- output types ------------------------------------------------------------------------------
 
 
-def _rfc3339(value: datetime) -> str:
+def rfc3339(value: datetime) -> str:
+    """`value` as the API writes times: RFC 3339 in UTC with a Z."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 OutTime = Annotated[
     datetime,
-    PlainSerializer(_rfc3339, return_type=str),
+    PlainSerializer(rfc3339, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 Id = Annotated[str, BeforeValidator(str)]
