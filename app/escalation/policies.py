@@ -62,12 +62,12 @@ def _replace_steps(conn: psycopg.Connection[Any], policy_id: str, steps: Steps) 
             (policy_id, position, step["delay_minutes"]),
         ).fetchone()
         assert row is not None
-        for target in step["targets"]:
+        for order, target in enumerate(step["targets"]):
             column = TARGET_TABLES[target["type"]][0]
             conn.execute(
-                f"INSERT INTO escalation_step_targets (step_id, target_type, {column}) "
-                "VALUES (%s, %s, %s)",
-                (row["id"], target["type"], str(target["id"])),
+                f"INSERT INTO escalation_step_targets (step_id, target_type, {column}, position) "
+                "VALUES (%s, %s, %s, %s)",
+                (row["id"], target["type"], str(target["id"]), order),
             )
 
 
@@ -76,7 +76,7 @@ SELECT s.policy_id::text AS policy_id, s.id::text AS id, s.position, s.delay_min
        coalesce(json_agg(json_build_object(
            'type', t.target_type,
            'id', coalesce(t.user_id, t.schedule_id, t.rotation_id, t.channel_id)::text,
-           'name', coalesce(u.name, sc.name, r.name, ch.name)) ORDER BY t.id)
+           'name', coalesce(u.name, sc.name, r.name, ch.name)) ORDER BY t.position, t.id)
            FILTER (WHERE t.id IS NOT NULL), '[]') AS targets
 FROM escalation_steps s
 LEFT JOIN escalation_step_targets t ON t.step_id = s.id
