@@ -10,7 +10,7 @@ or ask for cover, else plain text. Its source is written out as a tag as well as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -52,6 +52,13 @@ class Blocks:
             f'<span class="hours">{round(piece.hours, 2):g} h</span></{tag}>'
         )
 
+    def day(self, pieces: Sequence[Piece], removals: Sequence[Removal], tz: ZoneInfo) -> Markup:
+        """A day's blocks, then its removals: one call from the template per day, not per block
+        (a Jinja call costs about as much as drawing the block)."""
+        drawn = [self(piece) for piece in pieces]
+        drawn += [self.removal(removal, tz) for removal in removals]
+        return Markup("".join(drawn))  # each part is Markup already: no second escaping
+
     def removal(self, removal: Removal, tz: ZoneInfo) -> Markup:
         """An override taking someone off call, struck through, tagged with its kind."""
         by = removal.by_user_id
@@ -78,3 +85,24 @@ class Blocks:
             f' data-user-id="{escape(shift.user_id)}"' + (' data-mine="1"' if mine else "")
         )
         return element, data, self._name(shift.user_id)
+
+
+@dataclass(frozen=True)
+class Options:
+    """A select's options, drawn once per page: a schedule's page has a person or target select
+    in every rule's and temporary schedule's form, and a Jinja loop per select cost more than
+    the calendar (bench/schedule_month.py). Each select marks its own choice."""
+
+    html: str
+
+    def marked(self, value: str | None) -> Markup:
+        """The options with `value` (if any) selected."""
+        if not value:
+            return Markup(self.html)
+        needle = f'value="{escape(value)}"'
+        return Markup(self.html.replace(needle, needle + " selected", 1))
+
+
+def options(pairs: Iterable[tuple[str, str]]) -> str:
+    """`<option>`s for (value, label) pairs, escaped."""
+    return "".join(f'<option value="{escape(v)}">{escape(label)}</option>' for v, label in pairs)

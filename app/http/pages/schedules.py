@@ -29,7 +29,7 @@ from app.http.pages import schedule_calendar as calendar
 from app.http.pages.base import Viewer, page, pages_blueprint, viewer
 from app.http.pages.formatting import DEFAULT_ZONE
 from app.http.pages.profile_forms import form_model
-from app.http.pages.schedule_blocks import Blocks
+from app.http.pages.schedule_blocks import Blocks, Options, options
 from app.http.permissions import EVERYONE, managed_teams, may_change
 from app.oncall import compute, loading, shift_sources
 from app.oncall import overrides as stored_overrides
@@ -196,13 +196,22 @@ def _parts_of(
     missing |= {o[k] for o in overrides for k in ("add_user_id", "remove_user_id") if o[k]}
     missing |= {s["user_id"] for t in temporaries for s in t["shifts"]}
     names |= users.user_names(conn, missing - set(names))
+    people = sorted(people, key=lambda p: p["name"].lower())
+    rotations = sorted(rotations, key=lambda r: r["name"].lower())
     return {
         "rules": rules,
         "temporaries": temporaries,
         "overrides": overrides,
         "overrides_total": overrides_total,
-        "people": sorted(people, key=lambda p: p["name"].lower()),
-        "rotations": sorted(rotations, key=lambda r: r["name"].lower()),
+        "people": people,
+        "person_options": Options(options((p["id"], p["name"]) for p in people)),
+        "target_options": Options(
+            '<optgroup label="Rotations">'
+            + options((f"rotation:{r['id']}", r["name"]) for r in rotations)
+            + '</optgroup><optgroup label="People">'
+            + options((f"user:{p['id']}", p["name"]) for p in people)
+            + "</optgroup>"
+        ),
         "rotation_names": {r["id"]: r["name"] for r in rotations},
         "team": team,
         "names": names,
