@@ -53,7 +53,9 @@ def test_every_page_is_captured_at_both_sizes_and_a_page_that_is_not_itself_stop
     base_url = f"http://127.0.0.1:{port}"
     params = shots.page_params(database_url)
     login = (seeded.email, seeded.password)
-    written = shots.capture(base_url, *login, tmp_path / "all", params, browser=browser)
+    written = shots.capture(
+        base_url, *login, tmp_path / "all", params, browser=browser, settle="load"
+    )
     expected = {f"{s.name}-{v}.png" for s in shots.PAGES for v in shots.VIEWPORTS}
     assert {p.name for p in written} == expected
     for path in written:
@@ -64,4 +66,6 @@ def test_every_page_is_captured_at_both_sizes_and_a_page_that_is_not_itself_stop
 
     missing = shots.Shot("missing", "/alerts/999999999")
     with pytest.raises(shots.PageFailed, match="missing: /alerts/999999999 answered 404"):
-        shots.capture(base_url, *login, tmp_path / "missing", {}, [missing], browser=browser)
+        shots.capture(
+            base_url, *login, tmp_path / "missing", {}, [missing], browser=browser, settle="load"
+        )
