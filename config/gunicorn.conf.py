@@ -5,6 +5,7 @@ then runs the preflight as a separate process from `on_starting` — before it b
 — and exits non-zero without ever binding when the preflight fails or overruns its budget.
 """
 
+import gc
 import json
 import os
 import signal
@@ -132,6 +133,10 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     """The app loaded: stop the watchdog and start the process's background parts."""
     worker._klaxon_boot_watchdog.cancel()
+    # What the app built at start lives as long as the process: moved out of the collector's
+    # reach, a full collection no longer walks it (a busy schedule's month view allocates
+    # enough to trigger one every few requests).
+    gc.freeze()
     runtime = worker.wsgi.extensions.get("klaxon") if hasattr(worker.wsgi, "extensions") else None
     if runtime is not None:
         runtime.start()
