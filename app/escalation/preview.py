@@ -97,7 +97,8 @@ def firing_plan(policy: policy_snapshot.Policy) -> list[tuple[int, int, int]]:
     epoch = datetime(2000, 1, 1, tzinfo=UTC)
     due = steps.Due(0, "triggered", 0, 0, False, False, policy.id, None)
     at, plan = epoch, []
-    while True:
+    # Each step fires at most once per round: the engine's advance ends within this many.
+    for _ in range(len(policy.steps) * (policy.repeat_count + 1)):
         decision = steps.fire(due, policy, at, 60.0)  # in real minutes: exact to count
         plan.append((int((at - epoch).total_seconds()) // 60, decision.fired_index,
                      decision.repeat))  # fmt: skip
@@ -106,6 +107,7 @@ def firing_plan(policy: policy_snapshot.Policy) -> list[tuple[int, int, int]]:
         at = decision.next_step_at
         due = steps.Due(0, "triggered", decision.step_index, decision.repeats_done, False, False,
                         policy.id, None)  # fmt: skip
+    return plan
 
 
 def _snapshot(policy: Mapping[str, Any]) -> policy_snapshot.Policy:

@@ -201,6 +201,15 @@ def check_team_create(who: Identity, team_id: str | None) -> None:
         )
 
 
+def check_form_team_create(conn: Conn, who: Identity, team_id: str | None) -> None:
+    """TEAM_CREATE for a web app create form's team field, in the form's transaction: a team
+    that does not exist is a 422 naming `team_id` (as the API's body check), then
+    check_team_create."""
+    if team_id is not None and teams.missing_teams(conn, [team_id]):
+        raise invalid("team_id", f"no team with id {team_id}")
+    check_team_create(who, team_id)
+
+
 def _team_managers(who: Identity) -> None:
     team_id = str((request.view_args or {}).get("team_id"))
     if who.admin:

@@ -21,8 +21,7 @@ from app.http.api.routing import transaction
 from app.http.api.schemas.escalation_policies import PolicyCreate
 from app.http.pages.base import Viewer, page, pages_blueprint, viewer
 from app.http.pages.profile_forms import form_model
-from app.http.permissions import EVERYONE, check_team_create, managed_teams
-from app.platform.errors import invalid
+from app.http.permissions import EVERYONE, check_form_team_create, managed_teams
 
 MAX_POLICIES = 500  # policies the list shows
 MAX_LISTED = 1000  # services and teams read to name them on the list
@@ -74,11 +73,8 @@ def create_escalation_policy() -> Response:
     }
     body = form_model(PolicyCreate, fields)
     team_id = str(body.team_id) if body.team_id else None
-    if team_id is not None:
-        with transaction() as conn:
-            if teams.missing_teams(conn, [team_id]):
-                raise invalid("team_id", f"no team with id {team_id}")
-    check_team_create(who.identity, team_id)
+    with transaction() as conn:
+        check_form_team_create(conn, who.identity, team_id)
     created = add_policy(body.model_dump(exclude={"steps"}), [])
     return redirect(f"/escalation-policies/{created['id']}?did=created", code=303)  # type: ignore[return-value]
 

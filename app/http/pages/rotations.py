@@ -21,7 +21,7 @@ from app.http.api.rotations import require_rotation
 from app.http.api.routing import transaction
 from app.http.pages import rotation_forms
 from app.http.pages.base import Viewer, page, pages_blueprint, viewer
-from app.http.permissions import EVERYONE, check_team_create, managed_teams, may_change
+from app.http.permissions import EVERYONE, check_form_team_create, managed_teams, may_change
 from app.oncall import compute, handoffs
 from app.oncall import rotations as stored_rotations
 from app.oncall.model import ROTATION_TYPES
@@ -102,9 +102,7 @@ def create_rotation() -> Response:
     fields = rotation_forms.create_fields(request.form)
     team_id = None if fields.team_id is None else str(fields.team_id)
     with transaction() as conn:
-        if team_id is not None and teams.missing_teams(conn, [team_id]):
-            raise invalid("team_id", f"no team with id {team_id}")
-        check_team_create(who.identity, team_id)
+        check_form_team_create(conn, who.identity, team_id)
         values = fields.model_dump(exclude={"participants"}) | {"start_index": 0}
         participants = [str(u) for u in fields.participants]
         if users.missing_users(conn, participants):

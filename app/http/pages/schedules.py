@@ -30,14 +30,14 @@ from app.http.pages.base import Viewer, page, pages_blueprint, viewer
 from app.http.pages.formatting import DEFAULT_ZONE
 from app.http.pages.profile_forms import form_model
 from app.http.pages.schedule_blocks import Blocks, Options, options
-from app.http.permissions import EVERYONE, managed_teams, may_change
-from app.oncall import compute, loading, shift_sources
+from app.http.permissions import EVERYONE, check_form_team_create, managed_teams, may_change
+from app.oncall import compute, resolve, shift_sources
 from app.oncall import overrides as stored_overrides
 from app.oncall import rotations as stored_rotations
 from app.oncall import schedule_rules as stored_rules
 from app.oncall import schedules as stored_schedules
 from app.oncall import temporary_schedules as stored_temporaries
-from app.platform.errors import Forbidden, invalid
+from app.platform.errors import invalid
 
 SCHEDULE = "/schedules/<uuid:schedule_id>"
 MAX_SCHEDULES = 200  # schedules the list shows (each computes who is on call now)
@@ -95,14 +95,13 @@ def schedule_list() -> Response:
 def _on_call_now(
     conn: psycopg.Connection[Any], schedule_ids: list[str], now: datetime
 ) -> dict[str, list[str] | None]:
-    """Who each schedule has on call now (None: it cannot be computed)."""
-    loaded = loading.load_schedules(conn, schedule_ids)
-    rotation_ids = {r for value in loaded.values() for r in loading.rotation_ids_of(value)}
-    rotations = stored_rotations.load_rotations(conn, rotation_ids)
+    """Who each schedule has on call now (None: it cannot be computed, which the list says
+    rather than showing nobody)."""
+    loaded = resolve.load_targets(conn, {("schedule", i) for i in schedule_ids})
     found: dict[str, list[str] | None] = {}
-    for schedule_id, value in loaded.items():
+    for schedule_id, value in loaded.schedules.items():
         try:
-            found[schedule_id] = sorted(compute.on_call_now(value, rotations, now))
+            found[schedule_id] = sorted(compute.on_call_now(value, loaded.rotations, now))
         except ValueError:
             found[schedule_id] = None
     return found
@@ -116,12 +115,8 @@ def create_schedule() -> Response:
     team = request.form.get("team_id", "").strip()
     body = form_model(ScheduleCreate, {**fields, "team_id": team or None})
     team_id = None if body.team_id is None else str(body.team_id)
-    if team_id is not None:
-        with transaction() as conn:
-            if teams.missing_teams(conn, [team_id]):
-                raise invalid("team_id", f"no team with id {team_id}")
-    if not may_change(who.identity, team_id):
-        raise Forbidden("choose a team you manage: only admins create what no team owns")
+    with transaction() as conn:
+        check_form_team_create(conn, who.identity, team_id)
     row = add_schedule(body)
     return redirect(f"/schedules/{row['id']}", code=303)  # type: ignore[return-value]
 
