@@ -131,15 +131,21 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    """The app loaded: stop the watchdog and start the process's background parts."""
+    """The app loaded: stop the watchdog, start the process's background parts and wait
+    (bounded) for its listener, so the worker's first /readyz is not a "connecting" 503."""
     worker._klaxon_boot_watchdog.cancel()
     # What the app built at start lives as long as the process: moved out of the collector's
     # reach, a full collection no longer walks it (a busy schedule's month view allocates
     # enough to trigger one every few requests).
     gc.freeze()
     runtime = worker.wsgi.extensions.get("klaxon") if hasattr(worker.wsgi, "extensions") else None
-    if runtime is not None:
-        runtime.start()
+    if runtime is not None and not runtime.start_and_wait():
+        _log.warning(
+            "worker_listener_not_connected",
+            pid=os.getpid(),
+            waited=_settings.check_timeout,
+            error=runtime.listener.status().error,
+        )
 
 
 def worker_exit(server, worker):

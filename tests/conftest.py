@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -27,7 +27,7 @@ from app.platform import migrate
 from app.platform.embedded import EmbeddedPostgres, EmbeddedRedis
 from config.settings import Settings, load_settings
 from tests.support.databases import DatabasePool, with_database
-from tests.support.net import BlackholeProxy
+from tests.support.net import BlackholeProxy, tcp_target
 from tests.support.procs import BIN, KlaxonProcess
 from tests.support.suite_postgres import suite_postgres_dir
 
@@ -96,16 +96,6 @@ def empty_database_url(pg_admin_url: str) -> Iterator[str]:
     """A database of this test's own with no schema at all."""
     with scratch_database(pg_admin_url, "klaxon_e") as url:
         yield url
-
-
-def tcp_target(url: str) -> tuple[str, int | None]:
-    """Where a BlackholeProxy must forward to reach the Postgres at `url`."""
-    parts = urlsplit(url)
-    if parts.hostname:
-        return parts.hostname, parts.port or 5432
-    socket_dir = parse_qs(parts.query)["host"][0]
-    port = parts.port or 5432
-    return f"{socket_dir}/.s.PGSQL.{port}", None
 
 
 @pytest.fixture

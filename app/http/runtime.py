@@ -73,6 +73,13 @@ class WebRuntime:
             self._started = True
         self.listener.start()
 
+    def start_and_wait(self) -> bool:
+        """Start, then wait at most the check timeout for the listener's first connection, so
+        a new worker does not take requests while its /readyz would still say "connecting".
+        Whether it connected; if not, the worker serves anyway and /readyz says why."""
+        self.start()
+        return self.listener.wait_connected(self.settings.check_timeout)
+
     def stop(self) -> None:
         self.listener.stop()
         self.db.close()

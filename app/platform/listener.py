@@ -64,6 +64,7 @@ class Listener:
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self._connected = False
+        self._first_connect = threading.Event()
         self._last_alive: float | None = None
         self._reconnects = 0
         self._error: str | None = None
@@ -79,6 +80,10 @@ class Listener:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for the first connection; whether it was made."""
+        return self._first_connect.wait(timeout)
 
     def status(self) -> ListenerStatus:
         age = None if self._last_alive is None else time.monotonic() - self._last_alive
@@ -118,6 +123,7 @@ class Listener:
         self._connected = True
         self._error = None
         self._last_alive = time.monotonic()
+        self._first_connect.set()
         log.info("listener_connected", listener=self._name, channels=list(self._channels))
         self._safe(self._on_connect, "on_connect")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import psycopg
 
 from app.platform.listener import Listener
-from tests.support.net import closed_port
+from tests.support.net import Tarpit, closed_port
 from tests.support.wait import wait_until
 
 
@@ -24,6 +25,7 @@ def test_notifications_reach_the_handler_and_reconnects_catch_up(database_url):
     )
     listener.start()
     try:
+        assert listener.wait_connected(10)
         assert connects.acquire(timeout=10)
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("NOTIFY klaxon_events, 'one'")
@@ -53,3 +55,18 @@ def test_an_unreachable_database_is_reported_not_hidden():
         assert "refused" in status.error.lower()
     finally:
         listener.stop()
+
+
+def test_waiting_for_the_first_connection_is_bounded_by_its_timeout():
+    """What a new gunicorn worker does before it takes requests (config/gunicorn.conf.py): a
+    database that never answers costs the wait's timeout, then the worker serves and says why."""
+    with Tarpit() as tarpit:
+        listener = Listener(f"postgresql://postgres@127.0.0.1:{tarpit.port}/x", 1, name="tarpit")
+        listener.start()
+        try:
+            started = time.monotonic()
+            assert listener.wait_connected(0.5) is False
+            assert 0.5 <= time.monotonic() - started < 2
+            assert not listener.status().connected
+        finally:
+            listener.stop()

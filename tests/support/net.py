@@ -6,6 +6,7 @@ import contextlib
 import selectors
 import socket
 import threading
+from urllib.parse import parse_qs, urlsplit
 
 
 def closed_port() -> int:
@@ -47,9 +48,15 @@ class BlackholeProxy:
 
     While blackholed, connections stay open and accepted but nothing is forwarded — the peer
     looks alive and never answers, which is what a hung database looks like from outside.
+
+    With `forward_first`, only that many connections are forwarded; later ones are accepted
+    and held unanswered until `release()` (a database that hangs for new connections only,
+    from a known point on).
     """
 
-    def __init__(self, target_host: str, target_port: int | None = None) -> None:
+    def __init__(
+        self, target_host: str, target_port: int | None = None, forward_first: int | None = None
+    ) -> None:
         # A target_host with no port is a unix socket path (the embedded Postgres has no TCP).
         self.target: str | tuple[str, int] = (
             target_host if target_port is None else (target_host, target_port)
@@ -62,6 +69,10 @@ class BlackholeProxy:
         self._flowing = threading.Event()
         self._flowing.set()
         self._stop = threading.Event()
+        self._forward_first = forward_first
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+        self._released = threading.Event()
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._serve, name="blackhole-proxy", daemon=True)
@@ -73,6 +84,10 @@ class BlackholeProxy:
     def heal(self) -> None:
         self._flowing.set()
 
+    def release(self) -> None:
+        """Forward the held connections and every later one."""
+        self._released.set()
+
     def close(self) -> None:
         self._stop.set()
         self._flowing.set()
@@ -82,6 +97,8 @@ class BlackholeProxy:
             for a, b in self._pairs:
                 a.close()
                 b.close()
+        for held in self._held:
+            held.close()
 
     def __enter__(self) -> BlackholeProxy:
         return self
@@ -97,6 +114,8 @@ class BlackholeProxy:
             if not self._flowing.is_set():
                 self._flowing.wait(0.05)
                 continue
+            while self._released.is_set() and self._held:
+                self._forward(sel, self._held.pop())
             for key, _ in sel.select(timeout=0.05):
                 if key.data is None:
                     self._accept(sel)
@@ -109,6 +128,14 @@ class BlackholeProxy:
             client, _ = self.listener.accept()
         except OSError:
             return
+        self.accepted += 1
+        holding = self._forward_first is not None and not self._released.is_set()
+        if holding and self.accepted > self._forward_first:  # type: ignore[operator]
+            self._held.append(client)
+            return
+        self._forward(sel, client)
+
+    def _forward(self, sel: selectors.BaseSelector, client: socket.socket) -> None:
         try:
             upstream = self._connect_upstream()
         except OSError:
@@ -146,3 +173,13 @@ class BlackholeProxy:
         with contextlib.suppress(OSError):
             dst.sendall(data)
         dst.setblocking(False)
+
+
+def tcp_target(url: str) -> tuple[str, int | None]:
+    """Where a BlackholeProxy must forward to reach the Postgres at `url`."""
+    parts = urlsplit(url)
+    if parts.hostname:
+        return parts.hostname, parts.port or 5432
+    socket_dir = parse_qs(parts.query)["host"][0]
+    port = parts.port or 5432
+    return f"{socket_dir}/.s.PGSQL.{port}", None

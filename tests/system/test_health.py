@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -12,7 +13,7 @@ from redis import Redis
 
 from app.platform.health import CACHE_SECONDS
 from tests.support.http import get
-from tests.support.net import closed_port
+from tests.support.net import BlackholeProxy, closed_port, tcp_target
 from tests.support.procs import klaxon_bin
 from tests.support.wait import wait_until
 
@@ -98,6 +99,34 @@ def test_fatal_worker_report_turns_healthz_503_with_its_error_text(
     assert "worker@worker.2" in output
     assert "listener:" in output and str(bad_port) in output and "DATABASE_LISTEN_URL" in output
     assert answer.body["checks"]["workers"][0]["observedValue"] == 1  # the healthy one
+
+
+def test_a_new_worker_serves_only_once_its_listener_connected_or_its_wait_ran_out(
+    klaxon_env, database_url, start_web
+):
+    """A worker waits (at most KLAXON_CHECK_TIMEOUT) for its listener before it takes requests,
+    so its first /readyz is not a "connecting" 503. A listener that cannot connect in that time
+    is logged, /readyz says so, and the worker serves anyway."""
+    name = urlsplit(database_url).path.lstrip("/")
+    # With KLAXON_MIGRATE=check the preflight opens two listen connections (schema, LISTEN);
+    # the third is the worker's listener, and the proxy holds it unanswered.
+    with BlackholeProxy(*tcp_target(database_url), forward_first=2) as proxy:
+        web, port = start_web(
+            {
+                **klaxon_env,
+                "KLAXON_MIGRATE": "check",
+                "DATABASE_LISTEN_URL": f"postgresql://postgres@127.0.0.1:{proxy.port}/{name}",
+            }
+        )
+        # start_web returned at the first /livez answer: by then the wait had run out.
+        waited = web.find_event("worker_listener_not_connected")
+        assert waited and waited["waited"] == CHECK_TIMEOUT, web.stdout()[-2000:]
+        ready = get(port, "/readyz")
+        assert ready.status == 503
+        assert "listener not connected" in ready.body["checks"]["listener"][0]["output"]
+
+        proxy.release()
+        wait_until(lambda: get(port, "/readyz").status == 200, 30, "/readyz 200 once connected")
 
 
 def test_hanging_database_fails_readyz_in_time_while_livez_answers(klaxon_env, db_proxy, start_web):

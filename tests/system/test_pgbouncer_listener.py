@@ -25,9 +25,8 @@ import psycopg
 import pytest
 
 from app.platform.embedded import free_port
-from tests.conftest import tcp_target
 from tests.support.http import get
-from tests.support.net import BlackholeProxy
+from tests.support.net import BlackholeProxy, tcp_target
 from tests.support.procs import BIN, KlaxonProcess
 from tests.support.wait import wait_until
 

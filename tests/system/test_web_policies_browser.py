@@ -59,6 +59,9 @@ def test_a_manager_builds_a_two_step_policy_and_reads_its_preview(
     policy_url = page.url.split("?")[0]
 
     page.get_by_role("button", name="Add a step").click()
+    # htmx binds the new step's search only when the swap settles, and focuses it then:
+    # typing before that would be typing into a field nothing listens to yet.
+    expect(page.get_by_label("Add a target to step 1")).to_be_focused()
     add_target(page, 0, "primary", f"Add schedule {world['primary']['name']}")
     page.get_by_label("Minutes from step 1 to the next").fill("5")
     page.get_by_role("button", name="Add a step").click()
