@@ -218,6 +218,9 @@ def test_the_system_page_tells_the_truth_of_healthz(client: Any, redis_url: str,
               "error": "SMTP server refused: 535 authentication failed\nsecond line",
               "at": "2026-12-07T10:00:00+00:00", "pid": 4242, "host": "box"}  # fmt: skip
     Redis.from_url(redis_url).set(fatal_key("worker", "w-7"), json.dumps(report), ex=60)
+    # Two snapshots must agree, so first the steady state gunicorn waits for before it serves
+    # (config/gunicorn.conf.py): the listener connected, not still "connecting".
+    assert client.application.extensions["klaxon"].start_and_wait()
     health = client.get("/healthz").get_json()
     page = client.get("/admin/system")
     assert page.status_code == 200
