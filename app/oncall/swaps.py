@@ -35,6 +35,10 @@ SWAP_COLUMNS = (
 class NotOnCall(Conflict):
     code = "not_on_call"
 
+    def __init__(self, message: str, since: datetime) -> None:
+        super().__init__(message)
+        self.since = since  # the first instant the requester is not on call
+
 
 class SwapClosed(Conflict):
     code = "swap_not_open"
@@ -95,7 +99,8 @@ def require_on_call(
     if gap is not None:
         raise NotOnCall(
             f"you are not on call in this schedule from {gap.isoformat()}: ask for cover only "
-            "for a stretch you are on call for"
+            "for a stretch you are on call for",
+            gap,
         )
 
 

@@ -5,7 +5,9 @@ forms, the buttons each person gets, and the refusals as pages (422, 403, 404, 4
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -79,6 +81,18 @@ def test_asking_taking_and_withdrawing_through_the_pages(
     assert gone.headers["Location"] == second + "?did=withdrawn"
 
 
+def form_of(answer: Any) -> dict[str, str]:
+    """The ask-for-cover form as a refused POST shows it again: the refusal and what was typed."""
+    html = answer.get_data(as_text=True)
+    refusal = re.search(r'<p class="error" role="alert" id="swap-refusal">(.*?)</p>', html, re.S)
+    start = re.search(r'id="swap-start" type="datetime-local" name="start" value="([^"]*)"', html)
+    end = re.search(r'id="swap-end" type="datetime-local" name="end" value="([^"]*)"', html)
+    note = re.search(r'<textarea id="swap-note"[^>]*>(.*?)</textarea>', html, re.S)
+    assert refusal and start and end and note, html[:2000]
+    found = [refusal.group(1), start.group(1), end.group(1), note.group(1)]
+    return dict(zip(("refusal", "start", "end", "note"), map(unescape, found), strict=True))
+
+
 def test_refusals_are_pages(web_app: Any, world: dict[str, Any]) -> None:
     alice = web_app.test_client()
     csrf = signed_in_as(alice, world, "alice")
@@ -89,13 +103,25 @@ def test_refusals_are_pages(web_app: Any, world: dict[str, Any]) -> None:
     assert alice.get(f"/schedules/{missing}/swaps").status_code == 404
     assert alice.get(f"/schedules/{missing}/swaps/new").status_code == 404
     assert alice.get(f"{base}/{missing}").status_code == 404
-    bad = alice.post(base, data={"start": "tomorrow", "end": "", "csrf_token": csrf})
-    assert bad.status_code == 422 and "start" in bad.get_data(as_text=True)
+    bad = alice.post(base, data={"start": "tomorrow", "end": "", "note": "<b>x</b>",
+                                 "csrf_token": csrf})  # fmt: skip
+    assert bad.status_code == 422
+    kept = form_of(bad)
+    assert "start" in kept["refusal"] and kept["start"] == "tomorrow"
+    assert kept["note"] == "<b>x</b>"  # escaped in the page, shown as typed
     early = {"start": to_local(tomorrow_at(7), "Europe/Berlin"),
-             "end": to_local(tomorrow_at(10), "Europe/Berlin"), "csrf_token": csrf}  # fmt: skip
+             "end": to_local(tomorrow_at(10), "Europe/Berlin"), "note": "dentist",
+             "csrf_token": csrf}  # fmt: skip
     not_on_call = alice.post(base, data=early)
     assert not_on_call.status_code == 409
-    assert "not on call" in not_on_call.get_data(as_text=True)
+    kept = form_of(not_on_call)
+    # The first instant she is not on call, in her zone as the form is: 07:00 UTC is 08:00.
+    since = tomorrow_at(7).astimezone(ZoneInfo("Europe/Berlin")).strftime("%a %d %b %Y %H:%M")
+    assert f"not on call in this schedule from {since} (Europe/Berlin)" in kept["refusal"]
+    assert (kept["start"], kept["end"], kept["note"]) == (early["start"], early["end"], "dentist")
+    too_long = alice.post(base, data={**early, "note": "n" * 1001})
+    assert too_long.status_code == 422 and "note" in form_of(too_long)["refusal"]
+    assert len(form_of(too_long)["note"]) <= 1000
     assert web_app.test_client().get("/swaps").status_code == 303  # signed out: to /login
 
 

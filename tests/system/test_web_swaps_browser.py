@@ -21,6 +21,7 @@ from tests.support.browser import (
     no_horizontal_scroll,
     open_context,
     serious_violations,
+    shot,
     sign_in,
     watch_csp,
 )
@@ -103,6 +104,20 @@ def test_two_people_swap_a_shift_and_the_schedule_agrees(
     alice.goto(f"{web}/schedules/{schedule}/swaps")
     alice.get_by_role("link", name="Ask for cover").click()
     local = "%Y-%m-%dT%H:%M"
+    # First for a stretch she is not on call: refused, the form comes back with why and what
+    # she typed.
+    early = tomorrow_at(7).astimezone(_berlin()).strftime(local)
+    alice.get_by_label("From (Europe/Berlin)").fill(early)
+    alice.get_by_label("Until (Europe/Berlin)").fill(
+        tomorrow_at(8).astimezone(_berlin()).strftime(local)
+    )
+    alice.get_by_label("Note (optional)").fill("school run")
+    alice.get_by_role("button", name="Ask for cover").click()
+    expect(alice.get_by_role("alert")).to_contain_text("not on call")
+    expect(alice.get_by_label("From (Europe/Berlin)")).to_have_value(early)
+    expect(alice.get_by_label("Note (optional)")).to_have_value("school run")
+    checked(alice)
+    shot(alice, "swap-refused")
     alice.get_by_label("From (Europe/Berlin)").fill(
         tomorrow_at(14).astimezone(_berlin()).strftime(local)
     )

@@ -21,14 +21,16 @@ from flask import Response, redirect, request
 from app.http.api.routing import transaction
 from app.http.api.schedules import shift_swaps
 from app.http.api.schedules.shared import require_schedule
-from app.http.pages.base import page, pages_blueprint, viewer
+from app.http.pages.base import error_text, page, pages_blueprint, viewer
+from app.http.pages.schedule_calendar import local_text
 from app.http.pages.swaps import SCHEDULE_SWAPS
 from app.http.permissions import SWAP_OWNER, USERS
 from app.oncall import compute
-from app.oncall.swaps import MAX_NOTE
-from app.platform.errors import invalid
+from app.oncall.swaps import MAX_NOTE, NotOnCall
+from app.platform.errors import ApiError, Conflict, ValidationFailed, invalid
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> shows and sends
+MAX_TYPED = 40  # a datetime-local value is 16-19 characters; a form's longer text is cut here
 _LOCAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?")
 # Where a Take or Withdraw button may send the browser back to: a swaps page.
 _BACK = re.compile(r"/swaps|/schedules/[0-9a-f-]{36}/swaps(/[0-9a-f-]{36})?")
@@ -76,29 +78,54 @@ def new_swap_page(schedule_id: UUID) -> Response:
     who = viewer(USERS)
     start = from_iso("start", request.args.get("start"))
     end = from_iso("end", request.args.get("end"))
-    with transaction() as conn:
-        schedule = require_schedule(conn, schedule_id)
-    return page(
-        "pages/swap_new.html", title=f"Ask for cover: {schedule['name']}", schedule=schedule,
-        start=to_local(start, who.time_zone), end=to_local(end, who.time_zone),
-        zone=who.time_zone, max_note=MAX_NOTE,
-    )  # fmt: skip
+    local = {"start": to_local(start, who.time_zone), "end": to_local(end, who.time_zone),
+             "note": ""}  # fmt: skip
+    return _ask_form(schedule_id, who.time_zone, local)
 
 
 @pages_blueprint.post(SCHEDULE_SWAPS)
 def create_shift_swap(schedule_id: UUID) -> Response:
-    """Ask for cover (the API's checks: on call for all of it, in the future, at most 31 days)."""
+    """Ask for cover (the API's checks: on call for all of it, in the future, at most 31 days).
+    A refusal (422, 409) shows the form again with what was typed and why."""
     who = viewer(USERS, "write")
+    typed = {key: request.form.get(key, "")[:MAX_TYPED] for key in ("start", "end")}
     note = request.form.get("note", "").replace("\r\n", "\n")
-    if len(note) > MAX_NOTE or "\x00" in note:
-        raise invalid("note", f"must be at most {MAX_NOTE} characters of text")
-    fields = {
-        "start": from_local("start", request.form.get("start", ""), who.time_zone),
-        "end": from_local("end", request.form.get("end", ""), who.time_zone),
-        "note": note.strip(),
-    }
-    swap = shift_swaps.ask(str(schedule_id), who.user_id, fields)
+    try:
+        if len(note) > MAX_NOTE or "\x00" in note:
+            raise invalid("note", f"must be at most {MAX_NOTE} characters of text")
+        fields = {
+            "start": from_local("start", typed["start"], who.time_zone),
+            "end": from_local("end", typed["end"], who.time_zone),
+            "note": note.strip(),
+        }
+        swap = shift_swaps.ask(str(schedule_id), who.user_id, fields)
+    except (ValidationFailed, Conflict) as refused:
+        kept = {**typed, "note": note[:MAX_NOTE]}
+        return _ask_form(schedule_id, who.time_zone, kept, refused)
     return _to(f"/schedules/{schedule_id}/swaps/{swap['id']}", "requested")
+
+
+def _ask_form(
+    schedule_id: UUID, zone: str, typed: dict[str, str], refused: ApiError | None = None
+) -> Response:
+    with transaction() as conn:
+        schedule = require_schedule(conn, schedule_id)
+    return page(
+        "pages/swap_new.html", status=refused.status if refused else 200,
+        title=f"Ask for cover: {schedule['name']}", schedule=schedule, typed=typed, zone=zone,
+        max_note=MAX_NOTE, refusal=_refusal_text(refused, zone) if refused else "",
+    )  # fmt: skip
+
+
+def _refusal_text(refused: ApiError, zone: str) -> str:
+    """Why the form came back; a stretch not on call names its instant in the form's zone."""
+    if isinstance(refused, NotOnCall):
+        since = local_text(refused.since, zone_of(zone))
+        return (
+            f"You are not on call in this schedule from {since} ({zone}): ask for cover only "
+            "for a stretch you are on call for."
+        )
+    return error_text(refused)
 
 
 @pages_blueprint.post(SCHEDULE_SWAPS + "/<uuid:swap_id>/take")
