@@ -13,13 +13,14 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.oncall import compute
-from app.oncall.model import Override, Rotation, Schedule, Shift
+from app.oncall.model import Rotation, Schedule, Shift
 
 Span = tuple[datetime, datetime]
+Add = tuple[datetime, datetime, str]  # an override putting someone on call: start, end, kind
 SOURCES = ("rule", "temporary", "add", "replace")  # a part's source; add/replace: overrides
 
 
@@ -61,12 +62,11 @@ def sourced_shifts(
         planned.setdefault(shift.user_id, []).append(shift)
     starts = {user: [s.start for s in shifts] for user, shifts in planned.items()}
     ends = {user: [s.end for s in shifts] for user, shifts in planned.items()}
-    adding: dict[str, list[Override]] = {}
+    adding: dict[str, list[Add]] = {}
     for override in sorted(schedule.overrides, key=lambda o: o.start):  # the order they apply
         if override.add_user_id and override.start < end and override.end > start:
             # In UTC, as the shifts are: comparing instants of one tzinfo is the cheap kind.
-            utc = replace(override, start=override.start.astimezone(UTC),
-                          end=override.end.astimezone(UTC))  # fmt: skip
+            utc = (override.start.astimezone(UTC), override.end.astimezone(UTC), override.kind)
             adding.setdefault(override.add_user_id, []).append(utc)
     temporaries = [
         (t.start.astimezone(UTC), t.end.astimezone(UTC)) for t in schedule.temporary_schedules
@@ -74,11 +74,10 @@ def sourced_shifts(
     found = []
     for shift in final:
         user = shift.user_id
-        mine = planned.get(user, [])
         first = bisect_right(ends.get(user, []), shift.start)
         last = bisect_left(starts.get(user, []), shift.end, lo=first)
-        near = mine[first:last]
-        adds = [o for o in adding.get(user, []) if o.start < shift.end and o.end > shift.start]
+        near = planned.get(user, [])[first:last]
+        adds = [a for a in adding.get(user, []) if a[0] < shift.end and a[1] > shift.start]
         found.append(SourcedShift(shift, _parts(shift, near, temporaries, adds)))
     return found
 
@@ -94,34 +93,41 @@ def removals(schedule: Schedule, start: datetime, end: datetime) -> list[Removal
 
 
 def _parts(
-    shift: Shift, planned: list[Shift], temporaries: list[Span], adds: list[Override]
+    shift: Shift, planned: list[Shift], temporaries: list[Span], adds: list[Add]
 ) -> tuple[Part, ...]:
     """The shift cut where its source may change, each piece labelled, like neighbours merged.
     `planned`: its user's shifts before overrides that overlap it; `adds`: the overrides
     putting its user on call that overlap it, in the order they apply."""
-    edges = {shift.start, shift.end}
-    for low, high in [*((s.start, s.end) for s in planned), *temporaries,
-                      *((o.start, o.end) for o in adds)]:  # fmt: skip
-        edges |= {low, high}
-    cuts = sorted(e for e in edges if shift.start <= e <= shift.end)
+    low, high = shift.start, shift.end
+    if not adds and planned and planned[0].start <= low and planned[0].end >= high:
+        # Most shifts: the rules had this user on call for all of it and no override put them
+        # there. Its one source is a temporary schedule's if one spans it, else the rules'
+        # (a temporary edge inside it cuts it: the general case below).
+        inside = [t for t in temporaries if t[0] < high and t[1] > low]
+        if not inside:
+            return (Part(low, high, "rule"),)
+        if len(inside) == 1 and inside[0][0] <= low and inside[0][1] >= high:
+            return (Part(low, high, "temporary"),)
+    edges = {low, high}
+    for span in [*((s.start, s.end) for s in planned), *temporaries, *((a[0], a[1]) for a in adds)]:
+        edges.update(span)
+    cuts = sorted(e for e in edges if low <= e <= high)
     parts: list[Part] = []
-    for low, high in itertools.pairwise(cuts):
-        source = _source(low, planned, temporaries, adds)
+    for begin, finish in itertools.pairwise(cuts):
+        source = _source(begin, planned, temporaries, adds)
         if parts and parts[-1].source == source:
-            parts[-1] = Part(parts[-1].start, high, source)
+            parts[-1] = Part(parts[-1].start, finish, source)
         else:
-            parts.append(Part(low, high, source))
+            parts.append(Part(begin, finish, source))
     return tuple(parts)
 
 
-def _source(
-    at: datetime, planned: list[Shift], temporaries: list[Span], adds: list[Override]
-) -> str:
+def _source(at: datetime, planned: list[Shift], temporaries: list[Span], adds: list[Add]) -> str:
     """Why the shift's user is on call from `at` (the start of a piece with one source)."""
     if not any(s.start <= at < s.end for s in planned):
         # The last override (in the order they apply) that put this user on at `at`.
-        covering = [o for o in adds if o.start <= at < o.end]
-        return covering[-1].kind if covering else "add"
-    if any(low <= at < high for low, high in temporaries):
+        covering = [a for a in adds if a[0] <= at < a[1]]
+        return covering[-1][2] if covering else "add"
+    if any(begin <= at < finish for begin, finish in temporaries):
         return "temporary"
     return "rule"

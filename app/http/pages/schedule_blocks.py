@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
@@ -37,6 +38,8 @@ class Blocks:
     viewer_id: str
     can_edit: bool
     _heads: dict[int, tuple[str, str, str]] = field(default_factory=dict)  # by id(shift)
+    _names: dict[str, str] = field(default_factory=dict)  # escaped, by user id
+    _times: dict[datetime, str] = field(default_factory=dict)  # rfc3339, by instant
 
     def __call__(self, piece: Piece) -> Markup:
         """One piece of a shift as a block."""
@@ -73,7 +76,16 @@ class Blocks:
         )
 
     def _name(self, user_id: str) -> str:
-        return str(escape(self.names.get(user_id, "someone")))
+        name = self._names.get(user_id)
+        if name is None:
+            name = self._names[user_id] = str(escape(self.names.get(user_id, "someone")))
+        return name
+
+    def _time(self, moment: datetime) -> str:
+        text = self._times.get(moment)
+        if text is None:
+            text = self._times[moment] = rfc3339(moment)
+        return text
 
     def _head(self, sourced: SourcedShift) -> tuple[str, str, str]:
         """A shift's element, its data attributes and its person's name (escaped), once."""
@@ -81,7 +93,7 @@ class Blocks:
         mine = shift.user_id == self.viewer_id
         element = 'button type="button" aria-haspopup="dialog"' if self.can_edit or mine else "div"
         data = (
-            f' data-start="{rfc3339(shift.start)}" data-end="{rfc3339(shift.end)}"'
+            f' data-start="{self._time(shift.start)}" data-end="{self._time(shift.end)}"'
             f' data-user-id="{escape(shift.user_id)}"' + (' data-mine="1"' if mine else "")
         )
         return element, data, self._name(shift.user_id)

@@ -95,11 +95,12 @@ def by_day(
     """Every shift's parts cut at local midnights, by local day (each day's pieces by start)."""
     starts = [midnight(day, tz) for day in (*days, days[-1] + _DAY)]
     found: dict[date, list[Piece]] = {day: [] for day in days}
+    clock = Clock(tz)
     for shift in shifts:
         for part in shift.parts:
             n = max(bisect_right(starts, part.start) - 1, 0)
             while n < len(days) and starts[n] < part.end:
-                piece = _piece(shift, part, starts[n], starts[n + 1], tz)
+                piece = _piece(shift, part, starts[n], starts[n + 1], clock)
                 if piece is not None:
                     found[days[n]].append(piece)
                 n += 1
@@ -109,13 +110,14 @@ def by_day(
 
 
 def _piece(
-    shift: SourcedShift, part: Part, low: datetime, high: datetime, tz: ZoneInfo
+    shift: SourcedShift, part: Part, low: datetime, high: datetime, clock: Clock
 ) -> Piece | None:
     start, end = max(part.start, low), min(part.end, high)
     if start >= end:
         return None
-    to_text = "24:00" if end == high else local_clock(end, tz)
-    return Piece(shift, part.source, start, end, local_clock(start, tz), to_text)
+    return Piece(
+        shift, part.source, start, end, clock[start], "24:00" if end == high else clock[end]
+    )
 
 
 def parts_of(shift: SourcedShift, tz: ZoneInfo) -> list[Piece]:
@@ -124,6 +126,19 @@ def parts_of(shift: SourcedShift, tz: ZoneInfo) -> list[Piece]:
         Piece(shift, p.source, p.start, p.end, local_clock(p.start, tz), local_clock(p.end, tz))
         for p in shift.parts
     ]
+
+
+class Clock(dict[datetime, str]):
+    """local_clock in one zone, each instant converted once: a busy month's pieces share their
+    edges (one shift ends where the next begins), and the zone conversion is the costly part."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        super().__init__()
+        self.tz = tz
+
+    def __missing__(self, moment: datetime) -> str:
+        text = self[moment] = local_clock(moment, self.tz)
+        return text
 
 
 def removals_by_day(
