@@ -213,20 +213,27 @@ class HealthChecks:
         return Observation("pass", oldest, "s")
 
     def _queue_states(self) -> list[QueueState]:
-        """Each Klaxon queue's depth and how long its oldest job has waited (0: none)."""
+        """Each Klaxon queue's depth and how long its oldest job has waited (0: none): two
+        round trips whatever the depth (rq's get_job_ids(0, 0) would read the whole list)."""
         from rq import Queue
 
         client = self._client()
+        keys = [Queue(name, connection=client).key for name in ALL_QUEUES]
+        with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.lindex(key, 0)
+                pipe.llen(key)
+            answers = pipe.execute()
+        heads, depths = answers[0::2], answers[1::2]
+        with client.pipeline(transaction=False) as pipe:
+            for head in filter(None, heads):
+                pipe.hget(f"rq:job:{head.decode()}", "enqueued_at")
+            stamps = iter(pipe.execute())  # one per queue with a head, in order
         states = []
-        for name in ALL_QUEUES:
-            queue = Queue(name, connection=client)
-            oldest = 0.0
-            job_ids = queue.get_job_ids(0, 0)
-            if job_ids:
-                enqueued: bytes | None = client.hget(f"rq:job:{job_ids[0]}", "enqueued_at")  # type: ignore[assignment]
-                if enqueued:
-                    oldest = _heartbeat_age(_parse_rq_time(enqueued.decode()))
-            states.append(QueueState(name, queue.count, round(oldest, 1)))
+        for name, head, depth in zip(ALL_QUEUES, heads, depths, strict=True):
+            stamp = next(stamps) if head else None
+            oldest = _heartbeat_age(_parse_rq_time(stamp.decode())) if stamp else 0.0
+            states.append(QueueState(name, depth, round(oldest, 1)))
         return states
 
     # -- the system page's detail (app.http.pages.admin_system) --------------------------------

@@ -23,15 +23,22 @@ def markdown(text: str) -> Markup:
     return Markup(_MARKDOWN.render(text))  # html disabled: every tag in `text` is escaped
 
 
+def zone_or_default(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or DEFAULT_ZONE's when it is unknown (a profile's zone is checked
+    when it is set; this guards a page against one the system's zone data no longer has)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
 def when(moment: datetime | None, zone: str) -> Markup:
     """A <time> element: the moment in the viewer's profile zone, named; with the default zone
     app.js rewrites it into the browser's zone (data-local), naming that one."""
     if moment is None:
         return Markup("—")
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz, zone = ZoneInfo(DEFAULT_ZONE), DEFAULT_ZONE
+    tz = zone_or_default(zone)
+    zone = tz.key
     local = moment.astimezone(tz)
     shown = f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or zone}"
     browser = ' data-local="1"' if zone == DEFAULT_ZONE else ""

@@ -21,6 +21,7 @@ from app.http.api.rotations import require_rotation
 from app.http.api.routing import transaction
 from app.http.pages import rotation_forms
 from app.http.pages.base import Viewer, page, pages_blueprint, viewer
+from app.http.pages.formatting import zone_or_default
 from app.http.permissions import EVERYONE, check_form_team_create, managed_teams, may_change
 from app.oncall import compute, handoffs
 from app.oncall import rotations as stored_rotations
@@ -63,7 +64,7 @@ def rotation_list() -> Response:
         can_create=can_create,
         creatable=creatable,
         picker=picker,
-        today=now.astimezone(compute.zone(_zone_or_utc(who.time_zone))).date().isoformat(),
+        today=now.astimezone(zone_or_default(who.time_zone)).date().isoformat(),
         notice=rotation_forms.NOTICES.get(request.args.get("did", ""), ""),
         **_form_choices(),
     )
@@ -75,14 +76,6 @@ def _creatable_teams(who: Viewer, team_rows: list[dict[str, Any]]) -> list[dict[
         t for t in team_rows if t["id"] in managed_teams(who.identity)
     ]  # fmt: skip
     return sorted(mine, key=lambda t: t["name"].lower())
-
-
-def _zone_or_utc(name: str) -> str:
-    try:
-        compute.zone(name)
-    except ValueError:
-        return "UTC"
-    return name
 
 
 def _form_choices() -> dict[str, Any]:

@@ -27,7 +27,7 @@ from app.http.api.schemas.base import rfc3339, sorted_time_zones
 from app.http.api.schemas.schedules import ScheduleCreate
 from app.http.pages import schedule_calendar as calendar
 from app.http.pages.base import Viewer, page, pages_blueprint, viewer
-from app.http.pages.formatting import DEFAULT_ZONE
+from app.http.pages.formatting import zone_or_default
 from app.http.pages.profile_forms import form_model
 from app.http.pages.schedule_blocks import Blocks, Options, options
 from app.http.permissions import EVERYONE, check_form_team_create, managed_teams, may_change
@@ -60,10 +60,7 @@ NOTICES = {
 
 def viewer_zone(who: Viewer) -> calendar.ZoneInfo:
     """The viewer's profile zone (UTC when it is unknown)."""
-    try:
-        return compute.zone(who.time_zone)
-    except ValueError:
-        return compute.zone(DEFAULT_ZONE)
+    return zone_or_default(who.time_zone)
 
 
 @pages_blueprint.get("/schedules")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Response, redirect, request
 
@@ -22,6 +21,7 @@ from app.http.api.routing import transaction
 from app.http.api.schedules import shift_swaps
 from app.http.api.schedules.shared import require_schedule
 from app.http.pages.base import error_text, page, pages_blueprint, viewer
+from app.http.pages.formatting import zone_or_default
 from app.http.pages.schedule_calendar import local_text
 from app.http.pages.swaps import SCHEDULE_SWAPS
 from app.http.permissions import SWAP_OWNER, USERS
@@ -36,16 +36,9 @@ _LOCAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?")
 _BACK = re.compile(r"/swaps|/schedules/[0-9a-f-]{36}/swaps(/[0-9a-f-]{36})?")
 
 
-def zone_of(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def to_local(moment: datetime | None, zone: str) -> str:
     """An instant as a datetime-local field's value in `zone` ("" for none)."""
-    return "" if moment is None else moment.astimezone(zone_of(zone)).strftime(LOCAL_FORMAT)
+    return "" if moment is None else moment.astimezone(zone_or_default(zone)).strftime(LOCAL_FORMAT)
 
 
 def from_local(field: str, text: str, zone: str) -> datetime:
@@ -56,7 +49,7 @@ def from_local(field: str, text: str, zone: str) -> datetime:
         local = datetime.fromisoformat(text)
     except ValueError:
         raise invalid(field, "is not a real date and time") from None
-    return compute.resolve(local, zone_of(zone))
+    return compute.resolve(local, zone_or_default(zone))
 
 
 def from_iso(field: str, text: str | None) -> datetime | None:
@@ -120,7 +113,7 @@ def _ask_form(
 def _refusal_text(refused: ApiError, zone: str) -> str:
     """Why the form came back; a stretch not on call names its instant in the form's zone."""
     if isinstance(refused, NotOnCall):
-        since = local_text(refused.since, zone_of(zone))
+        since = local_text(refused.since, zone_or_default(zone))
         return (
             f"You are not on call in this schedule from {since} ({zone}): ask for cover only "
             "for a stretch you are on call for."
